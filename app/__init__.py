@@ -1,0 +1,40 @@
+"""GridWatch Flask application factory (the thin adapter over ``gis/`` and ``layers/``)."""
+from __future__ import annotations
+
+import json
+import os
+
+from flask import Flask
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=os.path.join(os.path.dirname(__file__), "..", "templates"),
+    )
+    app.config.from_object("app.settings")
+    app.config.from_pyfile("gridwatch.cfg", silent=True)
+    app.config.from_prefixed_env("GRIDWATCH", loads=_loads)
+    if os.environ.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    if test_config:
+        app.config.update(test_config)
+    if app.config["ENV"] == "production" and app.config["SECRET_KEY"] == "dev-only-change-me":
+        raise RuntimeError("set GRIDWATCH_SECRET_KEY: the default key is for development only")
+
+    from app import cli, db, i18n, main
+
+    db.init_app(app)
+    i18n.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(main.bp)
+    return app
+
+
+def _loads(value: str):
+    # Numbers and lists come as JSON; anything else stays the string it was.
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

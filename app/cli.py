@@ -1,0 +1,217 @@
+"""Flask CLI commands: ``flask --app app db|grid|enterprises|demo …``.
+
+Group and command names and their options are a contract users' scripts rely on: options may
+be added, none renamed. Each import or load is one transaction: on any problem nothing is
+written and the exit status is 1.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from gis import migrate
+from gis.db import DatabaseError, check_database, transaction
+from gis.errors import GridWatchError
+
+db_cli = AppGroup("db", help="Create and migrate the database.")
+grid_cli = AppGroup("grid", help="Import and export grid cells (boundaries).")
+enterprises_cli = AppGroup("enterprises", help="Import and export enterprises.")
+demo_cli = AppGroup("demo", help="The demo city.")
+
+
+def _url() -> str:
+    return current_app.config["DATABASE_URL"]
+
+
+def _sessions():
+    return current_app.extensions["gridwatch.sessions"]
+
+
+def _require_database() -> None:
+    try:
+        check_database(current_app.extensions["gridwatch.engine"])
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _progress(label: str):
+    state = {"last": -1}
+
+    def report(done: int, total: int) -> None:
+        # One line per ~10 %: readable in logs, not a flood at 1M rows.
+        step = max(total // 10, 1)
+        if done == total or done // step != state["last"]:
+            state["last"] = done // step
+            click.echo(f"{label}: {done:,} of {total:,}", err=True)
+
+    return report
+
+
+def _run_import(label: str, work) -> None:
+    _require_database()
+    try:
+        with transaction(_sessions()) as session:
+            summary = work(session)
+    except GridWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:  # CRS and option errors
+        raise click.ClickException(str(exc)) from exc
+    for note in summary.notes:
+        click.echo(note)
+    for problem in summary.problems:
+        click.echo(f"refused {problem}", err=True)
+    click.echo(f"{label}: {summary.line()}")
+
+
+def _parse_when(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 date or date-time") from exc
+    if when.tzinfo is None:
+        # A bare date means local midnight in the bureau's zone, as users read it.
+        from zoneinfo import ZoneInfo
+        when = when.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+    return when
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database named by DATABASE_URL to REVISION (default: head)."""
+    try:
+        migrate.upgrade(_url(), revision)
+    except Exception as exc:  # noqa: BLE001 - report, don't dump a traceback on users
+        raise click.ClickException(f"migration failed: {exc}") from exc
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate down to REVISION ("base" drops every table)."""
+    migrate.downgrade(_url(), revision)
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the database's migration revision."""
+    migrate.current(_url())
+
+
+@db_cli.command("check")
+def db_check() -> None:
+    """Exit 1 with the reason when the database is missing or lacks PostGIS."""
+    _require_database()
+    click.echo("database reachable, PostGIS "
+               + check_database(current_app.extensions["gridwatch.engine"]))
+
+
+CRS_HELP = "CRS of coordinates without one: EPSG:4326, another EPSG code, or gcj02."
+
+
+@grid_cli.command("import")
+@click.argument("file", type=click.Path(exists=True))
+@click.option("--level", type=click.IntRange(1, 3), required=True, help="Grid level 1-3.")
+@click.option("--parent", help="Code of the parent cell (levels 2-3, unless a parent_code field).")
+@click.option("--kind", type=click.Choice(["territorial", "professional"]), default="territorial")
+@click.option("--specialty", type=click.Choice(["food", "special_equipment", "metrology"]),
+              help="Specialty of professional cells (or a specialty field).")
+@click.option("--code-field", default="code", show_default=True)
+@click.option("--name-field", default="name", show_default=True)
+@click.option("--crs", help=CRS_HELP)
+@click.option("--make-valid", is_flag=True, help="Repair invalid polygons and report them.")
+@click.option("--skip-invalid", is_flag=True, help="Write the good features, report the rest.")
+@click.option("--valid-from", help="When the boundaries take effect (ISO date); default now.")
+@click.option("--comment", help="Why (kept with each new boundary version).")
+def grid_import(file, level, parent, kind, specialty, code_field, name_field, crs, make_valid,
+                skip_invalid, valid_from, comment):
+    """Import cells from GeoJSON, Shapefile (folder or zip) or GeoPackage; upsert by code."""
+    from gis.grid import import_cells
+
+    _run_import("cells", lambda s: import_cells(
+        s, file, level=level, parent=parent, kind=kind, specialty=specialty,
+        code_field=code_field, name_field=name_field, crs=crs, make_valid=make_valid,
+        skip_invalid=skip_invalid, valid_from=_parse_when(valid_from),
+        comment=comment or f"import {file}", user="cli", progress=_progress("cells"),
+    ))
+
+
+@grid_cli.command("export")
+@click.argument("file", type=click.Path())
+@click.option("--at", help="Boundaries as of this date (ISO); default now.")
+def grid_export(file, at):
+    """Export cells to .geojson or .gpkg (code, name, level, kind, parent_code, …)."""
+    from gis.grid import export_cells
+
+    _require_database()
+    try:
+        with transaction(_sessions()) as session:
+            n = export_cells(session, file, _parse_when(at))
+    except GridWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"exported {n:,} cells to {file}")
+
+
+@enterprises_cli.command("import")
+@click.argument("file", type=click.Path(exists=True))
+@click.option("--crs", help=CRS_HELP + " Default EPSG:4326.")
+@click.option("--skip-invalid", is_flag=True, help="Write the good rows, report the rest.")
+def enterprises_import(file, crs, skip_invalid):
+    """Import enterprises from CSV (UTF-8 or GBK) or XLSX; upsert by management code."""
+    from gis.enterprises import import_enterprises
+
+    _run_import("enterprises", lambda s: import_enterprises(
+        s, file, crs=crs, skip_invalid=skip_invalid, progress=_progress("enterprises")))
+
+
+@enterprises_cli.command("export")
+@click.argument("file", type=click.Path())
+def enterprises_export(file):
+    """Export enterprises to .geojson or .gpkg, each with its current cell_code."""
+    from gis.enterprises import export_enterprises
+
+    _require_database()
+    try:
+        with transaction(_sessions()) as session:
+            n = export_enterprises(session, file)
+    except GridWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"exported {n:,} enterprises to {file}")
+
+
+@enterprises_cli.command("outside")
+def enterprises_outside():
+    """List enterprises that no cell covers (exit 0; an empty list prints nothing)."""
+    from gis.enterprises import outside_cells
+
+    _require_database()
+    with transaction(_sessions()) as session:
+        for row in outside_cells(session):
+            click.echo(f"{row['management_code']}\t{row['name']}\t{row['lon']:.6f}\t{row['lat']:.6f}")
+
+
+@demo_cli.command("load")
+@click.option("--seed", default=2009, show_default=True, help="Random seed (same seed, same city).")
+@click.option("--enterprises", "n_enterprises", default=1203, show_default=True)
+def demo_load(seed, n_enterprises):
+    """Replace all data with the deterministic Hejian-like demo city."""
+    from gis.demo.build import load_demo
+
+    _require_database()
+    with transaction(_sessions()) as session:
+        counts = load_demo(session, seed=seed, n_enterprises=n_enterprises,
+                           echo=lambda m: click.echo(m, err=True))
+    for name, value in counts.items():
+        click.echo(f"{name}: {value:,}")
+
+
+def init_app(app: Flask) -> None:
+    for group in (db_cli, grid_cli, enterprises_cli, demo_cli):
+        app.cli.add_command(group)
+

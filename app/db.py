@@ -1,0 +1,30 @@
+"""Database wiring for the Flask app: one engine per app, one session per request on ``g``."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from gis.db import make_engine, make_session_factory
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["gridwatch.engine"] = engine
+    app.extensions["gridwatch.sessions"] = make_session_factory(engine)
+    app.teardown_appcontext(close_session)
+
+
+def get_engine():
+    return current_app.extensions["gridwatch.engine"]
+
+
+def get_session() -> Session:
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["gridwatch.sessions"]()
+    return g.db_session
+
+
+def close_session(_exc=None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,32 @@
+"""Default settings. Each comment is that setting's documentation (docs/configuration.md
+lists them too, and a test fails when one is missing there).
+
+Order of precedence, lowest first: this module, ``instance/gridwatch.cfg`` (a Python file),
+environment variables ``GRIDWATCH_<NAME>`` (values parsed as JSON when they parse), the
+``DATABASE_URL`` environment variable, then the mapping a test passes to ``create_app``.
+"""
+
+# SQLAlchemy URL of a PostGIS database. DATABASE_URL in the environment overrides it.
+DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/gridwatch"
+
+# Signs session cookies. The default is for development only: set GRIDWATCH_SECRET_KEY in
+# production (the app refuses to start with the default when GRIDWATCH_ENV is "production").
+SECRET_KEY = "dev-only-change-me"
+
+# "development" or "production".
+ENV = "development"
+
+# The UI language when the user has not chosen one: zh_Hans_CN (Chinese) or en.
+BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+
+# Languages a user may pick (?lang=... or the switch in the page footer).
+LANGUAGES = ["zh_Hans_CN", "en"]
+
+# Times are shown in this zone; the database stores UTC.
+BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+# Largest accepted upload, in bytes (larger requests get 413).
+MAX_CONTENT_LENGTH = 50 * 1024 * 1024
+
+# Name of the demo city shown in the page header.
+CITY_NAME = "河间市"

@@ -1,0 +1,311 @@
+"""Enterprises: import from CSV/XLSX (as Excel writes them), export, and the shared upsert.
+
+Points are lon/lat, EPSG:4326 in the database. The column contract (English or Chinese header)
+is in ``COLUMNS``; unknown columns are kept in ``extra``. One transaction per import: a bad row
+and nothing is written, unless ``skip_invalid``. Re-importing the same file changes nothing.
+Assignment to cells happens in the database's triggers as the rows land.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.credit_code import validate_credit_code
+from gis.crs import check_lonlat, gcj02_to_wgs84, parse_crs
+from gis.errors import FileFormatError, ImportRefused, Problem
+from gis.files import write_vector
+from gis.grid import ImportSummary, Progress
+from gis.models import GRADES, SPECIALTIES
+
+# field -> accepted headers (the first is the canonical English one).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "management_code": ("management_code", "企业管理编码", "管理编码"),
+    "name": ("name", "企业名称", "名称"),
+    "credit_code": ("credit_code", "统一社会信用代码", "信用代码"),
+    "address": ("address", "地址", "企业地址"),
+    "industry": ("industry", "行业"),
+    "specialty": ("specialty", "专业"),
+    "grade": ("grade", "监管等级", "等级"),
+    "contact_name": ("contact_name", "联系人"),
+    "contact_phone": ("contact_phone", "联系电话"),
+    "products": ("products", "产品", "主要产品"),
+    "staff_count": ("staff_count", "职工人数", "从业人数"),
+    "key_equipment": ("key_equipment", "关键设备", "主要设备"),
+    "lon": ("lon", "经度", "longitude", "lng"),
+    "lat": ("lat", "纬度", "latitude"),
+}
+REQUIRED = ("management_code", "name", "grade", "lon", "lat")
+TEXT_FIELDS = ("name", "credit_code", "address", "industry", "specialty", "contact_name",
+               "contact_phone", "products", "key_equipment")
+# Staging and the upsert are set-based: COPY this many rows at a time, then one INSERT.
+CHUNK = 50_000
+
+
+@dataclass
+class EnterpriseRow:
+    management_code: str
+    values: dict
+    lon: float
+    lat: float
+    extra: dict
+
+
+def _decode(raw: bytes, source: str) -> str:
+    # Excel on Chinese Windows saves "CSV" as GBK (GB18030 is its superset); UTF-8 may carry a BOM.
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise FileFormatError(f"{source}: neither UTF-8 nor GBK/GB18030 text")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read CSV (UTF-8 or GBK) or XLSX into strings, one row per data row, header as given."""
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file")
+    raw = path.read_bytes()
+    if raw[:4] == b"PK\x03\x04":  # XLSX is a zip, whatever the file is called
+        try:
+            frame = pd.read_excel(io.BytesIO(raw), dtype=str, engine="openpyxl")
+        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
+            raise FileFormatError(f"{path}: cannot read as XLSX: {exc}") from exc
+    else:
+        if b"\x00" in raw[:4096]:
+            raise FileFormatError(f"{path}: binary file; expected CSV or XLSX")
+        content = _decode(raw, str(path))
+        try:
+            dialect = csv.Sniffer().sniff(content[:4096], delimiters=",\t;")
+            sep = dialect.delimiter
+        except csv.Error:
+            sep = ","
+        frame = pd.read_csv(io.StringIO(content), dtype=str, sep=sep, keep_default_na=False)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.fillna("")
+
+
+def _map_columns(columns: list[str], source: str) -> tuple[dict[str, str], list[str]]:
+    lookup = {alias.lower(): field for field, aliases in COLUMNS.items() for alias in aliases}
+    mapping: dict[str, str] = {}
+    extra: list[str] = []
+    for col in columns:
+        field = lookup.get(col.lower())
+        if field is None:
+            extra.append(col)
+        elif field in mapping.values():
+            raise ImportRefused(source, [Problem("header", f"two columns mean {field!r}")])
+        else:
+            mapping[col] = field
+    missing = [f for f in REQUIRED if f not in mapping.values()]
+    if missing:
+        names = ", ".join(f"{f}/{COLUMNS[f][1]}" for f in missing)
+        raise ImportRefused(source, [Problem("header", f"missing column(s): {names}")])
+    return mapping, extra
+
+
+def _grade(value: str) -> str | None:
+    value = value.strip().upper().removesuffix("级")
+    return value if value in GRADES else None
+
+
+def parse_rows(frame: pd.DataFrame, source: str, crs: str | None = None
+               ) -> tuple[list[EnterpriseRow], list[Problem]]:
+    """Validate every row; row numbers are the spreadsheet's (the header is row 1)."""
+    spec = parse_crs(crs) if crs else None
+    mapping, extra_cols = _map_columns(list(frame.columns), source)
+    inverse = {v: k for k, v in mapping.items()}
+    rows: list[EnterpriseRow] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(frame.to_dict("records")):
+        rowno = i + 2
+        get = (lambda f: str(rec.get(inverse[f], "")).strip() if f in inverse else "")
+        code = get("management_code")
+        where = f"row {rowno}" + (f" ({code})" if code else "")
+        errs = []
+        if not code:
+            errs.append("empty management_code")
+        elif code in seen:
+            errs.append(f"management_code {code} repeats row {seen[code]}")
+        if not get("name"):
+            errs.append("empty name")
+        grade = _grade(get("grade"))
+        if grade is None:
+            errs.append(f"grade {get('grade')!r} is not A, B, C or D")
+        credit = get("credit_code").upper()
+        if credit:
+            reason = validate_credit_code(credit)
+            if reason:
+                errs.append(f"credit_code {credit}: {reason}")
+        specialty = get("specialty") or None
+        if specialty and specialty not in SPECIALTIES:
+            errs.append(f"specialty {specialty!r} is not one of {', '.join(SPECIALTIES)}")
+        staff = get("staff_count")
+        if staff and not staff.isdigit():
+            errs.append(f"staff_count {staff!r} is not a whole number")
+        lon_s, lat_s = get("lon"), get("lat")
+        reason = check_lonlat(lon_s, lat_s)
+        if reason:
+            errs.append(f"lon/lat ({lon_s}, {lat_s}): {reason}")
+        if errs:
+            problems.extend(Problem(where, e) for e in errs)
+            continue
+        seen[code] = rowno
+        lon, lat = float(lon_s), float(lat_s)
+        if spec is not None and spec.is_gcj02:
+            lon, lat = gcj02_to_wgs84(lon, lat)
+        values = {f: (get(f) or None) for f in TEXT_FIELDS}
+        values["credit_code"] = credit or None
+        values["grade"] = grade
+        values["specialty"] = specialty
+        values["staff_count"] = int(staff) if staff else None
+        extra = {c: rec[c] for c in extra_cols if str(rec.get(c, "")).strip()}
+        rows.append(EnterpriseRow(code, values, float(lon), float(lat), extra))
+    return rows, problems
+
+
+STAGE_COLUMNS = ("management_code", "name", "credit_code", "address", "industry", "specialty",
+                 "grade", "contact_name", "contact_phone", "products", "staff_count",
+                 "key_equipment", "lon", "lat", "source_crs", "extra", "valid_from")
+
+
+def _copy_rows(session: Session, rows: list[EnterpriseRow], source_crs: str,
+               valid_from: dt.datetime | None) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    for r in rows:
+        v = r.values
+        writer.writerow([
+            r.management_code, v["name"], v["credit_code"], v["address"], v["industry"],
+            v["specialty"], v["grade"], v["contact_name"], v["contact_phone"], v["products"],
+            v["staff_count"], v["key_equipment"], repr(float(r.lon)), repr(float(r.lat)), source_crs,
+            json.dumps(r.extra, ensure_ascii=False), valid_from.isoformat() if valid_from else None,
+        ])
+    buf.seek(0)
+    cursor = session.connection().connection.cursor()
+    cursor.copy_expert(
+        f"COPY stage_enterprise ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buf)
+
+
+def upsert_enterprises(
+    session: Session,
+    rows: list[EnterpriseRow],
+    *,
+    source_crs: str = "EPSG:4326",
+    valid_from: dt.datetime | None = None,
+    summary: ImportSummary | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Stage rows with COPY, then one upsert statement (so the assignment trigger runs once)."""
+    summary = summary or ImportSummary()
+    session.execute(text("""
+        CREATE TEMP TABLE IF NOT EXISTS stage_enterprise (
+            management_code text PRIMARY KEY, name text, credit_code text, address text,
+            industry text, specialty text, grade text, contact_name text, contact_phone text,
+            products text, staff_count integer, key_equipment text, lon float8, lat float8,
+            source_crs text, extra jsonb, valid_from timestamptz
+        ) ON COMMIT DROP"""))
+    session.execute(text("TRUNCATE stage_enterprise"))
+    for start in range(0, len(rows), CHUNK):
+        _copy_rows(session, rows[start:start + CHUNK], source_crs, valid_from)
+        if progress:
+            progress(min(start + CHUNK, len(rows)), len(rows))
+    result = session.execute(text("""
+        INSERT INTO enterprise AS e (management_code, name, credit_code, address, industry,
+            specialty, grade, contact_name, contact_phone, products, staff_count, key_equipment,
+            geom, source_crs, extra, valid_from)
+        SELECT management_code, name, credit_code, address, industry, specialty, grade,
+               contact_name, contact_phone, products, staff_count, key_equipment,
+               ST_SetSRID(ST_MakePoint(lon, lat), 4326), source_crs, extra,
+               coalesce(valid_from, now())
+        FROM stage_enterprise
+        ON CONFLICT (management_code) DO UPDATE SET
+            name = EXCLUDED.name, credit_code = EXCLUDED.credit_code, address = EXCLUDED.address,
+            industry = EXCLUDED.industry, specialty = EXCLUDED.specialty, grade = EXCLUDED.grade,
+            contact_name = EXCLUDED.contact_name, contact_phone = EXCLUDED.contact_phone,
+            products = EXCLUDED.products, staff_count = EXCLUDED.staff_count,
+            key_equipment = EXCLUDED.key_equipment, geom = EXCLUDED.geom,
+            source_crs = EXCLUDED.source_crs, extra = EXCLUDED.extra, updated_at = now()
+        WHERE (e.name, e.credit_code, e.address, e.industry, e.specialty, e.grade,
+               e.contact_name, e.contact_phone, e.products, e.staff_count, e.key_equipment,
+               e.source_crs, e.extra)
+              IS DISTINCT FROM
+              (EXCLUDED.name, EXCLUDED.credit_code, EXCLUDED.address, EXCLUDED.industry,
+               EXCLUDED.specialty, EXCLUDED.grade, EXCLUDED.contact_name, EXCLUDED.contact_phone,
+               EXCLUDED.products, EXCLUDED.staff_count, EXCLUDED.key_equipment,
+               EXCLUDED.source_crs, EXCLUDED.extra)
+           OR NOT ST_Equals(e.geom, EXCLUDED.geom)
+        RETURNING (xmax = 0) AS inserted
+    """)).scalars().all()
+    inserted = sum(1 for r in result if r)
+    summary.inserted += inserted
+    summary.updated += len(result) - inserted
+    summary.unchanged += len(rows) - len(result)
+    return summary
+
+
+def import_enterprises(
+    session: Session,
+    path: str | Path,
+    *,
+    crs: str | None = None,
+    skip_invalid: bool = False,
+    valid_from: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """``flask enterprises import``: validate all rows, then upsert in the caller's transaction."""
+    frame = read_table(path)
+    rows, problems = parse_rows(frame, str(path), crs)
+    if problems and not skip_invalid:
+        raise ImportRefused(str(path), problems)
+    spec = parse_crs(crs) if crs else None
+    summary = ImportSummary(refused=len({p.where for p in problems}), problems=problems)
+    return upsert_enterprises(session, rows, source_crs=str(spec) if spec else "EPSG:4326",
+                              valid_from=valid_from, summary=summary, progress=progress)
+
+
+ENTERPRISES_SQL = """
+    SELECT e.management_code, e.name, e.credit_code, e.address, e.industry, e.specialty,
+           e.grade, e.contact_name, e.contact_phone, c.code AS cell_code,
+           coalesce(ec.on_edge, false) AS on_edge, e.geom
+    FROM enterprise e
+    LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+    LEFT JOIN cell c ON c.id = ec.cell_id
+    ORDER BY e.management_code
+"""
+
+
+def enterprises_frame(session: Session) -> gpd.GeoDataFrame:
+    return gpd.read_postgis(text(ENTERPRISES_SQL), session.connection(), geom_col="geom",
+                            crs=4326)
+
+
+def export_enterprises(session: Session, path: str | Path) -> int:
+    frame = enterprises_frame(session)
+    # The key is always present: null cell_code means "outside every cell".
+    frame["cell_code"] = frame["cell_code"].astype(object).where(frame["cell_code"].notna(), None)
+    write_vector(frame, path)
+    return len(frame)
+
+
+def outside_cells(session: Session) -> list[dict]:
+    """Enterprises that no territorial cell covers now (listed, never dropped)."""
+    return [dict(r._mapping) for r in session.execute(text("""
+        SELECT e.management_code, e.name, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
+        FROM enterprise e JOIN enterprise_cell ec ON ec.enterprise_id = e.id
+        WHERE ec.valid_to IS NULL AND ec.cell_id IS NULL
+        ORDER BY e.management_code"""))]
+
+
+__all__ = ["import_enterprises", "export_enterprises", "outside_cells", "read_table",
+           "parse_rows", "upsert_enterprises", "COLUMNS"]

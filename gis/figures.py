@@ -1,0 +1,41 @@
+"""Key figures of the city (the numbers the pilot city reports), computed in SQL."""
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+FIGURES_SQL = """
+SELECT
+  (SELECT count(*) FROM cell c WHERE c.retired_at IS NULL AND c.level = 2
+       AND c.kind = 'territorial') AS territorial_grids,
+  (SELECT count(*) FROM cell c WHERE c.retired_at IS NULL AND c.level = 2
+       AND c.kind = 'professional') AS professional_grids,
+  (SELECT count(*) FROM cell c WHERE c.retired_at IS NULL AND c.level = 3) AS cells,
+  (SELECT count(*) FROM township) AS townships,
+  (SELECT count(*) FROM village) AS villages,
+  (SELECT count(*) FROM enterprise) AS enterprises,
+  (SELECT count(*) FROM enterprise_cell WHERE valid_to IS NULL AND cell_id IS NULL)
+      AS enterprises_outside,
+  (SELECT count(*) FROM enterprise_cell WHERE valid_to IS NULL AND on_edge) AS enterprises_on_edge,
+  (SELECT count(*) FROM inspection
+       WHERE inspected_on > current_date - 365) AS inspections_last_year,
+  (SELECT coalesce(sum(problems_found), 0) FROM inspection
+       WHERE inspected_on > current_date - 365) AS problems_found,
+  (SELECT count(*) FROM inspection WHERE inspected_on > current_date - 365
+       AND rectification_status = 'done') AS problems_rectified,
+  (SELECT coalesce(sum(batches), 0) FROM spot_check
+       WHERE checked_on > current_date - 365) AS spot_check_batches,
+  (SELECT coalesce(sum(passed), 0) FROM spot_check
+       WHERE checked_on > current_date - 365) AS spot_check_passed,
+  (SELECT count(*) FROM enforcement_case WHERE opened_on > current_date - 365) AS cases,
+  (SELECT count(*) FROM complaint WHERE status <> 'closed') AS open_complaints
+"""
+
+
+def city_figures(session: Session) -> dict:
+    figures = dict(session.execute(text(FIGURES_SQL)).one()._mapping)
+    figures["grades"] = dict(session.execute(text(
+        "SELECT grade, count(*) FROM enterprise GROUP BY grade ORDER BY grade")).all())
+    batches = figures["spot_check_batches"]
+    figures["spot_check_pass_rate"] = (figures["spot_check_passed"] / batches) if batches else None
+    return figures

@@ -1,0 +1,166 @@
+"""Reading and writing boundary files (GeoJSON, Shapefile as folder or zip, GeoPackage).
+
+Everything returned is lon/lat, EPSG:4326. The CRS rules users rely on:
+  * GeoJSON without a ``crs`` member is WGS84 (RFC 7946);
+  * any other file without a CRS (a Shapefile with no .prj) is refused unless ``--crs`` is given;
+  * ``--crs`` overrides what the file declares: files exported from Chinese map apps claim
+    EPSG:4326 while holding GCJ-02 coordinates, and only the user knows that.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+
+from gis.crs import CrsError, CrsSpec, in_china, parse_crs, transform_geometry_gcj02_to_wgs84
+from gis.errors import FileFormatError
+
+VECTOR_SUFFIXES = {".geojson", ".json", ".shp", ".zip", ".gpkg"}
+
+
+def _geojson_declares_crs(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = json.loads(fh.read())
+    except (ValueError, OSError):
+        return False
+    return isinstance(head, dict) and "crs" in head
+
+
+def _shapefile_in(path: Path) -> str:
+    """The path pyogrio should open for a Shapefile given as a folder or a zip."""
+    if path.is_dir():
+        shps = sorted(path.glob("*.shp"))
+        if not shps:
+            raise FileFormatError(f"{path}: folder holds no .shp file")
+        return str(shps[0])
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.lower().endswith((".shp", ".geojson", ".gpkg"))]
+        if not names:
+            raise FileFormatError(f"{path}: zip holds no .shp, .geojson or .gpkg file")
+        return f"/vsizip/{path}/{names[0]}"
+    return str(path)
+
+
+def read_vector(path: str | Path, crs: str | CrsSpec | None = None) -> tuple[gpd.GeoDataFrame, str]:
+    """Read a vector file and return (frame in EPSG:4326, description of the source CRS).
+
+    Raises FileFormatError (unreadable file, missing CRS) or CrsError (bad ``crs``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file or folder")
+    if not path.is_dir() and path.suffix.lower() not in VECTOR_SUFFIXES:
+        raise FileFormatError(
+            f"{path}: unsupported file type {path.suffix!r} "
+            "(use .geojson, .json, .shp, a zipped Shapefile or .gpkg)"
+        )
+    override = parse_crs(crs) if crs not in (None, "") else None
+    try:
+        with warnings.catch_warnings():
+            # pyogrio warns about unusual-but-readable files; we report what matters ourselves.
+            warnings.simplefilter("ignore")
+            frame = gpd.read_file(_shapefile_in(path), engine="pyogrio")
+    except FileFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - GDAL errors come in many classes
+        raise FileFormatError(f"{path}: cannot read: {exc}") from exc
+
+    is_geojson = path.suffix.lower() in {".geojson", ".json"}
+    if override is not None:
+        if override.is_gcj02:
+            frame = frame.set_crs(4326, allow_override=True)
+            frame["geometry"] = frame.geometry.apply(
+                lambda g: None if g is None else transform_geometry_gcj02_to_wgs84(g)
+            )
+            return frame, "GCJ-02 (converted to WGS84)"
+        frame = frame.set_crs(override.to_pyproj(), allow_override=True)
+        source = str(override)
+    elif frame.crs is None:
+        if is_geojson and not _geojson_declares_crs(path):
+            frame = frame.set_crs(4326)
+            source = "EPSG:4326 (GeoJSON default, RFC 7946)"
+        else:
+            raise FileFormatError(
+                f"{path}: the file has no CRS (a Shapefile without its .prj?); "
+                "pass --crs EPSG:4326, another EPSG code, or --crs gcj02"
+            )
+    else:
+        epsg = frame.crs.to_epsg()
+        source = f"EPSG:{epsg}" if epsg else frame.crs.to_string()
+    if frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    return frame, source
+
+
+def plausible_in_china(geom) -> str | None:
+    """None if the geometry's bounds lie in China (lon/lat), else the reason."""
+    if geom is None or geom.is_empty:
+        return None
+    minx, miny, maxx, maxy = geom.bounds
+    if in_china(minx, miny) and in_china(maxx, maxy):
+        return None
+    if in_china(miny, minx) and in_china(maxy, maxx):
+        return "coordinates look swapped (lat, lon): check the axis order or --crs"
+    return (
+        f"coordinates ({minx:.4f}, {miny:.4f})–({maxx:.4f}, {maxy:.4f}) are outside China: "
+        "wrong --crs, or a projected file read as lon/lat?"
+    )
+
+
+def polygon_problem(geom, make_valid: bool):
+    """Check one feature's geometry. Returns (geometry to use or None, problem or None,
+    note about a repair or None). Only polygons are cell or township boundaries."""
+    if geom is None or geom.is_empty:
+        return None, "no geometry", None
+    note = None
+    if not geom.is_valid:
+        reason = shapely.is_valid_reason(geom)
+        if not make_valid:
+            return None, f"invalid geometry: {reason} (repair with --make-valid)", None
+        geom = shapely.make_valid(geom)
+        note = f"repaired invalid geometry ({reason})"
+    polys = _polygonal_part(geom)
+    if polys is None:
+        return None, f"expected a polygon, got {geom.geom_type}", None
+    return polys, None, note
+
+
+def _polygonal_part(geom):
+    if geom.geom_type == "Polygon":
+        return shapely.MultiPolygon([geom])
+    if geom.geom_type == "MultiPolygon":
+        return geom
+    if geom.geom_type == "GeometryCollection":
+        parts = [g for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+        if not parts:
+            return None
+        merged = shapely.union_all(parts)
+        return _polygonal_part(merged)
+    return None
+
+
+def write_vector(frame: gpd.GeoDataFrame, path: str | Path) -> str:
+    """Write by extension: .geojson/.json (RFC 7946, WGS84) or .gpkg. Returns the driver."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in {".geojson", ".json"}:
+        driver = "GeoJSON"
+    elif suffix == ".gpkg":
+        driver = "GPKG"
+    else:
+        raise FileFormatError(f"{path}: export to .geojson or .gpkg")
+    if path.exists():
+        path.unlink()
+    frame.to_file(path, driver=driver, engine="pyogrio")
+    return driver
+
+
+__all__ = [
+    "CrsError", "read_vector", "write_vector", "polygon_problem", "plausible_in_china",
+]

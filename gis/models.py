@@ -1,0 +1,401 @@
+"""The GridWatch data model (PostGIS, SRID 4326, lon/lat).
+
+Dated history is the rule: boundaries (`CellVersion`), responsibilities (`Responsibility`) and
+assignments of enterprises to cells (`EnterpriseCell`) carry a validity period
+``[valid_from, valid_to)``; ``valid_to`` NULL means "still valid". A generated ``tstzrange``
+column plus an exclusion constraint guarantees that two periods of the same thing never overlap,
+so "what was true on date D" always has at most one answer. Rows are closed, never rewritten.
+
+Enterprise assignment is maintained by the database itself (statement-level triggers defined in
+the migration ``0002_assignment``): inserting or moving an enterprise, or adding/closing a cell
+version, reassigns exactly the enterprises concerned. See ``gis/assign.py`` for the rule.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, ExcludeConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+GRADES = ("A", "B", "C", "D")
+KINDS = ("territorial", "professional")
+SPECIALTIES = ("food", "special_equipment", "metrology")
+RESPONSIBILITY_KINDS = ("enterprise", "department", "government")
+# The roles a responsibility row can play; the three responsibilities of the pilot city map onto
+# them: enterprise = principal, department = owner / station_chief, government = township_leader.
+RESPONSIBILITY_ROLES = ("owner", "station_chief", "township_leader", "principal")
+
+VALID_RANGE = "tstzrange(valid_from, valid_to, '[)')"
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Dated:
+    """Mixin: a validity period [valid_from, valid_to) with its range column for constraints."""
+
+    valid_from: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    valid: Mapped[Any] = mapped_column(TSTZRANGE, Computed(VALID_RANGE, persisted=True))
+
+
+class Person(Base):
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    unit: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(100))
+
+
+class Township(Base):
+    __tablename__ = "township"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+
+    __table_args__ = (CheckConstraint("code ~ '^[0-9]{12}$'", name="code_12_digits"),)
+
+
+class Village(Base):
+    __tablename__ = "village"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    township_id: Mapped[int] = mapped_column(ForeignKey("township.id"), nullable=False, index=True)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+
+    township: Mapped[Township] = relationship()
+
+    __table_args__ = (CheckConstraint("code ~ '^[0-9]{12}$'", name="code_12_digits"),)
+
+
+class Station(Base):
+    """A quality supervision station (质量监督所): owns one second-level territorial grid."""
+
+    __tablename__ = "station"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(200))
+
+
+class Cell(Base):
+    """A unit of the supervision grid. Its identity is stable; its boundary lives in versions.
+
+    A code is never reused: a retired cell keeps its row (``retired_at``) and its history.
+    """
+
+    __tablename__ = "cell"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    level: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="territorial")
+    specialty: Mapped[str | None] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("cell.id"), index=True)
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    parent: Mapped[Cell | None] = relationship(remote_side=[id])
+    station: Mapped[Station | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("level BETWEEN 1 AND 3", name="level_1_to_3"),
+        CheckConstraint(f"kind IN {_in(KINDS)}", name="kind_known"),
+        CheckConstraint(
+            f"specialty IS NULL OR specialty IN {_in(SPECIALTIES)}", name="specialty_known"
+        ),
+        # Professional grids exist per specialty; a territorial cell has none.
+        CheckConstraint(
+            "(kind = 'professional') = (specialty IS NOT NULL) OR level = 1",
+            name="specialty_iff_professional",
+        ),
+        CheckConstraint("(level = 1) = (parent_id IS NULL)", name="parent_iff_not_city"),
+    )
+
+
+class CellVersion(Dated, Base):
+    """One boundary of one cell over one period. Redrawing closes a version and adds another."""
+
+    __tablename__ = "cell_version"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"), nullable=False, index=True)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    cell: Mapped[Cell] = relationship()
+
+    __table_args__ = (
+        ExcludeConstraint(
+            ("cell_id", "="), ("valid", "&&"), using="gist", name="cell_version_no_overlap"
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="period_not_empty"),
+    )
+
+
+class Responsibility(Dated, Base):
+    """Who answers for a cell, an enterprise or a township, in which of the three
+    responsibilities (enterprise / department / government), over which period."""
+
+    __tablename__ = "responsibility"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("cell.id"), index=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("township.id"), index=True)
+
+    person: Mapped[Person] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN {_in(RESPONSIBILITY_KINDS)}", name="kind_known"),
+        CheckConstraint(f"role IN {_in(RESPONSIBILITY_ROLES)}", name="role_known"),
+        CheckConstraint(
+            "num_nonnulls(cell_id, enterprise_id, township_id) = 1", name="exactly_one_target"
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="period_not_empty"),
+        # One holder of a role per place at a time: "who was responsible then" has one answer.
+        ExcludeConstraint(
+            (text("coalesce(cell_id, 0)"), "="),
+            (text("coalesce(enterprise_id, 0)"), "="),
+            (text("coalesce(township_id, 0)"), "="),
+            ("role", "="),
+            ("valid", "&&"),
+            using="gist",
+            name="responsibility_one_holder",
+        ),
+    )
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprise"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    management_code: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    credit_code: Mapped[str | None] = mapped_column(String(18), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    specialty: Mapped[str | None] = mapped_column(String(32))
+    grade: Mapped[str] = mapped_column(String(1), nullable=False)
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    products: Mapped[str | None] = mapped_column(Text)
+    staff_count: Mapped[int | None] = mapped_column(Integer)
+    key_equipment: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
+    # The CRS the point arrived in ("EPSG:4326", "gcj02", ...): GCJ-02 input is converted on
+    # import, and knowing it was converted explains small offsets users may notice.
+    source_crs: Mapped[str] = mapped_column(String(32), nullable=False, server_default="EPSG:4326")
+    extra: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    # When the enterprise came under supervision: its first assignment starts here.
+    valid_from: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint(f"grade IN {_in(GRADES)}", name="grade_a_to_d"),
+        CheckConstraint(
+            f"specialty IS NULL OR specialty IN {_in(SPECIALTIES)}", name="specialty_known"
+        ),
+        CheckConstraint("staff_count IS NULL OR staff_count >= 0", name="staff_not_negative"),
+    )
+
+
+class EnterpriseCell(Dated, Base):
+    """Which deepest territorial cell an enterprise belonged to, over which period.
+
+    ``cell_id`` NULL records that the enterprise lay outside every cell then: such enterprises are
+    listed, never silently dropped. ``on_edge`` records that several cells of the chosen level
+    covered the point and the tie-break rule (lowest cell code) decided.
+    """
+
+    __tablename__ = "enterprise_cell"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="CASCADE"), nullable=False
+    )
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("cell.id"), index=True)
+    on_edge: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+    __table_args__ = (
+        ExcludeConstraint(
+            ("enterprise_id", "="), ("valid", "&&"), using="gist",
+            name="enterprise_cell_no_overlap",
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="period_not_empty"),
+        Index("ix_enterprise_cell_current", "enterprise_id", unique=True,
+              postgresql_where=text("valid_to IS NULL")),
+    )
+
+
+class GradeInterval(Base):
+    """Reference data: the longest allowed gap between inspections, per grade (A = lowest risk)."""
+
+    __tablename__ = "grade_interval"
+
+    grade: Mapped[str] = mapped_column(String(1), primary_key=True)
+    interval_days: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(f"grade IN {_in(GRADES)}", name="grade_a_to_d"),
+        CheckConstraint("interval_days > 0", name="interval_positive"),
+    )
+
+
+class ChecklistItem(Base):
+    __tablename__ = "checklist_item"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    category: Mapped[str | None] = mapped_column(String(100))
+    sort_order: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+
+
+class Inspection(Base):
+    __tablename__ = "inspection"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprise.id"), nullable=False, index=True
+    )
+    inspector_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    inspected_on: Mapped[dt.date] = mapped_column(Date, nullable=False, index=True)
+    # {checklist item code: "pass" | "fail" | "n/a"}
+    results: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    problems_found: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    problems: Mapped[str | None] = mapped_column(Text)
+    rectification_deadline: Mapped[dt.date | None] = mapped_column(Date)
+    rectification_status: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="none"
+    )
+    rectified_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    __table_args__ = (
+        CheckConstraint(
+            "rectification_status IN ('none', 'open', 'done')", name="rectification_status_known"
+        ),
+        CheckConstraint("problems_found >= 0", name="problems_not_negative"),
+    )
+
+
+class Complaint(Base):
+    """A 12365 hotline complaint with a location."""
+
+    __tablename__ = "complaint"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    category: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("cell.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'assigned', 'closed')", name="status_known"),
+    )
+
+
+class SpotCheck(Base):
+    """Supervision sampling (监督抽查) of product batches at one enterprise."""
+
+    __tablename__ = "spot_check"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprise.id"), nullable=False, index=True
+    )
+    checked_on: Mapped[dt.date] = mapped_column(Date, nullable=False, index=True)
+    level: Mapped[str] = mapped_column(String(16), nullable=False, server_default="city")
+    product: Mapped[str | None] = mapped_column(String(200))
+    batches: Mapped[int] = mapped_column(Integer, nullable=False)
+    passed: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("level IN ('national', 'provincial', 'city')", name="level_known"),
+        CheckConstraint("batches > 0 AND passed BETWEEN 0 AND batches", name="passed_le_batches"),
+    )
+
+
+class Case(Base):
+    """An enforcement case (案件). Table name avoids the SQL keyword CASE."""
+
+    __tablename__ = "enforcement_case"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    opened_on: Mapped[dt.date] = mapped_column(Date, nullable=False, index=True)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    cause: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
+
+    __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="status_known"),)

@@ -1,0 +1,53 @@
+"""Small polygons and points built in code, written through the project's own write paths."""
+from __future__ import annotations
+
+import datetime as dt
+
+import shapely
+from sqlalchemy import text
+
+from gis.enterprises import EnterpriseRow, upsert_enterprises
+from gis.grid import CellRecord, upsert_cells
+
+# A 0.1° x 0.1° square city near Hejian, cut into two level-3 cells at lon 116.05.
+CITY = shapely.box(116.0, 38.4, 116.1, 38.5)
+WEST = shapely.box(116.0, 38.4, 116.05, 38.5)
+EAST = shapely.box(116.05, 38.4, 116.1, 38.5)
+
+
+def multi(geom):
+    return geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
+
+
+def add_cells(session, *specs, valid_from: dt.datetime | None = None):
+    """specs: (code, level, geometry, parent_code) tuples, parents first or in any order."""
+    records = [CellRecord(code=c, name=f"cell {c}", level=lvl, geom=multi(g), parent_code=p,
+                          where=f"cell {c}") for c, lvl, g, p in specs]
+    return upsert_cells(session, records, valid_from=valid_from)
+
+
+def two_cell_city(session, valid_from=None):
+    return add_cells(session, ("C", 1, CITY, None), ("C-S", 2, CITY, "C"),
+                     ("C-S-01", 3, WEST, "C-S"), ("C-S-02", 3, EAST, "C-S"),
+                     valid_from=valid_from)
+
+
+def add_enterprises(session, *points, grade="B", valid_from=None):
+    """points: (management_code, lon, lat)."""
+    rows = [EnterpriseRow(code, {"name": f"enterprise {code}", "credit_code": None,
+                                 "address": None, "industry": None, "specialty": None,
+                                 "grade": grade, "contact_name": None, "contact_phone": None,
+                                 "products": None, "staff_count": None, "key_equipment": None},
+                          lon, lat, {}) for code, lon, lat in points]
+    return upsert_enterprises(session, rows, valid_from=valid_from)
+
+
+def cell_of(session, code, at=None):
+    """(cell code or None, on_edge) of an enterprise at ``at`` (default now)."""
+    row = session.execute(text("""
+        SELECT c.code, ec.on_edge FROM enterprise e
+        JOIN enterprise_cell ec ON ec.enterprise_id = e.id
+             AND ec.valid @> coalesce(CAST(:at AS timestamptz), now())
+        LEFT JOIN cell c ON c.id = ec.cell_id
+        WHERE e.management_code = :code"""), {"code": code, "at": at}).one_or_none()
+    return None if row is None else (row[0], row[1])
