@@ -7,7 +7,7 @@ environment variables ``GRIDWATCH_<NAME>`` (values parsed as JSON when they pars
 """
 
 # SQLAlchemy URL of a PostGIS database. DATABASE_URL in the environment overrides it.
-DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/gridwatch"
+DATABASE_URL = "postgresql+psycopg2://gridwatch:gridwatch@127.0.0.1:5432/gridwatch"
 
 # Signs session cookies. The default is for development only: set GRIDWATCH_SECRET_KEY in
 # production (the app refuses to start with the default when GRIDWATCH_ENV is "production").

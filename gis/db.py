@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/gridwatch"
+DEFAULT_DATABASE_URL = "postgresql+psycopg2://gridwatch:gridwatch@127.0.0.1:5432/gridwatch"
 
 
 class DatabaseError(RuntimeError):

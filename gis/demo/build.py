@@ -1,0 +1,503 @@
+"""Load the deterministic Hejian-like demo city into the database.
+
+Real: the county outline, the 20 townships' and 639 villages' names and codes (see
+``data/README.md``). Synthetic, and labelled so everywhere: every polygon below county level,
+every person, enterprise, inspection, spot check, case and complaint. The shape follows the
+pilot city's article: 10 stations over 20 townships, 3 professional grids, 53 level-3 cells,
+1,203 enterprises, ~2,124 inspections, 1,870 spot-check batches at 86.3 %, 404 cases (12.6 %
+fewer than the year before), 239 problems found, and 12365 complaints where enterprises are.
+
+All writes go through the same paths as user imports (``upsert_cells``,
+``upsert_enterprises``), so the demo also exercises the automatic assignment.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections import defaultdict
+from typing import Callable
+
+import numpy as np
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.credit_code import make_credit_code
+from gis.demo.synth import Area, build_geography
+from gis.enterprises import EnterpriseRow, upsert_enterprises
+from gis.grid import CellRecord, upsert_cells
+
+CITY_CODE = "130984"
+# Level-3 territorial cells per station: 4 stations get 5, 6 get 4 (44 in all); with the
+# 3 professional grids' 3 cells each that makes the pilot city's 53.
+TERRITORIAL_CELLS = [5, 5, 5, 5, 4, 4, 4, 4, 4, 4]
+PROFESSIONAL = [  # specialty, code suffix, name
+    ("food", "SP", "食品专业网格"),
+    ("special_equipment", "TZ", "特种设备专业网格"),
+    ("metrology", "JL", "民生计量专业网格"),
+]
+PROFESSIONAL_REGIONS = ["北片", "中片", "南片"]
+GRADE_MIX = {"A": 0.15, "B": 0.45, "C": 0.30, "D": 0.10}
+INTERVAL_DAYS = {"A": 365, "B": 180, "C": 120, "D": 90}
+TARGET_INSPECTIONS = 2124
+TARGET_PROBLEMS = 239
+SPOT_BATCHES, SPOT_PASS_RATE = 1870, 0.863
+CASES_THIS_YEAR, CASES_LAST_YEAR = 404, 462  # 404 is 12.6 % below 462
+COMPLAINTS = 320
+
+INDUSTRIES = [  # industry, specialty, products, key equipment, weight
+    ("电线电缆", None, "电力电缆、控制电缆", "交联生产线、火花试验机", 0.22),
+    ("汽车零部件", None, "刹车片、滤清器", "冲压机、热处理炉", 0.18),
+    ("汽车零部件再制造", None, "再制造发动机、起动机", "清洗线、检测台", 0.06),
+    ("保温建材", None, "岩棉板、挤塑板", "固化炉", 0.10),
+    ("玻璃制品", None, "玻璃器皿、工艺玻璃", "窑炉", 0.08),
+    ("工艺品", None, "草编、毛笔", None, 0.05),
+    ("服装纺织", None, "工装、床品", "缝纫流水线", 0.06),
+    ("食品加工", "food", "挂面、糕点、肉制品", "杀菌釜", 0.10),
+    ("锅炉压力容器使用", "special_equipment", "蒸汽、压缩空气", "燃气锅炉、储气罐", 0.06),
+    ("加油站", "metrology", "成品油零售", "燃油加油机", 0.05),
+    ("集贸市场", "metrology", "农副产品零售", "电子计价秤", 0.04),
+]
+CHECKLIST = [
+    "营业执照、生产许可证在有效期内", "生产条件与许可审查时一致", "原材料进货查验记录完整",
+    "生产过程关键控制点记录", "出厂检验记录与报告", "检验设备配备并检定合格",
+    "执行标准有效且已备案", "产品标识标签符合规定", "不合格品处置记录", "质量负责人到岗履职",
+    "质量管理制度健全", "从业人员培训记录", "计量器具检定或校准", "特种设备登记使用",
+    "特种设备作业人员持证上岗", "特种设备定期检验", "安全附件与保护装置有效",
+    "产品召回与投诉处理制度", "委托加工合同及记录", "仓储条件符合要求", "运输交付记录",
+    "明示牌公示信息准确", "质量承诺书签订", "上次巡查问题整改到位", "监督抽查不合格整改",
+    "无使用国家明令淘汰设备", "无伪造冒用认证标志", "无掺杂掺假以次充好", "环境与卫生条件",
+    "网格化信息系统数据更新", "企业协管员联系畅通",
+]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+GIVEN = "建国志强海涛丽娟文军秀英明华玉兰永刚春梅红霞立新国庆卫东淑珍振华晓燕子豪雨欣"
+BRANDS = "康利百吉华通瀛海恒信鑫源宏达金鼎天宇瑞丰诚信广和盛昌永泰嘉禾新华兴业"
+
+
+def _person_name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def _phone(rng: random.Random) -> str:
+    # Fictional mobile numbers in a reserved-looking block; never real people.
+    return f"1380317{rng.randrange(10000):04d}"
+
+
+def _short(name: str) -> str:
+    for suffix in ("街道", "镇", "乡", "村民委员会", "社区居民委员会", "居委会", "村委会"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _kmeans_groups(points: np.ndarray, k: int, rng: np.random.Generator) -> list[list[int]]:
+    """Split points into k compact groups (Lloyd's k-means, farthest-point start)."""
+    centres = [points[int(rng.integers(len(points)))]]
+    while len(centres) < k:
+        d = np.min([((points - c) ** 2).sum(1) for c in centres], axis=0)
+        centres.append(points[int(np.argmax(d))])
+    centres = np.array(centres)
+    for _ in range(50):
+        labels = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(2), axis=1)
+        new = np.array([points[labels == j].mean(0) if (labels == j).any() else centres[j]
+                        for j in range(k)])
+        if np.allclose(new, centres):
+            break
+        centres = new
+    groups = [list(np.flatnonzero(labels == j)) for j in range(k)]
+    return [g for g in groups if g]
+
+
+def _contiguous_groups(areas: list[Area], k: int, rng: np.random.Generator) -> list[list[int]]:
+    """k compact groups of areas whose unions are single polygons where k-means can find them:
+    a cell in two pieces is legal but confuses people, so the demo avoids it."""
+    centroids = np.array([a.geometry.centroid.coords[0] for a in areas])
+    groups = []
+    for _attempt in range(30):
+        groups = _kmeans_groups(centroids, k, rng)
+        if len(groups) == k and all(
+                shapely.union_all([areas[i].geometry for i in g]).geom_type == "Polygon"
+                for g in groups):
+            break
+    return groups
+
+
+def _pair_neighbours(townships: list[Area]) -> list[list[Area]]:
+    """Pair townships that share a border into stations' grids. Greedy from the township with
+    the fewest unpaired neighbours, so the last ones are not left stranded apart."""
+    left = sorted(townships, key=lambda t: t.code)
+
+    def border(a, b):
+        return a.geometry.boundary.intersection(b.geometry.boundary).length
+
+    pairs = []
+    while left:
+        degree = {t.code: sum(1 for o in left if o is not t and border(t, o) > 0) for t in left}
+        first = min(left, key=lambda t: (degree[t.code], t.code))
+        left.remove(first)
+        options = [(border(first, t), t) for t in left]
+        best = max(options, key=lambda b: b[0], default=(0, None))[1]
+        if best is None:
+            pairs.append([first])
+            continue
+        left.remove(best)
+        pairs.append(sorted([first, best], key=lambda t: t.code))
+    return sorted(pairs, key=lambda p: p[0].code)
+
+
+def _multi(geom):
+    geom = shapely.set_precision(geom, 1e-7)
+    if geom.geom_type == "Polygon":
+        return shapely.MultiPolygon([geom])
+    return shapely.MultiPolygon([g for g in geom.geoms if g.geom_type == "Polygon"])
+
+
+def _wipe(session: Session) -> None:
+    session.execute(text("""
+        TRUNCATE enterprise_cell, responsibility, inspection, complaint, spot_check,
+                 enforcement_case, enterprise, cell_version, cell, station, person, village,
+                 township, checklist_item RESTART IDENTITY CASCADE"""))
+
+
+def load_demo(session: Session, *, seed: int = 2009, n_enterprises: int = 1203,
+              today: dt.date | None = None, echo: Callable[[str], None] = lambda m: None
+              ) -> dict[str, int]:
+    """Replace everything with the demo city. Runs in the caller's transaction."""
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    today = today or dt.date.today()
+    start_day = today - dt.timedelta(days=400)
+    start = dt.datetime.combine(start_day, dt.time(), tzinfo=dt.timezone.utc)
+    geo = build_geography(seed)
+    echo(f"demo: geography built ({len(geo.townships)} townships, {len(geo.villages)} villages)")
+    _wipe(session)
+
+    _insert_areas(session, geo.townships, geo.villages)
+    stations, cells, village_cell = _build_grid(session, geo, rng, nrng, start)
+    echo(f"demo: {len(stations)} stations, {len(cells)} cells")
+    people = _people(session, rng, geo.townships, stations, cells, start, today)
+    _checklist(session)
+    enterprises = _enterprises(session, geo.villages, rng, nrng, n_enterprises, start)
+    echo(f"demo: {len(enterprises)} enterprises")
+    n_inspections, n_problems = _inspections(session, enterprises, rng, today, people)
+    _spot_checks(session, enterprises, rng, today)
+    _cases(session, enterprises, rng, today)
+    n_complaints = _complaints(session, enterprises, rng, nrng, today)
+    counts = dict(session.execute(text("""
+        SELECT 'townships', count(*) FROM township UNION ALL
+        SELECT 'villages', count(*) FROM village UNION ALL
+        SELECT 'stations', count(*) FROM station UNION ALL
+        SELECT 'level-2 grids', count(*) FROM cell WHERE level = 2 UNION ALL
+        SELECT 'level-3 cells', count(*) FROM cell WHERE level = 3 UNION ALL
+        SELECT 'enterprises', count(*) FROM enterprise UNION ALL
+        SELECT 'enterprises outside every cell', count(*) FROM enterprise_cell
+            WHERE valid_to IS NULL AND cell_id IS NULL""")).all())
+    counts.update({"inspections": n_inspections, "problems found": n_problems,
+                   "complaints": n_complaints})
+    return counts
+
+
+def _insert_areas(session: Session, townships: list[Area], villages: list[Area]) -> None:
+    session.execute(text("""
+        INSERT INTO township (code, name, geom) VALUES (:code, :name, ST_GeomFromWKB(:wkb, 4326))
+    """), [{"code": t.code, "name": t.name, "wkb": shapely.to_wkb(t.geometry)}
+           for t in townships])
+    session.execute(text("""
+        INSERT INTO village (code, name, township_id, geom)
+        SELECT :code, :name, t.id, ST_GeomFromWKB(:wkb, 4326) FROM township t
+        WHERE t.code = :parent
+    """), [{"code": v.code, "name": v.name, "parent": v.parent_code,
+            "wkb": shapely.to_wkb(v.geometry)} for v in villages])
+
+
+def _build_grid(session, geo, rng, nrng, start):
+    by_township = defaultdict(list)
+    for v in geo.villages:
+        by_township[v.parent_code].append(v)
+    pairs = _pair_neighbours(geo.townships)
+    stations = []
+    for i, pair in enumerate(pairs, start=1):
+        code = f"{CITY_CODE}-Z{i:02d}"
+        name = f"{_short(pair[0].name)}质量监督所"
+        session.execute(text(
+            "INSERT INTO station (code, name, phone, address) VALUES (:c, :n, :p, :a)"),
+            {"c": code, "n": name, "p": f"0317-36{i:02d}12365", "a": f"河间市{pair[0].name}"})
+        stations.append({"code": code, "name": name, "townships": pair})
+
+    records = [CellRecord(code=CITY_CODE, name="河间市", level=1, geom=_multi(geo.outline))]
+    village_cell: dict[str, str] = {}
+    for n_cells, st in zip(TERRITORIAL_CELLS, stations):
+        villages = [v for t in st["townships"] for v in by_township[t.code]]
+        grid_geom = _multi(shapely.union_all([t.geometry for t in st["townships"]]))
+        names = "、".join(_short(t.name) for t in st["townships"])
+        records.append(CellRecord(code=st["code"], name=f"{names}综合网格", level=2,
+                                  geom=grid_geom, parent_code=CITY_CODE,
+                                  station_code=st["code"]))
+        centroids = np.array([v.geometry.centroid.coords[0] for v in villages])
+        groups = _contiguous_groups(villages, n_cells, nrng)
+        groups.sort(key=lambda g: (-centroids[g][:, 1].mean(), centroids[g][:, 0].mean()))
+        for j, group in enumerate(groups, start=1):
+            code = f"{st['code']}-{j:02d}"
+            members = [villages[k] for k in group]
+            for v in members:
+                village_cell[v.code] = code
+            first = _short(sorted(members, key=lambda v: v.code)[0].name)
+            records.append(CellRecord(
+                code=code, name=f"{first}等{len(members)}村网格", level=3,
+                geom=_multi(shapely.union_all([v.geometry for v in members])),
+                parent_code=st["code"], station_code=st["code"]))
+    # Professional grids cover the whole city; their cells split it north / middle / south.
+    groups = _contiguous_groups(geo.townships, 3, nrng)
+    groups.sort(key=lambda g: -np.mean([geo.townships[i].geometry.centroid.y for i in g]))
+    thirds = [[geo.townships[i] for i in g] for g in groups]
+    for specialty, suffix, name in PROFESSIONAL:
+        code = f"{CITY_CODE}-{suffix}"
+        records.append(CellRecord(code=code, name=name, level=2, geom=_multi(geo.outline),
+                                  kind="professional", specialty=specialty,
+                                  parent_code=CITY_CODE))
+        for j, (region, part) in enumerate(zip(PROFESSIONAL_REGIONS, thirds), start=1):
+            records.append(CellRecord(
+                code=f"{code}-{j:02d}", name=f"{name}{region}", level=3,
+                geom=_multi(shapely.union_all([t.geometry for t in part])),
+                kind="professional", specialty=specialty, parent_code=code))
+    for r in records:
+        r.where = f"demo cell {r.code}"
+    upsert_cells(session, records, valid_from=start, comment="demo city", user="demo")
+    return stations, records, village_cell
+
+
+def _add_responsibility(session, person_id, kind, role, start, end=None, **target):
+    session.execute(text("""
+        INSERT INTO responsibility (person_id, kind, role, cell_id, enterprise_id, township_id,
+                                    valid_from, valid_to)
+        VALUES (:p, :k, :r,
+                (SELECT id FROM cell WHERE code = :cell),
+                (SELECT id FROM enterprise WHERE management_code = :enterprise),
+                (SELECT id FROM township WHERE code = :township), :f, :t)
+    """), {"p": person_id, "k": kind, "r": role, "f": start, "t": end,
+           "cell": target.get("cell"), "enterprise": target.get("enterprise"),
+           "township": target.get("township")})
+
+
+def _new_person(session, rng, unit, role) -> int:
+    return session.execute(text(
+        "INSERT INTO person (name, phone, unit, role) VALUES (:n, :p, :u, :r) RETURNING id"),
+        {"n": _person_name(rng), "p": _phone(rng), "u": unit, "r": role}).scalar()
+
+
+def _people(session, rng, townships, stations, cells, start, today):
+    people = {}
+    mayor = _new_person(session, rng, "河间市人民政府", "市长")
+    _add_responsibility(session, mayor, "government", "owner", start, cell=CITY_CODE)
+    for t in townships:
+        pid = _new_person(session, rng, f"{t.name}人民政府", "乡镇长")
+        _add_responsibility(session, pid, "government", "township_leader", start,
+                            township=t.code)
+    for st in stations:
+        pid = _new_person(session, rng, st["name"], "所长")
+        _add_responsibility(session, pid, "department", "station_chief", start, cell=st["code"])
+        _add_responsibility(session, pid, "department", "owner", start, cell=st["code"])
+    level3 = [c for c in cells if c.level == 3]
+    for c in cells:
+        if c.level == 2 and c.kind == "professional":
+            pid = _new_person(session, rng, "河间市质量技术监督局" + c.name.replace("网格", "科"),
+                              "科长")
+            _add_responsibility(session, pid, "department", "owner", start, cell=c.code)
+    # Two cells have no owner of their own: they fall to their station (属地兜底).
+    unowned = {level3[7].code, level3[30].code}
+    # A few owners changed mid-year, so "who was responsible on date D" has history to show.
+    changed = {level3[3].code, level3[12].code, level3[25].code}
+    handover = dt.datetime.combine(today - dt.timedelta(days=150), dt.time(),
+                                   tzinfo=dt.timezone.utc)
+    for c in level3:
+        if c.code in unowned:
+            continue
+        unit = next((s["name"] for s in stations if c.code.startswith(s["code"])),
+                    "河间市质量技术监督局")
+        pid = _new_person(session, rng, unit, "网格责任人")
+        people[c.code] = pid
+        if c.code in changed:
+            _add_responsibility(session, pid, "department", "owner", start, handover,
+                                cell=c.code)
+            pid = _new_person(session, rng, unit, "网格责任人")
+            people[c.code] = pid
+            _add_responsibility(session, pid, "department", "owner", handover, cell=c.code)
+        else:
+            _add_responsibility(session, pid, "department", "owner", start, cell=c.code)
+    return people
+
+
+def _checklist(session):
+    session.execute(text(
+        "INSERT INTO checklist_item (code, title, sort_order) VALUES (:c, :t, :s)"),
+        [{"c": f"Q{i:02d}", "t": t, "s": i} for i, t in enumerate(CHECKLIST, start=1)])
+
+
+def _enterprises(session, villages, rng, nrng, n, start):
+    # Industry clusters: a fifth of the villages hold most enterprises, as in real counties.
+    weights = nrng.pareto(1.5, len(villages)) + 0.2
+    weights /= weights.sum()
+    chosen = nrng.choice(len(villages), size=n, p=weights)
+    industries = list(INDUSTRIES)
+    ind_w = np.array([i[4] for i in industries])
+    ind_pick = nrng.choice(len(industries), size=n, p=ind_w / ind_w.sum())
+    grades = nrng.choice(list(GRADE_MIX), size=n, p=list(GRADE_MIX.values()))
+    rows = []
+    for k in range(n):
+        village = villages[int(chosen[k])]
+        poly = village.geometry
+        minx, miny, maxx, maxy = poly.bounds
+        while True:
+            lon, lat = nrng.uniform(minx, maxx), nrng.uniform(miny, maxy)
+            if poly.contains(shapely.Point(lon, lat)):
+                break
+        industry, specialty, products, equipment, _w = industries[int(ind_pick[k])]
+        code = f"HJ{k + 1:05d}"
+        name = f"河间市{rng.choice(BRANDS)}{rng.choice(BRANDS)}{industry}有限公司"
+        rows.append(EnterpriseRow(code, {
+            "name": name, "credit_code": make_credit_code(rng),
+            "address": f"河间市{_short(village.name)}村", "industry": industry,
+            "specialty": specialty, "grade": str(grades[k]),
+            "contact_name": _person_name(rng), "contact_phone": _phone(rng),
+            "products": products, "staff_count": int(nrng.integers(5, 400)),
+            "key_equipment": equipment,
+        }, round(float(lon), 7), round(float(lat), 7), {"synthetic": True}))
+    upsert_enterprises(session, rows, valid_from=start)
+    ids = dict(session.execute(text("SELECT management_code, id FROM enterprise")).all())
+    for r in rows:
+        # The enterprise's own responsible person: its quality contact, dated like the rest.
+        pid = session.execute(text(
+            "INSERT INTO person (name, phone, unit, role) VALUES (:n, :p, :u, '企业质量负责人') "
+            "RETURNING id"), {"n": r.values["contact_name"], "p": r.values["contact_phone"],
+                              "u": r.values["name"]}).scalar()
+        session.execute(text("""
+            INSERT INTO responsibility (person_id, kind, role, enterprise_id, valid_from)
+            VALUES (:p, 'enterprise', 'principal', :e, :f)"""),
+            {"p": pid, "e": ids[r.management_code], "f": start})
+    return [{"id": ids[r.management_code], "grade": r.values["grade"], "lon": r.lon,
+             "lat": r.lat} for r in rows]
+
+
+def _inspections(session, enterprises, rng, today, people):
+    window = 365
+    planned = []
+    for e in enterprises:
+        interval = INTERVAL_DAYS[e["grade"]]
+        day = rng.uniform(0, interval)
+        while day < window:
+            planned.append((e["id"], today - dt.timedelta(days=int(day))))
+            day += interval * rng.uniform(0.85, 1.5)
+    # Real inspectors fall behind: drop visits at random down to the pilot city's count,
+    # which is also what leaves some enterprises overdue.
+    rng.shuffle(planned)
+    planned = sorted(planned[:TARGET_INSPECTIONS], key=lambda p: (p[1], p[0]))
+    with_problems = set(rng.sample(range(len(planned)), k=min(180, len(planned))))
+    problems_left = TARGET_PROBLEMS
+    rows = []
+    for i, (eid, day) in enumerate(planned):
+        found = 0
+        if i in with_problems and problems_left > 0:
+            found = min(problems_left, rng.choice((1, 1, 1, 2, 2, 3)))
+            problems_left -= found
+        failing = set(rng.sample(range(len(CHECKLIST)), k=found))
+        results = {f"Q{j + 1:02d}": ("fail" if j in failing else "pass")
+                   for j in range(len(CHECKLIST))}
+        deadline = day + dt.timedelta(days=30) if found else None
+        status = "none"
+        rectified = None
+        if found:
+            status = "done" if deadline < today or rng.random() < 0.4 else "open"
+            rectified = day + dt.timedelta(days=rng.randint(3, 29)) if status == "done" else None
+        rows.append({"e": eid, "d": day, "r": json.dumps(results), "n": found,
+                     "p": "；".join(CHECKLIST[j] + "不符合要求" for j in sorted(failing)) or None,
+                     "dl": deadline, "st": status, "rd": rectified})
+    session.execute(text("""
+        INSERT INTO inspection (enterprise_id, inspected_on, results, problems_found, problems,
+                                rectification_deadline, rectification_status, rectified_on,
+                                inspector_id)
+        SELECT :e, :d, CAST(:r AS jsonb), :n, :p, :dl, :st, :rd,
+               (SELECT (gw_cell_owner(ec.cell_id, CAST(:d AS timestamptz))).person_id
+                FROM enterprise_cell ec
+                WHERE ec.enterprise_id = :e AND ec.valid @> CAST(:d AS timestamptz))
+    """), rows)
+    return len(rows), TARGET_PROBLEMS - problems_left
+
+
+def _spot_checks(session, enterprises, rng, today):
+    sizes = []
+    while sum(sizes) < SPOT_BATCHES:
+        sizes.append(min(SPOT_BATCHES - sum(sizes), rng.randint(1, 6)))
+    # Fail exactly the pilot city's share of batches, spread at random over the visits.
+    failed_units = set(rng.sample(range(SPOT_BATCHES), SPOT_BATCHES - round(
+        SPOT_BATCHES * SPOT_PASS_RATE)))
+    rows, unit = [], 0
+    for size in sizes:
+        failed = sum(1 for u in range(unit, unit + size) if u in failed_units)
+        unit += size
+        rows.append({"e": rng.choice(enterprises)["id"],
+                     "d": today - dt.timedelta(days=rng.randrange(365)), "l": "city",
+                     "b": size, "p": size - failed})
+    # The national and provincial samplings: 13 batches at 13 enterprises, 12 passed (93 %).
+    for k, e in enumerate(rng.sample(enterprises, 13)):
+        rows.append({"e": e["id"], "d": today - dt.timedelta(days=rng.randrange(365)),
+                     "l": "national" if k < 4 else "provincial", "b": 1, "p": 0 if k == 5 else 1})
+    session.execute(text("""
+        INSERT INTO spot_check (enterprise_id, checked_on, level, batches, passed)
+        VALUES (:e, :d, :l, :b, :p)"""), rows)
+
+
+def _cases(session, enterprises, rng, today):
+    causes = ["生产销售不合格产品", "无证生产", "伪造产品产地", "计量器具未经检定",
+              "特种设备未经检验使用", "标识标注不规范"]
+    rows = []
+    for year_back, count in ((0, CASES_THIS_YEAR), (1, CASES_LAST_YEAR)):
+        for i in range(count):
+            opened = today - dt.timedelta(days=365 * year_back + rng.randrange(364) + 1)
+            closed = opened + dt.timedelta(days=rng.randint(10, 90))
+            rows.append({"n": f"HJAJ{opened:%Y}{year_back}{i:04d}",
+                         "e": rng.choice(enterprises)["id"], "o": opened,
+                         "c": closed if closed < today else None, "cause": rng.choice(causes),
+                         "s": "closed" if closed < today else "open"})
+    session.execute(text("""
+        INSERT INTO enforcement_case (number, enterprise_id, opened_on, closed_on, cause, status)
+        VALUES (:n, :e, :o, :c, :cause, :s)"""), rows)
+
+
+def _complaints(session, enterprises, rng, nrng, today):
+    texts = ["产品质量问题投诉：电缆绝缘层破损", "加油机计量不准", "食品标签无生产日期",
+             "锅炉冒烟疑似未检验", "电子秤缺斤短两", "汽车配件以次充好", "保温材料燃烧性能不达标"]
+    # Complaints follow risky enterprises: grade D weighs 6 times grade A.
+    weight = {"A": 1, "B": 2, "C": 4, "D": 6}
+    w = np.array([weight[e["grade"]] for e in enterprises], dtype=float)
+    picks = nrng.choice(len(enterprises), size=COMPLAINTS, p=w / w.sum())
+    rows = []
+    for i, k in enumerate(picks):
+        e = enterprises[int(k)]
+        received = dt.datetime.combine(today - dt.timedelta(days=rng.randrange(365)),
+                                       dt.time(rng.randrange(8, 18), rng.randrange(60)),
+                                       tzinfo=dt.timezone.utc)
+        age = (dt.datetime.now(dt.timezone.utc) - received).days
+        status = "closed" if age > 20 or rng.random() < 0.5 else rng.choice(("open", "assigned"))
+        # ~200 m scatter: callers give an address, not the factory gate.
+        rows.append({"n": f"12365-{received:%Y%m%d}-{i:04d}", "t": received,
+                     "x": e["lon"] + nrng.normal(0, 0.002), "y": e["lat"] + nrng.normal(0, 0.0016),
+                     "txt": rng.choice(texts), "s": status, "e": e["id"],
+                     "c": received + dt.timedelta(days=rng.randint(2, 15))
+                     if status == "closed" else None})
+    session.execute(text("""
+        INSERT INTO complaint (number, received_at, geom, text, status, enterprise_id, closed_at)
+        VALUES (:n, :t, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :txt, :s, :e, :c)"""), rows)
+    # The complaint goes to the cell and owner answering for its spot when it came in.
+    session.execute(text("""
+        UPDATE complaint k SET cell_id = hit.cell_id, owner_id = hit.person_id
+        FROM (
+            SELECT DISTINCT ON (k2.id) k2.id, cv.cell_id,
+                   (gw_cell_owner(cv.cell_id, k2.received_at)).person_id
+            FROM complaint k2
+            JOIN cell_version cv ON cv.valid @> k2.received_at AND ST_Covers(cv.geom, k2.geom)
+            JOIN cell c ON c.id = cv.cell_id AND c.kind = 'territorial'
+            ORDER BY k2.id, c.level DESC, c.code
+        ) hit
+        WHERE hit.id = k.id"""))
+    return len(rows)
