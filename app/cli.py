@@ -193,7 +193,8 @@ def enterprises_outside():
     _require_database()
     with transaction(_sessions()) as session:
         for row in outside_cells(session):
-            click.echo(f"{row['management_code']}\t{row['name']}\t{row['lon']:.6f}\t{row['lat']:.6f}")
+            click.echo("\t".join([row["management_code"], row["name"],
+                                  f"{row['lon']:.6f}", f"{row['lat']:.6f}"]))
 
 
 @demo_cli.command("load")
@@ -214,4 +215,3 @@ def demo_load(seed, n_enterprises):
 def init_app(app: Flask) -> None:
     for group in (db_cli, grid_cli, enterprises_cli, demo_cli):
         app.cli.add_command(group)
-

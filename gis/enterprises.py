@@ -188,7 +188,8 @@ def _copy_rows(session: Session, rows: list[EnterpriseRow], source_crs: str,
         writer.writerow([
             r.management_code, v["name"], v["credit_code"], v["address"], v["industry"],
             v["specialty"], v["grade"], v["contact_name"], v["contact_phone"], v["products"],
-            v["staff_count"], v["key_equipment"], repr(float(r.lon)), repr(float(r.lat)), source_crs,
+            v["staff_count"], v["key_equipment"], repr(float(r.lon)), repr(float(r.lat)),
+            source_crs,
             json.dumps(r.extra, ensure_ascii=False), valid_from.isoformat() if valid_from else None,
         ])
     buf.seek(0)

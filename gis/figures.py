@@ -21,12 +21,17 @@ SELECT
        WHERE inspected_on > current_date - 365) AS inspections_last_year,
   (SELECT coalesce(sum(problems_found), 0) FROM inspection
        WHERE inspected_on > current_date - 365) AS problems_found,
-  (SELECT count(*) FROM inspection WHERE inspected_on > current_date - 365
+  (SELECT coalesce(sum(problems_found), 0) FROM inspection
+       WHERE inspected_on > current_date - 365
        AND rectification_status = 'done') AS problems_rectified,
   (SELECT coalesce(sum(batches), 0) FROM spot_check
-       WHERE checked_on > current_date - 365) AS spot_check_batches,
+       WHERE checked_on > current_date - 365 AND level = 'city') AS spot_check_batches,
   (SELECT coalesce(sum(passed), 0) FROM spot_check
-       WHERE checked_on > current_date - 365) AS spot_check_passed,
+       WHERE checked_on > current_date - 365 AND level = 'city') AS spot_check_passed,
+  (SELECT coalesce(sum(batches), 0) FROM spot_check
+       WHERE checked_on > current_date - 365 AND level <> 'city') AS sampling_batches,
+  (SELECT coalesce(sum(passed), 0) FROM spot_check
+       WHERE checked_on > current_date - 365 AND level <> 'city') AS sampling_passed,
   (SELECT count(*) FROM enforcement_case WHERE opened_on > current_date - 365) AS cases,
   (SELECT count(*) FROM complaint WHERE status <> 'closed') AS open_complaints
 """
@@ -36,6 +41,7 @@ def city_figures(session: Session) -> dict:
     figures = dict(session.execute(text(FIGURES_SQL)).one()._mapping)
     figures["grades"] = dict(session.execute(text(
         "SELECT grade, count(*) FROM enterprise GROUP BY grade ORDER BY grade")).all())
-    batches = figures["spot_check_batches"]
-    figures["spot_check_pass_rate"] = (figures["spot_check_passed"] / batches) if batches else None
+    for kind in ("spot_check", "sampling"):
+        batches = figures[f"{kind}_batches"]
+        figures[f"{kind}_pass_rate"] = figures[f"{kind}_passed"] / batches if batches else None
     return figures

@@ -10,6 +10,8 @@ command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 command -v git >/dev/null 2>&1 || want+=(git)
 if [ "${1:-}" = "test" ]; then
   command -v chromium >/dev/null 2>&1 || want+=(chromium)
+  # Screenshots of Chinese pages need a CJK font; a small one suffices.
+  dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || want+=(fonts-wqy-microhei)
 fi
 # A local PostGIS is only ours to install when no DATABASE_URL points elsewhere.
 if [ -z "${DATABASE_URL:-}" ]; then

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/pybabel extract -F babel.cfg -k _l --no-location -o app/translations/messages.pot \
-  app gis layers templates
+  .
 .venv/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching

@@ -371,9 +371,9 @@ def _enterprises(session, villages, rng, nrng, n, start):
             "INSERT INTO person (name, phone, unit, role) VALUES (:n, :p, :u, '企业质量负责人') "
             "RETURNING id"), {"n": r.values["contact_name"], "p": r.values["contact_phone"],
                               "u": r.values["name"]}).scalar()
-        session.execute(text("""
-            INSERT INTO responsibility (person_id, kind, role, enterprise_id, valid_from)
-            VALUES (:p, 'enterprise', 'principal', :e, :f)"""),
+        session.execute(
+            text("INSERT INTO responsibility (person_id, kind, role, enterprise_id, valid_from) "
+                 "VALUES (:p, 'enterprise', 'principal', :e, :f)"),
             {"p": pid, "e": ids[r.management_code], "f": start})
     return [{"id": ids[r.management_code], "grade": r.values["grade"], "lon": r.lon,
              "lat": r.lat} for r in rows]

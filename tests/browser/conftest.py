@@ -1,0 +1,105 @@
+"""Browser fixtures: the real app, serving the demo city from its own committed database, and
+headless Debian Chromium driven by Playwright. Requests to any host but the app's are aborted
+and recorded: pages must work offline."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import threading
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import TEST_URL, _prepare_database
+
+CHROMIUM = os.environ.get("GRIDWATCH_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "_artifacts")
+
+
+@pytest.fixture(scope="session")
+def live_url(database_url):
+    """Base URL of a running GridWatch serving the demo city."""
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from gis.db import make_engine, make_session_factory, transaction
+    from gis.demo.build import load_demo
+    from gis.migrate import upgrade
+
+    url = make_url(TEST_URL)
+    db_url = url.set(database=f"{url.database}_live").render_as_string(hide_password=False)
+    _prepare_database(db_url)
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with transaction(make_session_factory(engine)) as session:
+        load_demo(session, today=dt.date.today())
+    engine.dispose()
+    app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "browser-test"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+class PageLog:
+    """What a page did that it should not: console errors, failed or outside requests."""
+
+    def __init__(self):
+        self.console_errors: list[str] = []
+        self.failed: list[str] = []
+        self.outside: list[str] = []
+
+    def problems(self) -> list[str]:
+        return ([f"console: {m}" for m in self.console_errors]
+                + [f"failed: {u}" for u in self.failed]
+                + [f"outside host: {u}" for u in self.outside])
+
+
+@pytest.fixture
+def page(browser, live_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    log = PageLog()
+    own = urlsplit(live_url).netloc
+
+    def guard(route):
+        if urlsplit(route.request.url).netloc != own:
+            log.outside.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
+    page.on("requestfailed", lambda r: log.failed.append(r.url))
+    page.on("response", lambda r: r.status >= 400 and log.failed.append(f"{r.status} {r.url}"))
+    page.log = log
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> str:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    path = os.path.join(ARTIFACTS, name)
+    page.screenshot(path=path, full_page=True)
+    return path
