@@ -41,7 +41,7 @@ app/static/vendor/.installed: package.json package-lock.json scripts/vendor-asse
 	touch $@
 
 translations: install
-	$(BIN)/pybabel compile -q -f -d app/translations
+	$(BIN)/pybabel compile -f -d app/translations
 
 # The app's database (DATABASE_URL, or the local cluster's `gridwatch`), migrated to head.
 db: install
