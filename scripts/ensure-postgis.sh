@@ -12,7 +12,8 @@ fail() { echo "ensure-postgis: $*" >&2; exit 1; }
 
 if [ -n "${DATABASE_URL:-}" ]; then
   url=$DATABASE_URL
-  psql "$(echo "$url" | sed 's/+psycopg2//')" -v ON_ERROR_STOP=1 -qtAc \
+  PGOPTIONS='-c client_min_messages=warning' \
+    psql "$(echo "$url" | sed 's/+psycopg2//')" -v ON_ERROR_STOP=1 -qtAc \
     "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist;" \
     >/dev/null || fail "DATABASE_URL ($url) is not a reachable PostGIS database"
   echo "$url"
@@ -36,7 +37,11 @@ fi
 for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 1; done
 pg_isready -q -h 127.0.0.1 -p "$port" || fail "PostgreSQL on port $port did not come up"
 
-as_postgres() { runuser -u postgres -- psql -p "$port" -v ON_ERROR_STOP=1 -qtA "$@"; }
+# From / so the postgres user can enter its working directory; NOTICEs are noise here.
+as_postgres() {
+  (cd / && PGOPTIONS='-c client_min_messages=warning' \
+    runuser -u postgres -- psql -p "$port" -v ON_ERROR_STOP=1 -qtA "$@")
+}
 as_postgres -c "DO \$\$BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gridwatch') THEN
     CREATE ROLE gridwatch LOGIN SUPERUSER PASSWORD 'gridwatch';
