@@ -20,6 +20,7 @@ db_cli = AppGroup("db", help="Create and migrate the database.")
 grid_cli = AppGroup("grid", help="Import and export grid cells (boundaries).")
 enterprises_cli = AppGroup("enterprises", help="Import and export enterprises.")
 demo_cli = AppGroup("demo", help="The demo city.")
+users_cli = AppGroup("users", help="Users, roles and API tokens.")
 
 
 def _url() -> str:
@@ -50,11 +51,17 @@ def _progress(label: str):
     return report
 
 
-def _run_import(label: str, work) -> None:
+def _run_import(label: str, work, target: str | None = None) -> None:
+    from gis import audit
+
     _require_database()
     try:
         with transaction(_sessions()) as session:
             summary = work(session)
+            audit.record(session, f"{label}_imported", target=target, username="cli",
+                         remote_addr="localhost", via="cli", detail={
+                             "inserted": summary.inserted, "updated": summary.updated,
+                             "unchanged": summary.unchanged, "refused": summary.refused})
     except GridWatchError as exc:
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:  # CRS and option errors
@@ -139,7 +146,7 @@ def grid_import(file, level, parent, kind, specialty, code_field, name_field, cr
         code_field=code_field, name_field=name_field, crs=crs, make_valid=make_valid,
         skip_invalid=skip_invalid, valid_from=_parse_when(valid_from),
         comment=comment or f"import {file}", user="cli", progress=_progress("cells"),
-    ))
+    ), target=str(file))
 
 
 @grid_cli.command("export")
@@ -167,7 +174,8 @@ def enterprises_import(file, crs, skip_invalid):
     from gis.enterprises import import_enterprises
 
     _run_import("enterprises", lambda s: import_enterprises(
-        s, file, crs=crs, skip_invalid=skip_invalid, progress=_progress("enterprises")))
+        s, file, crs=crs, skip_invalid=skip_invalid, progress=_progress("enterprises")),
+        target=str(file))
 
 
 @enterprises_cli.command("export")
@@ -212,6 +220,90 @@ def demo_load(seed, n_enterprises):
         click.echo(f"{name}: {value:,}")
 
 
+def _user_command(work, audit_action: str, target: str, **detail) -> None:
+    """Run a user-management change in one transaction, audited as done from the CLI."""
+    from gis import audit
+    from gis.users import UserError
+
+    _require_database()
+    try:
+        with transaction(_sessions()) as session:
+            result = work(session)
+            audit.record(session, audit_action, target=target, detail=detail, username="cli",
+                         remote_addr="localhost", via="cli")
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return result
+
+
+ROLE_CHOICE = click.Choice(["leader", "grid_manager", "inspector", "admin"])
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--password", required=True, help="At least 8 characters, not only letters.")
+@click.option("--role", type=ROLE_CHOICE, required=True)
+@click.option("--place", help="Cell code the role is bound to (all roles but admin).")
+@click.option("--name", "display_name", help="Display name.")
+def users_create(username, password, role, place, display_name):
+    """Create a user with one role at a place."""
+    from gis.users import create_user
+
+    _user_command(lambda s: create_user(s, username, password, role=role, place=place,
+                                        display_name=display_name, granted_by="cli"),
+                  "user_created", f"user {username}", role=role, place=place)
+    click.echo(f"created {username} ({role}{'@' + place if place else ''})")
+
+
+@users_cli.command("add-role")
+@click.argument("username")
+@click.argument("role", type=ROLE_CHOICE)
+@click.option("--place", help="Cell code the role is bound to (all roles but admin).")
+def users_add_role(username, role, place):
+    """Give a user another role at a place."""
+    from gis.users import add_role
+
+    _user_command(lambda s: add_role(s, username, role, place, granted_by="cli"),
+                  "role_added", f"user {username}", role=role, place=place)
+    click.echo(f"{username}: +{role}{'@' + place if place else ''}")
+
+
+@users_cli.command("reset-password")
+@click.argument("username")
+@click.option("--password", required=True)
+def users_reset_password(username, password):
+    """Set a new password (and lift a lock-out)."""
+    from gis.users import set_password
+
+    _user_command(lambda s: set_password(s, username, password), "password_reset",
+                  f"user {username}")
+    click.echo(f"password of {username} reset")
+
+
+@users_cli.command("list")
+def users_list():
+    """Users with their roles and places."""
+    from gis.users import list_users
+
+    _require_database()
+    with transaction(_sessions()) as session:
+        for u in list_users(session):
+            click.echo(f"{u['username']}\t{u['display_name'] or ''}\t{u['roles']}")
+
+
+@users_cli.command("token")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+def users_token(username, name):
+    """Create an API token; it is printed once, on the last line."""
+    from gis.users import create_token
+
+    token_id, token = _user_command(lambda s: create_token(s, username, name),
+                                    "token_created", f"user {username}", name=name)
+    click.echo(f"token {token_id} for {username} (shown once; store it safely):")
+    click.echo(token)
+
+
 def init_app(app: Flask) -> None:
-    for group in (db_cli, grid_cli, enterprises_cli, demo_cli):
+    for group in (db_cli, grid_cli, enterprises_cli, demo_cli, users_cli):
         app.cli.add_command(group)

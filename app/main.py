@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template
 from sqlalchemy import text
 
+from app.auth import login_required
 from app.db import get_session
 from gis.figures import city_figures
 
@@ -11,6 +12,7 @@ bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
+@login_required
 def index():
     return render_template("main/index.html", figures=city_figures(get_session()))
 

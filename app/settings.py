@@ -30,3 +30,21 @@ MAX_CONTENT_LENGTH = 50 * 1024 * 1024
 
 # Name of the demo city shown in the page header.
 CITY_NAME = "河间市"
+
+# Wrong passwords in a row before an account is locked, and for how long (minutes).
+LOGIN_MAX_FAILURES = 5
+LOGIN_LOCKOUT_MINUTES = 15
+
+# Session cookie flags. Set GRIDWATCH_SESSION_COOKIE_SECURE=true when served over HTTPS
+# (production should be); HttpOnly and SameSite=Lax are always on.
+SESSION_COOKIE_SECURE = False
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+REMEMBER_COOKIE_HTTPONLY = True
+REMEMBER_COOKIE_SAMESITE = "Lax"
+
+# How long a login lasts without activity, in seconds (a working day).
+PERMANENT_SESSION_LIFETIME = 8 * 3600
+
+# CSRF tokens on forms and fetch() writes (header X-CSRFToken); valid this long, in seconds.
+WTF_CSRF_TIME_LIMIT = 8 * 3600

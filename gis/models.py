@@ -399,3 +399,95 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
 
     __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="status_known"),)
+
+
+ROLES = ("leader", "grid_manager", "inspector", "admin")
+
+
+class User(Base):
+    """Someone who logs in. Passwords are stored only as salted hashes."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("username ~ '^[a-z0-9][a-z0-9_.-]{1,63}$'", name="username_form"),
+    )
+
+
+class UserRole(Base):
+    """A role held at a place: the role applies to that cell and every cell inside it."""
+
+    __tablename__ = "user_role"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("cell.id"))
+    granted_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    granted_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint(f"role IN {_in(ROLES)}", name="role_known"),
+        # Only administration is placeless; every other role is bound to a cell.
+        CheckConstraint("(role = 'admin') = (cell_id IS NULL)", name="place_unless_admin"),
+        Index("uq_user_role_grant", "user_id", "role", text("coalesce(cell_id, 0)"),
+              unique=True),
+    )
+
+
+class ApiToken(Base):
+    """A bearer token for mobile terminals and scripts; only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Append-only record of every write: who, when, what, from where (a trigger refuses
+    UPDATE and DELETE)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(8), nullable=False, server_default="web")
+
+    __table_args__ = (CheckConstraint("via IN ('web', 'api', 'cli')", name="via_known"),)

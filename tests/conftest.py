@@ -47,6 +47,22 @@ def _prepare_database(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashes():
+    """Real hashes, fewer rounds: the default scrypt costs ~60 ms a user, per test."""
+    import functools
+
+    from werkzeug.security import generate_password_hash
+
+    import gis.users
+
+    original = gis.users.generate_password_hash
+    gis.users.generate_password_hash = functools.partial(
+        generate_password_hash, method="pbkdf2:sha256:1000")
+    yield
+    gis.users.generate_password_hash = original
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     try:

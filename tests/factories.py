@@ -51,3 +51,48 @@ def cell_of(session, code, at=None):
         LEFT JOIN cell c ON c.id = ec.cell_id
         WHERE e.management_code = :code"""), {"code": code, "at": at}).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+def small_world(session):
+    """A city with two stations' grids and three cells, one enterprise and one complaint in
+    cell S1-01, one enterprise in S2-01, a checklist, and one user per role and place.
+    Every password is PASSWORD."""
+    from gis.users import create_user
+
+    add_cells(session,
+              ("C", 1, shapely.box(116.0, 38.4, 116.2, 38.5), None),
+              ("S1", 2, shapely.box(116.0, 38.4, 116.1, 38.5), "C"),
+              ("S2", 2, shapely.box(116.1, 38.4, 116.2, 38.5), "C"),
+              ("S1-01", 3, shapely.box(116.0, 38.4, 116.05, 38.5), "S1"),
+              ("S1-02", 3, shapely.box(116.05, 38.4, 116.1, 38.5), "S1"),
+              ("S2-01", 3, shapely.box(116.1, 38.4, 116.2, 38.5), "S2"))
+    add_enterprises(session, ("E1", 116.02, 38.45), ("E2", 116.15, 38.45))
+    session.execute(text("""
+        INSERT INTO checklist_item (code, title, sort_order) VALUES ('Q01', '证照齐全', 1),
+               ('Q02', '出厂检验', 2)"""))
+    session.execute(text("""
+        INSERT INTO complaint (number, received_at, geom, text, status, cell_id)
+        SELECT 'K1', now(), ST_SetSRID(ST_Point(116.02, 38.45), 4326), '投诉', 'open', id
+        FROM cell WHERE code = 'S1-01'"""))
+    person = session.execute(text(
+        "INSERT INTO person (name, phone) VALUES ('巡查员甲', '13800000000') RETURNING id")).scalar()
+    for username, role, place in USERS:
+        create_user(session, username, PASSWORD, role=role, place=place,
+                    person_id=person if role == "inspector" else None)
+    return person
+
+
+PASSWORD = "secret-pass-1"
+USERS = [
+    ("admin", "admin", None),
+    ("city-leader", "leader", "C"),
+    ("s1-leader", "leader", "S1"),
+    ("s1-manager", "grid_manager", "S1"),
+    ("s2-manager", "grid_manager", "S2"),
+    ("c1-inspector", "inspector", "S1-01"),
+    ("c2-inspector", "inspector", "S2-01"),
+]
+
+
+def login(client, username, password=PASSWORD):
+    return client.post("/login", data={"username": username, "password": password})

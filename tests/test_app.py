@@ -11,16 +11,25 @@ from app import create_app
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_index_answers_in_chinese_by_default(client):
-    page = client.get("/")
+@pytest.fixture
+def logged_in(client, session):
+    from tests.factories import login, small_world
+
+    small_world(session)
+    assert login(client, "admin").status_code == 302
+    return client
+
+
+def test_index_answers_in_chinese_by_default(logged_in):
+    page = logged_in.get("/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "网格通" in html and "企业监管等级分布" in html
 
 
-def test_lang_parameter_switches_to_english_and_sticks(client):
-    assert "GridWatch" in client.get("/?lang=en").get_data(as_text=True)
-    assert "Enterprises by supervision grade" in client.get("/").get_data(as_text=True)
+def test_lang_parameter_switches_to_english_and_sticks(logged_in):
+    assert "GridWatch" in logged_in.get("/?lang=en").get_data(as_text=True)
+    assert "Enterprises by supervision grade" in logged_in.get("/").get_data(as_text=True)
 
 
 def test_healthz_checks_the_database(client):

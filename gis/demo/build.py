@@ -153,11 +153,45 @@ def _multi(geom):
     return shapely.MultiPolygon([g for g in geom.geoms if g.geom_type == "Polygon"])
 
 
+# FOR THE DEMO ONLY: published passwords. Never load the demo into a real deployment's
+# database (demo load replaces all data anyway).
+DEMO_USERS = [  # username, password, role, place (None: the city or placeless), display name
+    ("admin", "demo-admin-2026", "admin", None, "演示管理员"),
+    ("leader", "demo-leader-2026", "leader", CITY_CODE, "演示领导"),
+    ("manager", "demo-manager-2026", "grid_manager", f"{CITY_CODE}-Z01", "演示网格管理员"),
+    ("inspector", "demo-inspector-2026", "inspector", f"{CITY_CODE}-Z01-01", "演示巡查员"),
+]
+
+
 def _wipe(session: Session) -> None:
+    # Users and the audit log survive a reload (the log is append-only and says who loaded
+    # the demo); everything they point at in the old city goes.
+    session.execute(text("UPDATE app_user SET person_id = NULL"))
     session.execute(text("""
-        TRUNCATE enterprise_cell, responsibility, inspection, complaint, spot_check,
-                 enforcement_case, enterprise, cell_version, cell, station, person, village,
-                 township, checklist_item RESTART IDENTITY CASCADE"""))
+        TRUNCATE user_role, enterprise_cell, responsibility, inspection, complaint, spot_check,
+                 enforcement_case, enterprise, cell_version, cell, station, village,
+                 township, checklist_item RESTART IDENTITY"""))
+    session.execute(text("DELETE FROM person"))
+
+
+def _demo_users(session: Session) -> None:
+    from gis.users import add_role, create_user, set_password
+
+    for username, password, role, place, name in DEMO_USERS:
+        exists = session.execute(text("SELECT 1 FROM app_user WHERE username = :u"),
+                                 {"u": username}).scalar()
+        if exists:
+            set_password(session, username, password)
+            add_role(session, username, role, place, granted_by="demo")
+        else:
+            create_user(session, username, password, role=role, place=place,
+                        display_name=name, granted_by="demo")
+        if role == "inspector":
+            # The demo inspector is the person who owns that cell, so records carry their name.
+            session.execute(text("""
+                UPDATE app_user SET person_id = (
+                    SELECT (gw_cell_owner(c.id, now())).person_id FROM cell c WHERE c.code = :p)
+                WHERE username = :u"""), {"p": place, "u": username})
 
 
 def load_demo(session: Session, *, seed: int = 2009, n_enterprises: int = 1203,
@@ -184,6 +218,7 @@ def load_demo(session: Session, *, seed: int = 2009, n_enterprises: int = 1203,
     _spot_checks(session, enterprises, rng, today)
     _cases(session, enterprises, rng, today)
     n_complaints = _complaints(session, enterprises, rng, nrng, today)
+    _demo_users(session)
     counts = dict(session.execute(text("""
         SELECT 'townships', count(*) FROM township UNION ALL
         SELECT 'villages', count(*) FROM village UNION ALL

@@ -91,7 +91,9 @@ def page(browser, live_url):
     context.route("**/*", guard)
     page = context.new_page()
     page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
-    page.on("requestfailed", lambda r: log.failed.append(r.url))
+    # A request the browser itself cancels (navigating away mid-load) is not a failure.
+    page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
+            and log.failed.append(r.url))
     page.on("response", lambda r: r.status >= 400 and log.failed.append(f"{r.status} {r.url}"))
     page.log = log
     yield page
@@ -103,3 +105,16 @@ def screenshot(page, name: str) -> str:
     path = os.path.join(ARTIFACTS, name)
     page.screenshot(path=path, full_page=True)
     return path
+
+
+def sign_in(page, live_url: str, username: str, password: str, then: str | None) -> None:
+    """Log in through the real form; ``then`` is a path to open first (None: stay where the
+    login redirect left us)."""
+    if then is not None:
+        page.goto(live_url + then)
+    if "/login" not in page.url:
+        return
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("form button[type=submit]")

@@ -1,0 +1,205 @@
+"""JSON API v1 for mobile terminals, scripts and the pages' fetch() calls.
+
+Authentication: a session cookie (with X-CSRFToken on writes) or ``Authorization: Bearer``.
+Every body is validated (unknown fields refused); every write is authorized by policy and
+audited in the same transaction.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, abort, jsonify, request
+from flask_login import current_user
+from sqlalchemy import text
+
+from app.auth import authorize, login_required, record, require
+from app.db import get_session
+from gis import records
+from gis.errors import GridWatchError
+from gis.models import GRADES
+from gis.validation import Field, ValidationError, validate
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+INSPECTION = {
+    "enterprise": Field(max_length=40, min_length=1),
+    "inspected_on": Field(kind="date"),
+    "results": Field(kind="dict", max_length=200),
+    "problems": Field(required=False, max_length=2000),
+    "rectification_deadline": Field(kind="date", required=False),
+}
+COMPLAINT = {"status": Field(choices=records.COMPLAINT_STATUSES)}
+OWNER = {"person_id": Field(kind="int", min=1), "valid_from": Field(kind="datetime",
+                                                                      required=False)}
+INTERVALS = {g: Field(kind="int", min=1, max=3650, required=False) for g in GRADES}
+CHECKLIST_ITEM = {"code": Field(max_length=16, pattern=r"[A-Za-z0-9_-]+"),
+                  "title": Field(max_length=200, min_length=1),
+                  "category": Field(required=False, max_length=100)}
+SEARCH = {"q": Field(max_length=100, min_length=1), "limit": Field(kind="int", min=1, max=100,
+                                                                      required=False,
+                                                                      default=20)}
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)")
+    return body
+
+
+def _or_404(fn, *args):
+    try:
+        return fn(*args)
+    except records.NotFound as exc:
+        abort(404, description=str(exc))
+
+
+@bp.get("/me")
+@login_required
+def me():
+    return jsonify(username=current_user.username, display_name=current_user.display_name,
+                   roles=[{"role": g.role, "place": g.place} for g in current_user.grants],
+                   via=current_user.via)
+
+
+@bp.get("/enterprises")
+@login_required
+def search_enterprises():
+    args = validate(request.args, SEARCH)
+    from gis import policy
+    from gis.users import cell_path
+
+    db = get_session()
+    found = records.search_enterprises(db, args["q"], args["limit"])
+    # Only what the user may see: leaders and inspectors read their own area.
+    visible = [e for e in found
+               if policy.can(current_user.grants, "view", cell_path(db, e["cell_id"]))]
+    for e in visible:
+        e.pop("cell_id")
+    return jsonify(enterprises=visible)
+
+
+@bp.post("/inspections")
+@login_required
+def create_inspection():
+    body = validate(_json_body(), INSPECTION)
+    db = get_session()
+    enterprise_id, path = _or_404(records.enterprise_target, db, body["enterprise"])
+    authorize("record_inspection", path)
+    person_id = db.execute(text("SELECT person_id FROM app_user WHERE id = :u"),
+                           {"u": current_user.id}).scalar()
+    inspection_id = records.record_inspection(
+        db, enterprise_id, inspector_person_id=person_id, inspected_on=body["inspected_on"],
+        results=body["results"], problems=body["problems"],
+        rectification_deadline=body["rectification_deadline"])
+    record("inspection_recorded", target=f"enterprise {body['enterprise']}",
+           inspection=inspection_id, inspected_on=body["inspected_on"])
+    db.commit()
+    return jsonify(id=inspection_id), 201
+
+
+@bp.patch("/complaints/<number>")
+@login_required
+def update_complaint(number: str):
+    body = validate(_json_body(), COMPLAINT)
+    db = get_session()
+    complaint_id, path = _or_404(records.complaint_target, db, number)
+    authorize("handle_complaint", path)
+    records.update_complaint(db, complaint_id, body["status"])
+    record("complaint_updated", target=f"complaint {number}", status=body["status"])
+    db.commit()
+    return jsonify(number=number, status=body["status"])
+
+
+@bp.put("/cells/<code>/owner")
+@login_required
+def set_owner(code: str):
+    body = validate(_json_body(), OWNER)
+    db = get_session()
+    cell_id, path = _or_404(records.cell_target, db, code)
+    authorize("edit_owner", path)
+    _or_404(records.set_cell_owner, db, cell_id, body["person_id"], body["valid_from"])
+    record("cell_owner_set", target=f"cell {code}", person_id=body["person_id"],
+           valid_from=body["valid_from"])
+    db.commit()
+    return jsonify(cell=code, person_id=body["person_id"])
+
+
+@bp.put("/reference/grade-intervals")
+@require("admin")
+def put_grade_intervals():
+    body = validate(_json_body(), INTERVALS)
+    changes = {g: d for g, d in body.items() if d is not None}
+    if not changes:
+        raise ValidationError("body", "give at least one of A, B, C, D")
+    db = get_session()
+    records.set_grade_intervals(db, changes)
+    record("grade_intervals_set", target="grade_interval", **changes)
+    db.commit()
+    return jsonify(records.grade_intervals(db))
+
+
+@bp.post("/reference/checklist-items")
+@require("admin")
+def post_checklist_item():
+    body = validate(_json_body(), CHECKLIST_ITEM)
+    db = get_session()
+    item_id = records.add_checklist_item(db, body["code"], body["title"], body["category"])
+    record("checklist_item_added", target=f"checklist_item {body['code']}", title=body["title"])
+    db.commit()
+    return jsonify(id=item_id, code=body["code"]), 201
+
+
+def sniff_table(head: bytes) -> str | None:
+    """'xlsx', 'csv' or None, judged by content, not by the file's name."""
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx" if b"[Content_Types].xml" in head or b"xl/" in head else None
+    if b"\x00" in head:
+        return None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            head.decode(encoding)
+        except UnicodeDecodeError as exc:
+            # A multi-byte character cut at the end of the sample is still text.
+            if exc.start >= len(head) - 4:
+                return "csv"
+            continue
+        return "csv"
+    return None
+
+
+@bp.post("/imports/enterprises")
+@require("admin")
+def import_enterprises():
+    from gis.enterprises import import_enterprises as run_import
+
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError("file", "required (multipart/form-data)")
+    unknown = sorted(set(request.form) - {"crs", "skip_invalid", "csrf_token"})
+    if unknown:
+        raise ValidationError(unknown[0], "unknown field")
+    data = upload.read()
+    kind = sniff_table(data[:8192])
+    if kind is None:
+        abort(415, description="file: not a CSV or XLSX file")
+    db = get_session()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload.{kind}"
+        path.write_bytes(data)
+        try:
+            summary = run_import(db, path, crs=request.form.get("crs") or None,
+                                 skip_invalid=request.form.get("skip_invalid") == "true")
+        except GridWatchError:
+            db.rollback()
+            raise
+        except ValueError as exc:  # CRS
+            db.rollback()
+            raise ValidationError("crs", str(exc)) from None
+    record("enterprises_imported", target=upload.filename[:100], inserted=summary.inserted,
+           updated=summary.updated, unchanged=summary.unchanged, refused=summary.refused)
+    db.commit()
+    return jsonify(inserted=summary.inserted, updated=summary.updated,
+                   unchanged=summary.unchanged, refused=summary.refused,
+                   problems=[str(p) for p in summary.problems]), 201

@@ -1,0 +1,138 @@
+"""Authentication (sessions and bearer tokens), CSRF, and the permission decorator.
+
+Every permission decision goes through ``authorize`` (and the ``require`` decorator built on
+it), which asks ``gis.policy.can``. Views never test roles themselves.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Callable
+
+from flask import Flask, abort, current_app, g, redirect, request, url_for
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+from app.db import get_session
+from gis import audit as audit_log
+from gis import policy, users
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def init_app(app: Flask) -> None:
+    # CSRF is checked in before_request below, so token-authenticated API calls (no cookie,
+    # so no CSRF risk) are exempt without exempting whole views.
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    app.before_request(_authenticate_and_check_csrf)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    try:
+        return users.identity(get_session(), int(user_id))
+    except ValueError:
+        return None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    if _wants_json():
+        abort(401)
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+def _authenticate_and_check_csrf():
+    token = _bearer()
+    g.via = "web"
+    if token is not None:
+        ident = users.token_identity(get_session(), token)
+        get_session().commit()  # last_used_at
+        if ident is None:
+            abort(401)
+        # Straight onto g, not login_user(): a token call must not start a cookie session.
+        g._login_user = ident
+        g.via = "api"
+        return None
+    if request.method in WRITE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+    return None
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def authorize(action: str, path: tuple[int, ...] = ()) -> None:
+    """Abort 401 when nobody is logged in, 403 when policy does not allow ``action`` on the
+    target whose cell path is ``path``."""
+    if not current_user.is_authenticated:
+        abort(401)
+    if not policy.can(current_user.grants, action, path):
+        abort(403)
+
+
+def require(action: str, target: Callable[..., tuple[int, ...]] | None = None):
+    """Decorator: log-in required, then ``authorize(action, target(**view_kwargs))``."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            path = target(**kwargs) if target else _city_path()
+            authorize(action, path)
+            return view(*args, **kwargs)
+
+        wrapped.required_action = action
+        return wrapped
+
+    return decorate
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _city_path() -> tuple[int, ...]:
+    """City-wide targets (reference data, the whole map) sit at the level-1 cell."""
+    from sqlalchemy import text
+
+    city = get_session().execute(text(
+        "SELECT id FROM cell WHERE level = 1 AND retired_at IS NULL ORDER BY id LIMIT 1")).scalar()
+    return (city,) if city else ()
+
+
+def record(action: str, target: str | None = None, **detail) -> None:
+    """Audit a write in the request's transaction (commit it with the write)."""
+    ident = current_user if current_user.is_authenticated else None
+    audit_log.record(
+        get_session(), action, target=target, detail=detail,
+        user_id=ident.id if ident else None, username=ident.username if ident else None,
+        remote_addr=request.remote_addr, via=getattr(g, "via", "web"))
+
+
+def lockout_settings() -> tuple[int, dt.timedelta]:
+    return (current_app.config["LOGIN_MAX_FAILURES"],
+            dt.timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]))

@@ -1,0 +1,70 @@
+"""Error answers: JSON for the API, Chinese (or English) pages for people; never a stack
+trace or SQL. The real exception goes to the server log."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from gis.errors import GridWatchError
+from gis.validation import ValidationError
+
+
+def _messages():
+    # Built per request so the strings follow the request's language.
+    return {
+        400: _("The request is not valid."),
+        401: _("Please log in."),
+        403: _("You do not have permission to do this here."),
+        404: _("Nothing was found at this address."),
+        405: _("This method is not allowed here."),
+        413: _("The upload is larger than allowed."),
+        415: _("This type of file is not accepted."),
+        429: _("Too many attempts; try again later."),
+        500: _("Something went wrong on the server. The error has been logged."),
+    }
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, message: str | None = None, field: str | None = None):
+    message = message or _messages().get(status, _messages()[400])
+    if _wants_json():
+        body = {"error": {"status": status, "message": message}}
+        if field:
+            body["error"]["field"] = field
+        return jsonify(body), status
+    return render_template("errors/error.html", status=status, message=message,
+                           field=field), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ValidationError)
+    def _invalid(exc: ValidationError):
+        return error_response(400, _("%(field)s: %(problem)s", field=exc.field,
+                                     problem=exc.message), field=exc.field)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return error_response(400, _("The form has expired or lacks its security token; "
+                                     "reload the page and try again."), field="csrf_token")
+
+    @app.errorhandler(GridWatchError)
+    def _domain(exc: GridWatchError):
+        return error_response(400, str(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if isinstance(exc, InternalServerError):
+            return _crash(exc)
+        # A description given at abort() is ours and safe; werkzeug's stock text is English.
+        custom = exc.description if exc.description != type(exc).description else None
+        return error_response(exc.code or 500, custom)
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500)

@@ -1,0 +1,150 @@
+"""Writes of the supervision workflow: inspections, complaint handling, cell owners, reference
+data. Each runs in the caller's transaction; history is closed and added to, never rewritten."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import GridWatchError
+from gis.users import cell_path
+
+
+class NotFound(GridWatchError):
+    """The named enterprise, cell, complaint or person does not exist."""
+
+
+def enterprise_target(session: Session, management_code: str) -> tuple[int, tuple[int, ...]]:
+    """(enterprise id, path of its current cell) — the place permissions are judged at."""
+    row = session.execute(text("""
+        SELECT e.id, ec.cell_id FROM enterprise e
+        LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+        WHERE e.management_code = :c"""), {"c": management_code}).one_or_none()
+    if row is None:
+        raise NotFound(f"enterprise {management_code!r} does not exist")
+    return row.id, cell_path(session, row.cell_id)
+
+
+def cell_target(session: Session, code: str) -> tuple[int, tuple[int, ...]]:
+    cell_id = session.execute(text("SELECT id FROM cell WHERE code = :c AND retired_at IS NULL"),
+                              {"c": code}).scalar()
+    if cell_id is None:
+        raise NotFound(f"cell {code!r} does not exist")
+    return cell_id, cell_path(session, cell_id)
+
+
+def complaint_target(session: Session, number: str) -> tuple[int, tuple[int, ...]]:
+    row = session.execute(text("SELECT id, cell_id FROM complaint WHERE number = :n"),
+                          {"n": number}).one_or_none()
+    if row is None:
+        raise NotFound(f"complaint {number!r} does not exist")
+    return row.id, cell_path(session, row.cell_id)
+
+
+def checklist_codes(session: Session) -> set[str]:
+    return set(session.execute(text(
+        "SELECT code FROM checklist_item WHERE active")).scalars())
+
+
+def record_inspection(session: Session, enterprise_id: int, *, inspector_person_id: int | None,
+                      inspected_on: dt.date, results: dict[str, str], problems: str | None,
+                      rectification_deadline: dt.date | None) -> int:
+    codes = checklist_codes(session)
+    unknown = sorted(set(results) - codes)
+    if unknown:
+        raise GridWatchError(f"results: unknown checklist item {unknown[0]!r}")
+    bad = sorted(k for k, v in results.items() if v not in ("pass", "fail", "n/a"))
+    if bad:
+        raise GridWatchError(f"results: item {bad[0]!r} must be pass, fail or n/a")
+    found = sum(1 for v in results.values() if v == "fail")
+    if found and rectification_deadline is None:
+        raise GridWatchError("rectification_deadline: required when an item fails")
+    if rectification_deadline is not None and rectification_deadline < inspected_on:
+        raise GridWatchError("rectification_deadline: before the inspection date")
+    return session.execute(text("""
+        INSERT INTO inspection (enterprise_id, inspector_id, inspected_on, results,
+                                problems_found, problems, rectification_deadline,
+                                rectification_status)
+        VALUES (:e, :i, :d, CAST(:r AS jsonb), :n, :p, :dl, :st) RETURNING id"""), {
+        "e": enterprise_id, "i": inspector_person_id, "d": inspected_on,
+        "r": json.dumps(results), "n": found, "p": problems, "dl": rectification_deadline,
+        "st": "open" if found else "none"}).scalar()
+
+
+COMPLAINT_STATUSES = ("open", "assigned", "closed")
+
+
+def update_complaint(session: Session, complaint_id: int, status: str) -> None:
+    session.execute(text("""
+        UPDATE complaint SET status = :s,
+               closed_at = CASE WHEN :s = 'closed' THEN coalesce(closed_at, now()) END
+        WHERE id = :k"""), {"s": status, "k": complaint_id})
+
+
+def set_cell_owner(session: Session, cell_id: int, person_id: int,
+                   valid_from: dt.datetime | None = None) -> None:
+    """Hand a cell to a new owner from ``valid_from`` (default now): the current owner's
+    period is closed there, the new one opens. Past answers stay answerable."""
+    if not session.execute(text("SELECT 1 FROM person WHERE id = :p"), {"p": person_id}).scalar():
+        raise NotFound(f"person {person_id} does not exist")
+    at = valid_from or session.execute(text("SELECT now()")).scalar()
+    current = session.execute(text("""
+        SELECT id, person_id, valid_from FROM responsibility
+        WHERE cell_id = :c AND role = 'owner' AND valid @> CAST(:at AS timestamptz)"""),
+        {"c": cell_id, "at": at}).one_or_none()
+    if current is not None and current.person_id == person_id:
+        return
+    if current is not None:
+        if current.valid_from >= at:
+            raise GridWatchError("valid_from: the current owner's period starts at or after it")
+        session.execute(text("UPDATE responsibility SET valid_to = :at WHERE id = :r"),
+                        {"at": at, "r": current.id})
+    session.execute(text("""
+        INSERT INTO responsibility (person_id, kind, role, cell_id, valid_from, valid_to)
+        VALUES (:p, 'department', 'owner', :c, :at,
+                (SELECT min(valid_from) FROM responsibility
+                 WHERE cell_id = :c AND role = 'owner' AND valid_from > :at))"""),
+        {"p": person_id, "c": cell_id, "at": at})
+
+
+def set_grade_intervals(session: Session, intervals: dict[str, int]) -> None:
+    for grade, days in intervals.items():
+        session.execute(text("""
+            INSERT INTO grade_interval (grade, interval_days) VALUES (:g, :d)
+            ON CONFLICT (grade) DO UPDATE SET interval_days = EXCLUDED.interval_days"""),
+            {"g": grade, "d": days})
+
+
+def grade_intervals(session: Session) -> dict[str, int]:
+    return dict(session.execute(text(
+        "SELECT grade, interval_days FROM grade_interval ORDER BY grade")).all())
+
+
+def add_checklist_item(session: Session, code: str, title: str, category: str | None) -> int:
+    if session.execute(text("SELECT 1 FROM checklist_item WHERE code = :c"), {"c": code}).scalar():
+        raise GridWatchError(f"code: checklist item {code!r} exists already")
+    return session.execute(text("""
+        INSERT INTO checklist_item (code, title, category, sort_order)
+        VALUES (:c, :t, :k, (SELECT coalesce(max(sort_order), 0) + 1 FROM checklist_item))
+        RETURNING id"""), {"c": code, "t": title, "k": category}).scalar()
+
+
+def checklist(session: Session) -> list[dict]:
+    return [dict(r._mapping) for r in session.execute(text(
+        "SELECT code, title, category, active FROM checklist_item ORDER BY sort_order, code"))]
+
+
+def search_enterprises(session: Session, query: str, limit: int = 20) -> list[dict]:
+    """By name, management code or credit code; the query is a bound parameter, and LIKE's
+    wildcards in it are escaped so they match literally."""
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return [dict(r._mapping) for r in session.execute(text("""
+        SELECT e.management_code, e.name, e.grade, c.code AS cell_code, ec.cell_id,
+               ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
+        FROM enterprise e
+        LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+        LEFT JOIN cell c ON c.id = ec.cell_id
+        WHERE e.name ILIKE :p OR e.management_code ILIKE :p OR e.credit_code ILIKE :p
+        ORDER BY e.management_code LIMIT :lim"""), {"p": pattern, "lim": limit})]

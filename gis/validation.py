@@ -1,0 +1,134 @@
+"""Input validation for forms and JSON: types, ranges, lengths; unknown fields are refused.
+
+Deliberately small: each field is a ``Field`` with a kind and limits; ``validate`` returns the
+cleaned values or raises ``ValidationError`` naming the first bad field and why.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from gis.errors import GridWatchError
+
+
+class ValidationError(GridWatchError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str = "str"  # str | int | float | bool | date | datetime | dict | list
+    required: bool = True
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    min_length: int | None = None
+    choices: tuple | None = None
+    pattern: str | None = None
+    default: Any = None
+
+
+def _date(value: Any, field: str) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError(field, "not an ISO date (YYYY-MM-DD)") from None
+
+
+def _datetime(value: Any, field: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError(field, "not an ISO-8601 date-time") from None
+
+
+def _number(value: Any, field: str, kind: str):
+    if isinstance(value, bool):
+        raise ValidationError(field, f"expected {'an integer' if kind == 'int' else 'a number'}")
+    try:
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(str(value).strip()) if isinstance(value, str) else int(value)
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            field, f"expected {'an integer' if kind == 'int' else 'a number'}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValidationError(field, "expected a finite number")
+    return number
+
+
+def _one(name: str, spec: Field, value: Any):
+    kind = spec.kind
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ValidationError(name, "expected text")
+        value = value.strip()
+        if spec.min_length is not None and len(value) < spec.min_length:
+            raise ValidationError(name, f"at least {spec.min_length} characters")
+        if spec.max_length is not None and len(value) > spec.max_length:
+            raise ValidationError(name, f"at most {spec.max_length} characters")
+        if spec.pattern and not re.fullmatch(spec.pattern, value):
+            raise ValidationError(name, "not in the expected form")
+    elif kind in ("int", "float"):
+        value = _number(value, name, kind)
+        if spec.min is not None and value < spec.min:
+            raise ValidationError(name, f"must be at least {spec.min:g}")
+        if spec.max is not None and value > spec.max:
+            raise ValidationError(name, f"must be at most {spec.max:g}")
+    elif kind == "bool":
+        if isinstance(value, str) and value.lower() in ("true", "1", "on", "yes"):
+            value = True
+        elif isinstance(value, str) and value.lower() in ("false", "0", "off", "no", ""):
+            value = False
+        elif not isinstance(value, bool):
+            raise ValidationError(name, "expected true or false")
+    elif kind == "date":
+        value = _date(value, name)
+    elif kind == "datetime":
+        value = _datetime(value, name)
+    elif kind == "dict":
+        if not isinstance(value, dict):
+            raise ValidationError(name, "expected an object")
+        if spec.max_length is not None and len(value) > spec.max_length:
+            raise ValidationError(name, f"at most {spec.max_length} entries")
+    elif kind == "list":
+        if not isinstance(value, list):
+            raise ValidationError(name, "expected a list")
+        if spec.max_length is not None and len(value) > spec.max_length:
+            raise ValidationError(name, f"at most {spec.max_length} entries")
+    else:  # pragma: no cover - a programming error, not input
+        raise ValueError(f"unknown field kind {kind!r}")
+    if spec.choices is not None and value not in spec.choices:
+        raise ValidationError(name, "one of " + ", ".join(map(str, spec.choices)))
+    return value
+
+
+def validate(data: Mapping[str, Any] | None, schema: Mapping[str, Field], *,
+             ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Clean ``data`` against ``schema``; ``ignore`` names transport fields (csrf_token)."""
+    if data is None or not isinstance(data, Mapping):
+        raise ValidationError("body", "expected a JSON object")
+    unknown = sorted(set(data) - set(schema) - set(ignore))
+    if unknown:
+        raise ValidationError(unknown[0], "unknown field")
+    out: dict[str, Any] = {}
+    for name, spec in schema.items():
+        value = data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip() and spec.kind != "str"):
+            if spec.required:
+                raise ValidationError(name, "required")
+            out[name] = spec.default
+            continue
+        if isinstance(value, str) and not value.strip() and spec.required:
+            raise ValidationError(name, "required")
+        out[name] = _one(name, spec, value)
+    return out

@@ -1,0 +1,154 @@
+"""Every write endpoint, every role, two places: the allowed role at the right place may, every
+other role and every other place gets 403. Allowed writes leave an audit entry."""
+import io
+
+import pytest
+from sqlalchemy import text
+
+from tests.factories import USERS, login, small_world
+
+ALL_USERS = [u for u, _role, _place in USERS]
+
+
+def _allow(*users):
+    return {u: (u in users) for u in ALL_USERS}
+
+
+# (name, method, url, kwargs for the client call, who may)
+CASES = [
+    ("record inspection in S1-01", "post", "/api/v1/inspections",
+     {"json": {"enterprise": "E1", "inspected_on": "2026-11-20",
+               "results": {"Q01": "pass", "Q02": "pass"}}},
+     _allow("c1-inspector")),
+    ("handle complaint in S1-01", "patch", "/api/v1/complaints/K1",
+     {"json": {"status": "assigned"}}, _allow("c1-inspector")),
+    ("owner of cell S1-02", "put", "/api/v1/cells/S1-02/owner",
+     {"json": {"person_id": "PERSON"}}, _allow("s1-manager")),
+    ("owner of grid S1 itself", "put", "/api/v1/cells/S1/owner",
+     {"json": {"person_id": "PERSON"}}, _allow()),
+    ("grade intervals", "put", "/api/v1/reference/grade-intervals",
+     {"json": {"D": 60}}, _allow("admin")),
+    ("checklist item", "post", "/api/v1/reference/checklist-items",
+     {"json": {"code": "Q99", "title": "新增项目"}}, _allow("admin")),
+    ("enterprise import", "post", "/api/v1/imports/enterprises",
+     {"data": "CSV"}, _allow("admin")),
+    ("create user", "post", "/admin/users",
+     {"data": {"username": "someone", "password": "long-pass-1", "role": "leader",
+               "place": "S2"}}, _allow("admin")),
+    ("add role", "post", "/admin/users/s2-manager/roles",
+     {"data": {"role": "leader", "place": "S2"}}, _allow("admin")),
+    ("remove role", "post", "/admin/users/s2-manager/roles/remove",
+     {"data": {"role": "grid_manager", "place": "S2"}}, _allow("admin")),
+    ("reset password", "post", "/admin/users/s2-manager/password",
+     {"data": {"password": "other-pass-2"}}, _allow("admin")),
+    # One's own account: everyone logged in.
+    ("create own token", "post", "/account/tokens", {"data": {"name": "phone"}},
+     _allow(*ALL_USERS)),
+    ("own language", "post", "/account/language", {"data": {"lang": "en"}},
+     _allow(*ALL_USERS)),
+    ("log out", "post", "/logout", {}, _allow(*ALL_USERS)),
+    # A token is revoked by its owner or an admin; to anyone else it does not exist.
+    ("revoke s1-leader's token", "post", "/account/tokens/TOKEN/revoke", {},
+     {u: (True if u in ("s1-leader", "admin") else 404) for u in ALL_USERS}),
+]
+COVERED = {(m.upper(), url.replace("TOKEN", "1")) for _n, m, url, _k, _w in CASES}
+
+
+def _csv_upload():
+    data = "management_code,name,grade,lon,lat\nE9,新企业,B,116.03,38.46\n".encode("gbk")
+    return {"file": (io.BytesIO(data), "enterprises.csv")}
+
+
+@pytest.fixture
+def world(session):
+    return small_world(session)
+
+
+@pytest.mark.parametrize("username", ALL_USERS)
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_write_is_allowed_only_for_the_right_role_and_place(client, session, world, case,
+                                                          username):
+    _name, method, url, kwargs, who = case
+    assert login(client, username).status_code == 302
+    kwargs = dict(kwargs)
+    if kwargs.get("data") == "CSV":
+        kwargs["data"] = _csv_upload()
+    if "json" in kwargs and kwargs["json"].get("person_id") == "PERSON":
+        kwargs["json"] = {"person_id": world}
+    if "TOKEN" in url:
+        from gis.users import create_token
+
+        url = url.replace("TOKEN", str(create_token(session, "s1-leader", "phone")[0]))
+    before = session.execute(text("SELECT count(*) FROM audit_log")).scalar()
+    response = getattr(client, method)(url, **kwargs)
+    if who[username] == 404:
+        assert response.status_code == 404
+    elif who[username]:
+        assert response.status_code in (200, 201, 302), response.get_data(as_text=True)
+        after = session.execute(text("""
+            SELECT username, action, remote_addr FROM audit_log ORDER BY id DESC LIMIT 1""")).one()
+        assert session.execute(text("SELECT count(*) FROM audit_log")).scalar() > before
+        assert after.username == username and after.remote_addr == "127.0.0.1"
+    else:
+        assert response.status_code == 403, response.get_data(as_text=True)
+        actions = session.execute(text(
+            "SELECT action FROM audit_log WHERE id > 0 ORDER BY id DESC LIMIT 1")).scalar()
+        assert actions == "login"  # nothing written, nothing audited
+
+
+def test_every_write_endpoint_is_in_the_permission_matrix(app):
+    writes = set()
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            writes.add((method, rule.rule))
+    public = {("POST", "/login")}
+    uncovered = []
+    for method, rule in sorted(writes - public):
+        pattern = rule.replace("<int:", "<")
+        if not any(m == method and _matches(pattern, url) for m, url in COVERED):
+            uncovered.append(f"{method} {rule}")
+    assert uncovered == [], "write endpoints without a permission test"
+
+
+def _matches(rule: str, url: str) -> bool:
+    rparts, uparts = rule.strip("/").split("/"), url.strip("/").split("/")
+    return len(rparts) == len(uparts) and all(
+        r.startswith("<") or r == u for r, u in zip(rparts, uparts))
+
+
+def test_anonymous_writes_are_refused(client, world):
+    for _name, method, url, kwargs, _who in CASES:
+        url = url.replace("TOKEN", "1")
+        response = getattr(client, method)(url, **{k: v for k, v in kwargs.items()
+                                                  if k != "data" or v != "CSV"})
+        assert response.status_code in (401, 302), url
+
+
+def test_reading_is_scoped_to_the_place(client, world):
+    # A station's leader finds enterprises of their station only.
+    login(client, "s1-leader")
+    found = client.get("/api/v1/enterprises?q=enterprise").get_json()["enterprises"]
+    assert [e["management_code"] for e in found] == ["E1"]
+    client.post("/logout")
+    login(client, "city-leader")
+    found = client.get("/api/v1/enterprises?q=enterprise").get_json()["enterprises"]
+    assert [e["management_code"] for e in found] == ["E1", "E2"]
+
+
+def test_inspector_reads_the_rest_of_their_station_but_not_others(session, world):
+    from gis import policy
+    from gis.users import grants, user_id
+
+    from gis.records import cell_target
+    g = grants(session, user_id(session, "c1-inspector"))
+    assert policy.can(g, "view", cell_target(session, "S1-02")[1])
+    assert not policy.can(g, "view", cell_target(session, "S2-01")[1])
+    assert not policy.can(g, "record_inspection", cell_target(session, "S1-02")[1])
+
+
+def test_admin_pages_are_forbidden_to_other_roles(client, world):
+    login(client, "city-leader")
+    for url in ("/admin/users", "/admin/audit", "/admin/reference"):
+        response = client.get(url)
+        assert response.status_code == 403
+        assert "没有权限" in response.get_data(as_text=True)
