@@ -35,7 +35,7 @@ def _safe_next(target: str | None) -> str:
 def login():
     if request.method == "GET":
         return render_template("auth/login.html", next=request.args.get("next", ""))
-    form = validate(request.form, LOGIN_FORM, ignore=("csrf_token",))
+    form = validate(request.form, LOGIN_FORM)
     db = get_session()
     max_failures, lockout = lockout_settings()
     result = users.login(db, form["username"].lower(), form["password"],
@@ -84,7 +84,7 @@ def account():
 @bp.post("/account/tokens")
 @login_required
 def create_token():
-    form = validate(request.form, TOKEN_FORM, ignore=("csrf_token",))
+    form = validate(request.form, TOKEN_FORM)
     db = get_session()
     token_id, token = users.create_token(db, current_user.username, form["name"])
     record("token_created", target=f"token {token_id}", name=form["name"])
@@ -111,7 +111,7 @@ def revoke_token(token_id: int):
 @bp.post("/account/language")
 @login_required
 def language():
-    form = validate(request.form, LANGUAGE_FORM, ignore=("csrf_token",))
+    form = validate(request.form, LANGUAGE_FORM)
     db = get_session()
     users.set_locale(db, current_user.id, form["lang"])
     record("language_set", lang=form["lang"])

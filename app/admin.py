@@ -38,7 +38,7 @@ def user_list():
 @bp.post("/users")
 @require("admin")
 def user_create():
-    form = validate(request.form, NEW_USER, ignore=("csrf_token",))
+    form = validate(request.form, NEW_USER)
     db = get_session()
     users.create_user(db, form["username"], form["password"], role=form["role"],
                       place=form["place"] or None, display_name=form["display_name"],
@@ -53,7 +53,7 @@ def user_create():
 @bp.post("/users/<username>/roles")
 @require("admin")
 def role_add(username: str):
-    form = validate(request.form, ROLE, ignore=("csrf_token",))
+    form = validate(request.form, ROLE)
     db = get_session()
     users.add_role(db, username, form["role"], form["place"] or None, granted_by=_me())
     record("role_added", target=f"user {username}", role=form["role"], place=form["place"])
@@ -64,7 +64,7 @@ def role_add(username: str):
 @bp.post("/users/<username>/roles/remove")
 @require("admin")
 def role_remove(username: str):
-    form = validate(request.form, ROLE, ignore=("csrf_token",))
+    form = validate(request.form, ROLE)
     db = get_session()
     if not users.remove_role(db, username, form["role"], form["place"] or None):
         abort(404)
@@ -76,7 +76,7 @@ def role_remove(username: str):
 @bp.post("/users/<username>/password")
 @require("admin")
 def password_reset(username: str):
-    form = validate(request.form, PASSWORD, ignore=("csrf_token",))
+    form = validate(request.form, PASSWORD)
     db = get_session()
     users.set_password(db, username, form["password"])
     record("password_reset", target=f"user {username}")

@@ -44,7 +44,8 @@ SEARCH = {"q": Field(max_length=100, min_length=1), "limit": Field(kind="int", m
 def _json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)")
+        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
+                              "expected_object")
     return body
 
 
@@ -176,10 +177,10 @@ def import_enterprises():
 
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ValidationError("file", "required (multipart/form-data)")
-    unknown = sorted(set(request.form) - {"crs", "skip_invalid", "csrf_token"})
+        raise ValidationError("file", "required (multipart/form-data)", "required")
+    unknown = sorted(set(request.form) - {"crs", "skip_invalid", "csrf_token", "lang"})
     if unknown:
-        raise ValidationError(unknown[0], "unknown field")
+        raise ValidationError(unknown[0], "unknown field", "unknown_field")
     data = upload.read()
     kind = sniff_table(data[:8192])
     if kind is None:

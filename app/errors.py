@@ -41,11 +41,37 @@ def error_response(status: int, message: str | None = None, field: str | None = 
                            field=field), status
 
 
+def _validation_problem(exc: ValidationError) -> str:
+    """The reason in the user's language; the field name stays as the API spells it."""
+    p = exc.params
+    texts = {
+        "unknown_field": lambda: _("unknown field"),
+        "required": lambda: _("required"),
+        "expected_text": lambda: _("expected text"),
+        "expected_int": lambda: _("expected an integer"),
+        "expected_float": lambda: _("expected a number"),
+        "expected_bool": lambda: _("expected true or false"),
+        "expected_object": lambda: _("expected an object"),
+        "expected_list": lambda: _("expected a list"),
+        "not_date": lambda: _("not a date (YYYY-MM-DD)"),
+        "not_datetime": lambda: _("not an ISO-8601 date-time"),
+        "pattern": lambda: _("not in the expected form"),
+        "min_length": lambda: _("at least %(n)s characters", n=p["n"]),
+        "max_length": lambda: _("at most %(n)s characters", n=p["n"]),
+        "max_entries": lambda: _("at most %(n)s entries", n=p["n"]),
+        "min": lambda: _("must be at least %(n)s", n=p["n"]),
+        "max": lambda: _("must be at most %(n)s", n=p["n"]),
+        "choices": lambda: _("one of %(choices)s", choices=p["choices"]),
+    }
+    return str(texts[exc.code]()) if exc.code in texts else exc.message
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _invalid(exc: ValidationError):
+        problem = _validation_problem(exc)
         return error_response(400, _("%(field)s: %(problem)s", field=exc.field,
-                                     problem=exc.message), field=exc.field)
+                                     problem=problem), field=exc.field)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

@@ -246,7 +246,10 @@ def list_users(session: Session) -> list[dict]:
     return [dict(r._mapping) for r in session.execute(text("""
         SELECT u.id, u.username, u.display_name, u.active, u.last_login_at, u.locked_until,
                coalesce(string_agg(r.role || coalesce('@' || c.code, ''), ', '
-                                   ORDER BY r.role, c.code), '') AS roles
+                                   ORDER BY r.role, c.code), '') AS roles,
+               coalesce(json_agg(json_build_object('role', r.role, 'place', c.code)
+                                 ORDER BY r.role, c.code) FILTER (WHERE r.id IS NOT NULL),
+                        '[]') AS grants
         FROM app_user u
         LEFT JOIN user_role r ON r.user_id = u.id
         LEFT JOIN cell c ON c.id = r.cell_id

@@ -14,10 +14,14 @@ from gis.errors import GridWatchError
 
 
 class ValidationError(GridWatchError):
-    def __init__(self, field: str, message: str):
+    """``code`` and ``params`` let the web layer say ``message`` in the user's language."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid", **params):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -39,19 +43,20 @@ def _date(value: Any, field: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise ValidationError(field, "not an ISO date (YYYY-MM-DD)") from None
+        raise ValidationError(field, "not an ISO date (YYYY-MM-DD)", "not_date") from None
 
 
 def _datetime(value: Any, field: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(str(value))
     except ValueError:
-        raise ValidationError(field, "not an ISO-8601 date-time") from None
+        raise ValidationError(field, "not an ISO-8601 date-time", "not_datetime") from None
 
 
 def _number(value: Any, field: str, kind: str):
     if isinstance(value, bool):
-        raise ValidationError(field, f"expected {'an integer' if kind == 'int' else 'a number'}")
+        raise ValidationError(field, f"expected {'an integer' if kind == 'int' else 'a number'}",
+                              f"expected_{kind}")
     try:
         if kind == "int":
             if isinstance(value, float) and not value.is_integer():
@@ -60,9 +65,10 @@ def _number(value: Any, field: str, kind: str):
         number = float(value)
     except (TypeError, ValueError):
         raise ValidationError(
-            field, f"expected {'an integer' if kind == 'int' else 'a number'}") from None
+            field, f"expected {'an integer' if kind == 'int' else 'a number'}",
+            f"expected_{kind}") from None
     if number != number or number in (float("inf"), float("-inf")):
-        raise ValidationError(field, "expected a finite number")
+        raise ValidationError(field, "expected a finite number", "expected_float")
     return number
 
 
@@ -70,65 +76,75 @@ def _one(name: str, spec: Field, value: Any):
     kind = spec.kind
     if kind == "str":
         if not isinstance(value, str):
-            raise ValidationError(name, "expected text")
+            raise ValidationError(name, "expected text", "expected_text")
         value = value.strip()
         if spec.min_length is not None and len(value) < spec.min_length:
-            raise ValidationError(name, f"at least {spec.min_length} characters")
+            raise ValidationError(name, f"at least {spec.min_length} characters", "min_length",
+                                  n=spec.min_length)
         if spec.max_length is not None and len(value) > spec.max_length:
-            raise ValidationError(name, f"at most {spec.max_length} characters")
+            raise ValidationError(name, f"at most {spec.max_length} characters", "max_length",
+                                  n=spec.max_length)
         if spec.pattern and not re.fullmatch(spec.pattern, value):
-            raise ValidationError(name, "not in the expected form")
+            raise ValidationError(name, "not in the expected form", "pattern")
     elif kind in ("int", "float"):
         value = _number(value, name, kind)
         if spec.min is not None and value < spec.min:
-            raise ValidationError(name, f"must be at least {spec.min:g}")
+            raise ValidationError(name, f"must be at least {spec.min:g}", "min", n=f"{spec.min:g}")
         if spec.max is not None and value > spec.max:
-            raise ValidationError(name, f"must be at most {spec.max:g}")
+            raise ValidationError(name, f"must be at most {spec.max:g}", "max", n=f"{spec.max:g}")
     elif kind == "bool":
         if isinstance(value, str) and value.lower() in ("true", "1", "on", "yes"):
             value = True
         elif isinstance(value, str) and value.lower() in ("false", "0", "off", "no", ""):
             value = False
         elif not isinstance(value, bool):
-            raise ValidationError(name, "expected true or false")
+            raise ValidationError(name, "expected true or false", "expected_bool")
     elif kind == "date":
         value = _date(value, name)
     elif kind == "datetime":
         value = _datetime(value, name)
     elif kind == "dict":
         if not isinstance(value, dict):
-            raise ValidationError(name, "expected an object")
+            raise ValidationError(name, "expected an object", "expected_object")
         if spec.max_length is not None and len(value) > spec.max_length:
-            raise ValidationError(name, f"at most {spec.max_length} entries")
+            raise ValidationError(name, f"at most {spec.max_length} entries", "max_entries",
+                                  n=spec.max_length)
     elif kind == "list":
         if not isinstance(value, list):
-            raise ValidationError(name, "expected a list")
+            raise ValidationError(name, "expected a list", "expected_list")
         if spec.max_length is not None and len(value) > spec.max_length:
-            raise ValidationError(name, f"at most {spec.max_length} entries")
+            raise ValidationError(name, f"at most {spec.max_length} entries", "max_entries",
+                                  n=spec.max_length)
     else:  # pragma: no cover - a programming error, not input
         raise ValueError(f"unknown field kind {kind!r}")
     if spec.choices is not None and value not in spec.choices:
-        raise ValidationError(name, "one of " + ", ".join(map(str, spec.choices)))
+        choices = ", ".join(map(str, spec.choices))
+        raise ValidationError(name, "one of " + choices, "choices", choices=choices)
     return value
 
 
+# Fields every request may carry that belong to the transport, not to the form.
+TRANSPORT_FIELDS = ("csrf_token", "lang")
+
+
 def validate(data: Mapping[str, Any] | None, schema: Mapping[str, Field], *,
-             ignore: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Clean ``data`` against ``schema``; ``ignore`` names transport fields (csrf_token)."""
+             ignore: tuple[str, ...] = TRANSPORT_FIELDS) -> dict[str, Any]:
+    """Clean ``data`` against ``schema``; ``ignore`` names transport fields (csrf_token,
+    lang)."""
     if data is None or not isinstance(data, Mapping):
-        raise ValidationError("body", "expected a JSON object")
+        raise ValidationError("body", "expected a JSON object", "expected_object")
     unknown = sorted(set(data) - set(schema) - set(ignore))
     if unknown:
-        raise ValidationError(unknown[0], "unknown field")
+        raise ValidationError(unknown[0], "unknown field", "unknown_field")
     out: dict[str, Any] = {}
     for name, spec in schema.items():
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip() and spec.kind != "str"):
             if spec.required:
-                raise ValidationError(name, "required")
+                raise ValidationError(name, "required", "required")
             out[name] = spec.default
             continue
         if isinstance(value, str) and not value.strip() and spec.required:
-            raise ValidationError(name, "required")
+            raise ValidationError(name, "required", "required")
         out[name] = _one(name, spec, value)
     return out
