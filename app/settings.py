@@ -48,3 +48,18 @@ PERMANENT_SESSION_LIFETIME = 8 * 3600
 
 # CSRF tokens on forms and fetch() writes (header X-CSRFToken); valid this long, in seconds.
 WTF_CSRF_TIME_LIMIT = 8 * 3600
+
+# Base map under the grid: "none" (default: works with no tile server at all), "tianditu"
+# (needs TIANDITU_KEY; the bureau's browsers must reach Tianditu) or "xyz" (an intranet tile
+# server at BASEMAP_URL, e.g. "http://tiles.intranet/{z}/{x}/{y}.png").
+BASEMAP = "none"
+TIANDITU_KEY = ""
+BASEMAP_URL = ""
+BASEMAP_ATTRIBUTION = ""
+
+# Above this many enterprises in view, points come as vector tiles (ST_AsMVT) instead of
+# GeoJSON: the page stays small and fast at province scale.
+VECTOR_TILE_THRESHOLD = 20000
+
+# The map wall re-fetches its layers and figures this often (seconds; 0 turns it off).
+MAP_REFRESH_SECONDS = 300

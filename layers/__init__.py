@@ -1,0 +1,95 @@
+"""Map layers: one declarative module per layer, collected in ``REGISTRY``.
+
+The map page, the GeoJSON API and the tests iterate over the registry, so a new layer is one
+new module here (plus its name in ``_MODULES``). A layer says what it is (id, title, legend,
+popup fields), how to get its features (``query``: SQL through SQLAlchemy, returning a GeoJSON
+FeatureCollection in lon/lat EPSG:4326) and how the browser draws it (``render`` and
+``style``, interpreted by app/static/map.js). Titles and labels are message ids, translated by
+the app.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from gis.supervision import Window
+
+
+def N_(message: str) -> str:
+    """Mark a message id for extraction; the app translates it at render time."""
+    return message
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    label: str
+    color: str
+    shape: str = "circle"  # circle | ring | square | line | hatch
+
+
+@dataclass(frozen=True)
+class PopupField:
+    label: str
+    prop: str
+    kind: str = "text"  # text | tel | date | number | percent
+
+
+@dataclass
+class LayerQuery:
+    """What a layer's query may depend on."""
+
+    cells: list[int] | None  # visible cell ids (None: all)
+    window: Window
+    today: dt.date
+    at: dt.datetime | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: str
+    title: str
+    render: str  # polygons | points | heat
+    query: Callable[[Any, LayerQuery], dict]
+    legend: tuple[LegendItem, ...] = ()
+    popup: tuple[PopupField, ...] = ()
+    style: dict = field(default_factory=dict)
+    show: bool = True
+    note: str | None = None
+    # Points layers above the app's VECTOR_TILE_THRESHOLD are served as vector tiles.
+    tiles: Callable[[Any, LayerQuery, int, int, int], bytes] | None = None
+    count: Callable[[Any, LayerQuery], int] | None = None
+    label: str | None = None  # property shown as a permanent label on polygons
+
+
+REGISTRY: dict[str, Layer] = {}
+# Drawing order, bottom to top: areas first, points last so they stay clickable.
+_MODULES = ("grids", "cells", "hotspots", "complaints", "enterprises", "overdue")
+
+
+def register(layer: Layer) -> Layer:
+    if layer.id in REGISTRY:
+        raise ValueError(f"layer id {layer.id!r} registered twice")
+    REGISTRY[layer.id] = layer
+    return layer
+
+
+def load() -> dict[str, Layer]:
+    for name in _MODULES:
+        importlib.import_module(f"layers.{name}")
+    return REGISTRY
+
+
+def feature_collection(rows, properties: Callable[[dict], dict]) -> dict:
+    """GeoJSON from rows whose ``geometry`` column is ST_AsGeoJSON text (kept as text until
+    the end: parsing 100k geometries in Python only to re-serialise them is waste)."""
+    import json
+
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": json.loads(r["geometry"]), "properties": properties(r)}
+        for r in rows]}
+
+
+load()

@@ -66,7 +66,8 @@ def test_every_user_visible_string_has_a_chinese_translation():
                   ("layers/**.py", "python"), ("templates/**.html", "jinja2")]
     missing = []
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-            ROOT, method_map=method_map, keywords={"_": None, "_l": None, "gettext": None}):
+            ROOT, method_map=method_map,
+            keywords={"_": None, "_l": None, "N_": None, "gettext": None}):
         msgid = message if isinstance(message, str) else message[0]
         entry = catalog.get(msgid)
         if entry is None or not entry.string:

@@ -502,9 +502,14 @@ def _cases(session, enterprises, rng, today):
 def _complaints(session, enterprises, rng, nrng, today):
     texts = ["产品质量问题投诉：电缆绝缘层破损", "加油机计量不准", "食品标签无生产日期",
              "锅炉冒烟疑似未检验", "电子秤缺斤短两", "汽车配件以次充好", "保温材料燃烧性能不达标"]
-    # Complaints follow risky enterprises: grade D weighs 6 times grade A.
+    # Complaints follow risky enterprises (grade D weighs 6 times grade A), and one industrial
+    # cluster draws many more: the pattern the hotspot analysis is there to find.
     weight = {"A": 1, "B": 2, "C": 4, "D": 6}
     w = np.array([weight[e["grade"]] for e in enterprises], dtype=float)
+    centre = enterprises[int(nrng.integers(len(enterprises)))]
+    near = np.array([(e["lon"] - centre["lon"]) ** 2 + ((e["lat"] - centre["lat"]) * 1.27) ** 2
+                     < 0.04 ** 2 for e in enterprises])
+    w[near] *= 12
     picks = nrng.choice(len(enterprises), size=COMPLAINTS, p=w / w.sum())
     rows = []
     for i, k in enumerate(picks):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import threading
 from urllib.parse import urlsplit
 
@@ -14,7 +13,6 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import TEST_URL, _prepare_database
 
-CHROMIUM = os.environ.get("GRIDWATCH_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "_artifacts")
 
 
@@ -42,23 +40,6 @@ def live_url(database_url):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
 
 
 class PageLog:

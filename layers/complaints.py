@@ -1,0 +1,31 @@
+"""12365 complaints as a density heatmap, for the eye (the hotspots layer says what is
+statistically significant)."""
+from sqlalchemy import text
+
+from layers import Layer, LayerQuery, LegendItem, N_, register
+
+
+def query(session, q: LayerQuery) -> str:
+    return session.execute(text("""
+        SELECT json_build_object('type', 'FeatureCollection', 'features',
+               coalesce(json_agg(json_build_object(
+                   'type', 'Feature', 'geometry', ST_AsGeoJSON(k.geom, 6)::json,
+                   'properties', json_build_object('number', k.number, 'status', k.status))
+               ORDER BY k.id), '[]'::json))::text
+        FROM complaint k
+        WHERE k.received_at::date BETWEEN :start AND :end
+          AND (CAST(:cells AS bigint[]) IS NULL OR k.cell_id = ANY(CAST(:cells AS bigint[])))
+    """), {"start": q.window.start, "end": q.window.end, "cells": q.cells}).scalar()
+
+
+LAYER = register(Layer(
+    id="complaints",
+    title=N_("Complaint density (12365)"),
+    render="heat",
+    query=query,
+    legend=(LegendItem(N_("More complaints"), "#b10026", "square"),
+            LegendItem(N_("Fewer complaints"), "#ffffb2", "square")),
+    style={"radius": 22, "blur": 18, "maxZoom": 14,
+           "gradient": {"0.2": "#ffffb2", "0.4": "#fecc5c", "0.6": "#fd8d3c",
+                        "0.8": "#f03b20", "1.0": "#b10026"}},
+))

@@ -1,0 +1,44 @@
+"""Enterprises coloured by supervision grade A-D (one palette everywhere)."""
+from gis.supervision import enterprise_count, enterprise_geojson, enterprise_tile
+from layers import Layer, LayerQuery, LegendItem, N_, PopupField, register
+from layers.palette import GRADE_COLORS
+
+POPUP = (
+    PopupField(N_("Enterprise"), "name"), PopupField(N_("Management code"), "code"),
+    PopupField(N_("Credit code"), "credit_code"), PopupField(N_("Grade"), "grade"),
+    PopupField(N_("Industry"), "industry"), PopupField(N_("Contact"), "contact_name"),
+    PopupField(N_("Phone"), "contact_phone", "tel"),
+    PopupField(N_("Last inspection"), "last_inspected", "date"),
+    PopupField(N_("Cell"), "cell_name"), PopupField(N_("Cell owner"), "owner_name"),
+    PopupField(N_("Owner's phone"), "owner_phone", "tel"),
+)
+
+
+def query(session, q: LayerQuery) -> str:
+    return enterprise_geojson(session, cells=q.cells, today=q.today)
+
+
+def count(session, q: LayerQuery) -> int:
+    return enterprise_count(session, cells=q.cells)
+
+
+def tiles(session, q: LayerQuery, z: int, x: int, y: int) -> bytes:
+    return enterprise_tile(session, z, x, y, cells=q.cells, today=q.today,
+                           layer="enterprises")
+
+
+LAYER = register(Layer(
+    id="enterprises",
+    title=N_("Enterprises by grade"),
+    render="points",
+    query=query,
+    count=count,
+    tiles=tiles,
+    legend=(LegendItem(N_("Grade A (lowest risk)"), GRADE_COLORS["A"]),
+            LegendItem(N_("Grade B"), GRADE_COLORS["B"]),
+            LegendItem(N_("Grade C"), GRADE_COLORS["C"]),
+            LegendItem(N_("Grade D (highest risk)"), GRADE_COLORS["D"])),
+    popup=POPUP,
+    style={"colorBy": "grade", "colors": GRADE_COLORS, "radius": 5, "weight": 1,
+           "color": "#ffffff", "fillOpacity": 0.9},
+))

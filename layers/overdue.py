@@ -1,0 +1,36 @@
+"""Enterprises overdue for inspection: a black ring around the grade dot, so they stand out
+on top of the grade layer."""
+from gis.supervision import enterprise_count, enterprise_geojson, enterprise_tile
+from layers import Layer, LayerQuery, LegendItem, N_, PopupField, register
+from layers.enterprises import POPUP
+from layers.palette import OVERDUE_COLOR
+
+
+def query(session, q: LayerQuery) -> str:
+    return enterprise_geojson(session, cells=q.cells, today=q.today, overdue_only=True)
+
+
+def count(session, q: LayerQuery) -> int:
+    return enterprise_count(session, cells=q.cells, overdue_only=True, today=q.today)
+
+
+def tiles(session, q: LayerQuery, z: int, x: int, y: int) -> bytes:
+    return enterprise_tile(session, z, x, y, cells=q.cells, today=q.today, overdue_only=True,
+                           layer="overdue")
+
+
+LAYER = register(Layer(
+    id="overdue",
+    title=N_("Overdue inspections"),
+    render="points",
+    query=query,
+    count=count,
+    tiles=tiles,
+    legend=(LegendItem(N_("No inspection within the grade's interval"), OVERDUE_COLOR,
+                       "ring"),),
+    popup=(*POPUP, PopupField(N_("Due since"), "due_on", "date"),
+           PopupField(N_("Days overdue"), "days_overdue", "number")),
+    style={"color": OVERDUE_COLOR, "radius": 9, "weight": 2.5, "fill": False},
+    note=N_("Intervals: A 365, B 180, C 120, D 90 days by default (A is the lowest risk); "
+            "admins change them under reference data."),
+))
