@@ -28,8 +28,6 @@
         // One canvas renderer for all point layers: thousands of DOM nodes are what make
         // maps slow, not the points.
         GW.canvas = L.canvas({padding: 0.5});
-        GW.restoreView();
-        map.on("moveend", GW.saveView);
       }
       var entry = {group: group, spec: spec};
       GW.entries.push(entry);
@@ -48,8 +46,14 @@
       document.body.dataset.drawn = "false";
       if (spec.tileUrl) {
         entry.group.clearLayers();
-        GW.drawTiles(entry);
-        GW.done(spec.id, spec.count);
+        // Drawn when the tiles in view have arrived, not when the layer was created; a
+        // hidden layer loads no tiles, so it counts as drawn at once.
+        var tiles = GW.drawTiles(entry);
+        if (GW.map.hasLayer(entry.group)) {
+          tiles.once("load", function () { GW.done(spec.id, spec.count); });
+        } else {
+          GW.done(spec.id, spec.count);
+        }
         return Promise.resolve();
       }
       return fetch(spec.url + "?" + GW.query(), {credentials: "same-origin",
@@ -162,7 +166,7 @@
         s.fill = s.fill !== false;
         return s;
       };
-      L.vectorGrid.protobuf(spec.tileUrl + "?" + GW.query(), {
+      return L.vectorGrid.protobuf(spec.tileUrl + "?" + GW.query(), {
         vectorTileLayerStyles: styles,
         rendererFactory: L.canvas.tile,
         interactive: true,
@@ -216,10 +220,12 @@
     },
 
     restoreView: function () {
+      // Runs after Folium's own script has fitted the city, so a remembered view wins.
       try {
         var view = JSON.parse(window.sessionStorage.getItem("gridwatch.view") || "null");
         if (view) { GW.map.setView([view.lat, view.lng], view.zoom, {animate: false}); }
       } catch (e) { /* ignore a corrupt entry */ }
+      GW.map.on("moveend", GW.saveView);
     },
 
     showClasses: function (classes) {
@@ -249,6 +255,7 @@
   };
 
   document.addEventListener("DOMContentLoaded", function () {
+    if (GW.map) { GW.restoreView(); }
     var form = document.getElementById("time-filter");
     if (form) {
       form.addEventListener("change", function () {
