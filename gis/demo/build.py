@@ -400,16 +400,22 @@ def _enterprises(session, villages, rng, nrng, n, start):
         }, round(float(lon), 7), round(float(lat), 7), {"synthetic": True}))
     upsert_enterprises(session, rows, valid_from=start)
     ids = dict(session.execute(text("SELECT management_code, id FROM enterprise")).all())
-    for r in rows:
-        # The enterprise's own responsible person: its quality contact, dated like the rest.
-        pid = session.execute(text(
-            "INSERT INTO person (name, phone, unit, role) VALUES (:n, :p, :u, '企业质量负责人') "
-            "RETURNING id"), {"n": r.values["contact_name"], "p": r.values["contact_phone"],
-                              "u": r.values["name"]}).scalar()
-        session.execute(
-            text("INSERT INTO responsibility (person_id, kind, role, enterprise_id, valid_from) "
-                 "VALUES (:p, 'enterprise', 'principal', :e, :f)"),
-            {"p": pid, "e": ids[r.management_code], "f": start})
+    # Each enterprise's own responsible person (its quality contact), dated like the rest.
+    # Bulk-inserted with ids drawn up front: a demo of 100,000 enterprises (the map bench)
+    # must not take 200,000 round trips.
+    from psycopg2.extras import execute_values
+
+    person_ids = session.execute(text(
+        "SELECT nextval(pg_get_serial_sequence('person', 'id')) FROM generate_series(1, :n)"),
+        {"n": len(rows)}).scalars().all()
+    cursor = session.connection().connection.cursor()
+    execute_values(cursor, "INSERT INTO person (id, name, phone, unit, role) VALUES %s", [
+        (pid, r.values["contact_name"], r.values["contact_phone"], r.values["name"],
+         "企业质量负责人") for pid, r in zip(person_ids, rows)], page_size=5000)
+    execute_values(cursor, """INSERT INTO responsibility (person_id, kind, role, enterprise_id,
+                                                       valid_from) VALUES %s""", [
+        (pid, "enterprise", "principal", ids[r.management_code], start)
+        for pid, r in zip(person_ids, rows)], page_size=5000)
     return [{"id": ids[r.management_code], "grade": r.values["grade"], "lon": r.lon,
              "lat": r.lat} for r in rows]
 

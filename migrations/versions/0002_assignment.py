@@ -67,44 +67,46 @@ BEGIN
         ORDER BY e.id, v.level DESC NULLS LAST, v.code;
     ELSE
         TRUNCATE gw_scope;
-        IF p_ids IS NULL THEN
-            INSERT INTO gw_scope SELECT id FROM enterprise WHERE valid_from <= p_at;
-        ELSE
+        IF p_ids IS NOT NULL THEN
             INSERT INTO gw_scope
             SELECT DISTINCT e.id FROM enterprise e JOIN unnest(p_ids) AS u(id) ON e.id = u.id
             WHERE e.valid_from <= p_at;
+            ANALYZE gw_scope;
         END IF;
-        ANALYZE gw_scope;
 
-        -- Pass 1, the bulk: level-3 cells outer, each probing the enterprises' GiST index.
+        -- Pass 1, the bulk: level-3 cells outer, each probing the enterprises' GiST index once
+        -- (so each polygon is prepared once for all its points). OFFSET 0 is what keeps the
+        -- cells outer: it hides the cells' own index, so the planner cannot flatten the join
+        -- and loop over points instead (a LATERAL subquery does not prevent that; measured
+        -- by bench/assignment.py: 10x slower at 1M x 10k).
         INSERT INTO gw_wanted
-        SELECT h.enterprise_id, (array_agg(h.cell_id ORDER BY h.code))[1], count(*) > 1
+        SELECT e.id, (array_agg(v.cell_id ORDER BY v.code))[1], count(*) > 1
         FROM (
             SELECT cv.cell_id, c.code, cv.geom
             FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
             WHERE c.kind = 'territorial' AND c.level = 3 AND cv.valid @> p_at
+            OFFSET 0
         ) v
-        CROSS JOIN LATERAL (
-            SELECT e.id AS enterprise_id, v.cell_id, v.code
-            FROM enterprise e WHERE ST_Covers(v.geom, e.geom)
-        ) h
-        JOIN gw_scope s ON s.enterprise_id = h.enterprise_id
-        GROUP BY h.enterprise_id;
+        JOIN enterprise e ON ST_Covers(v.geom, e.geom)
+        WHERE e.valid_from <= p_at
+          AND (p_ids IS NULL OR e.id IN (SELECT s.enterprise_id FROM gw_scope s))
+        GROUP BY e.id;
 
         -- Pass 2, the few left (outside all level-3 cells): shallower cells, point by point.
         INSERT INTO gw_wanted
         SELECT DISTINCT ON (e.id) e.id, v.cell_id,
                coalesce(count(*) OVER (PARTITION BY e.id, v.level) > 1 AND v.cell_id IS NOT NULL,
                         false)
-        FROM gw_scope s
-        JOIN enterprise e ON e.id = s.enterprise_id
+        FROM enterprise e
         LEFT JOIN LATERAL (
             SELECT cv.cell_id, c.level, c.code
             FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
             WHERE c.kind = 'territorial' AND c.level < 3 AND cv.valid @> p_at
               AND ST_Covers(cv.geom, e.geom)
         ) v ON true
-        WHERE NOT EXISTS (SELECT 1 FROM gw_wanted w WHERE w.enterprise_id = s.enterprise_id)
+        WHERE e.valid_from <= p_at
+          AND (p_ids IS NULL OR e.id IN (SELECT s.enterprise_id FROM gw_scope s))
+          AND NOT EXISTS (SELECT 1 FROM gw_wanted w WHERE w.enterprise_id = e.id)
         ORDER BY e.id, v.level DESC NULLS LAST, v.code;
     END IF;
 
