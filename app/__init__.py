@@ -23,14 +23,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["ENV"] == "production" and app.config["SECRET_KEY"] == "dev-only-change-me":
         raise RuntimeError("set GRIDWATCH_SECRET_KEY: the default key is for development only")
 
-    from app import account, admin, api, auth, cli, db, errors, i18n, main, mapwall
+    from app import account, admin, api, auth, cli, db, errors, i18n, lookup, main, mapwall
 
     db.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp):
+    for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -62,6 +62,10 @@ def _validation_problem(exc: ValidationError) -> str:
         "min": lambda: _("must be at least %(n)s", n=p["n"]),
         "max": lambda: _("must be at most %(n)s", n=p["n"]),
         "choices": lambda: _("one of %(choices)s", choices=p["choices"]),
+        "swapped": lambda: _("latitude and longitude look swapped"),
+        "null_island": lambda: _("(0, 0) is not a location"),
+        "outside_china": lambda: _("outside China"),
+        "out_of_range": lambda: _("out of range"),
     }
     return str(texts[exc.code]()) if exc.code in texts else exc.message
 

@@ -124,6 +124,14 @@ def _visible() -> list[int] | None:
     return visible_cells(get_session(), sorted(places))
 
 
+def map_parts(m: folium.Map) -> dict:
+    """The Folium page split for embedding in our templates."""
+    root = m.get_root()
+    root.render()
+    return {"map_header": root.header.render(), "map_html": root.html.render(),
+            "map_script": root.script.render()}
+
+
 def _layer_query(args: dict) -> LayerQuery:
     at = None
     if args.get("at"):
@@ -162,7 +170,8 @@ def city_bounds() -> list[list[float]] | None:
     return folium_bounds((row[0], row[1], row[2], row[3]))
 
 
-def build_map(query: LayerQuery, filters: dict) -> folium.Map:
+def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | None = None,
+              refresh: bool = True) -> folium.Map:
     from app.assets import localize, new_map
 
     bounds = city_bounds()
@@ -170,13 +179,15 @@ def build_map(query: LayerQuery, filters: dict) -> folium.Map:
                 prefer_canvas=True, width="100%", height="100%")
     Configure({
         "filters": {k: str(v) for k, v in filters.items() if v is not None},
-        "refreshSeconds": current_app.config["MAP_REFRESH_SECONDS"],
+        "refreshSeconds": current_app.config["MAP_REFRESH_SECONDS"] if refresh else 0,
         "figuresUrl": url_for("mapwall.figures_json"),
         "cardUrl": url_for("mapwall.cell_card", code="__CODE__"),
         "i18n": {"loadFailed": _("A layer could not be loaded.")},
     }).add_to(m)
     for layer in REGISTRY.values():
-        RemoteLayer(layer_spec(layer, query), name=_(layer.title), show=layer.show).add_to(m)
+        if layer_ids is None or layer.id in layer_ids:
+            RemoteLayer(layer_spec(layer, query), name=_(layer.title),
+                        show=layer.show).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     if bounds:
         m.fit_bounds(bounds)
@@ -189,14 +200,11 @@ def build_map(query: LayerQuery, filters: dict) -> folium.Map:
 def wall():
     args = _filters()
     query = _layer_query(args)
-    m = build_map(query, args)
-    root = m.get_root()
-    root.render()
+    parts = map_parts(build_map(query, args))
     figures = map_figures(get_session(), cells=query.cells, window=query.window,
                           today=query.today)
     return render_template(
-        "map/wall.html", map_header=root.header.render(), map_html=root.html.render(),
-        map_script=root.script.render(), figures=figures, legends=legends(),
+        "map/wall.html", **parts, figures=figures, legends=legends(),
         args=args, window=query.window, days=args.get("days") or (
             None if args.get("from") or args.get("to") else DEFAULT_DAYS))
 

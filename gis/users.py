@@ -133,38 +133,38 @@ def set_password(session: Session, username: str, password: str) -> None:
         WHERE id = :u"""), {"h": generate_password_hash(password), "u": uid})
 
 
-CELL_PATH_SQL = """
-    WITH RECURSIVE up(id, parent_id, depth) AS (
-        SELECT id, parent_id, 0 FROM cell WHERE id = :cell
-        UNION ALL
-        SELECT c.id, c.parent_id, up.depth + 1 FROM cell c JOIN up ON c.id = up.parent_id
-    )
-    SELECT coalesce(array_agg(id ORDER BY depth DESC), '{}') FROM up
-"""
-
-
 def cell_path(session: Session, cell_id: int | None) -> tuple[int, ...]:
     """Cell ids from the city down to ``cell_id`` (empty for None)."""
     if cell_id is None:
         return ()
-    return tuple(session.execute(text(CELL_PATH_SQL), {"cell": cell_id}).scalar())
+    return tuple(session.execute(text("SELECT gw_cell_path(:cell)"), {"cell": cell_id}).scalar())
+
+
+GRANTS_SQL = """
+    (SELECT coalesce(json_agg(json_build_object('role', r.role, 'path', gw_cell_path(r.cell_id),
+                                                'code', c.code) ORDER BY r.id), '[]')
+     FROM user_role r LEFT JOIN cell c ON c.id = r.cell_id WHERE r.user_id = u.id)
+"""
+
+
+def _grants(rows) -> tuple[Grant, ...]:
+    return tuple(Grant(g["role"], tuple(g["path"] or ()), g["code"]) for g in rows)
 
 
 def grants(session: Session, uid: int) -> tuple[Grant, ...]:
-    rows = session.execute(text("""
-        SELECT r.role, r.cell_id, c.code FROM user_role r LEFT JOIN cell c ON c.id = r.cell_id
-        WHERE r.user_id = :u ORDER BY r.id"""), {"u": uid}).all()
-    return tuple(Grant(r.role, cell_path(session, r.cell_id), r.code) for r in rows)
+    return _grants(session.execute(text(f"SELECT {GRANTS_SQL} FROM app_user u WHERE u.id = :u"),
+                                   {"u": uid}).scalar() or [])
 
 
 def identity(session: Session, uid: int, via: str = "web") -> Identity | None:
-    row = session.execute(text("""
-        SELECT id, username, display_name, locale FROM app_user WHERE id = :u AND active"""),
-        {"u": uid}).one_or_none()
+    """The user with all their grants, in one query (it runs on every request)."""
+    row = session.execute(text(f"""
+        SELECT u.id, u.username, u.display_name, u.locale, {GRANTS_SQL} AS grants
+        FROM app_user u WHERE u.id = :u AND u.active"""), {"u": uid}).one_or_none()
     if row is None:
         return None
-    return Identity(row.id, row.username, row.display_name, row.locale,
-                    grants(session, row.id), via)
+    return Identity(row.id, row.username, row.display_name, row.locale, _grants(row.grants),
+                    via)
 
 
 @dataclass
@@ -219,13 +219,28 @@ def create_token(session: Session, username: str, name: str = "api") -> tuple[in
 
 
 def token_identity(session: Session, token: str) -> Identity | None:
+    """The token's user, in one query. ``last_used_at`` is refreshed at most once a minute:
+    writing it on every call would turn each API read into a write."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.execute(text("""
-        UPDATE api_token SET last_used_at = now()
-        WHERE token_hash = :h AND revoked_at IS NULL RETURNING user_id"""),
+    row = session.execute(text(f"""
+        WITH t AS (
+            SELECT id, user_id, last_used_at FROM api_token
+            WHERE token_hash = :h AND revoked_at IS NULL
+        ), touch AS (
+            UPDATE api_token a SET last_used_at = now() FROM t
+            WHERE a.id = t.id
+              AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
+            RETURNING a.id
+        )
+        SELECT u.id, u.username, u.display_name, u.locale, {GRANTS_SQL} AS grants,
+               (SELECT count(*) FROM touch) AS touched
+        FROM t JOIN app_user u ON u.id = t.user_id AND u.active"""),
         {"h": _hash_token(token)}).one_or_none()
-    return None if row is None else identity(session, row.user_id, via="api")
+    if row is None:
+        return None
+    return Identity(row.id, row.username, row.display_name, row.locale, _grants(row.grants),
+                    via="api")
 
 
 def revoke_token(session: Session, token_id: int, *, owner_id: int | None = None) -> bool:

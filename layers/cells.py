@@ -23,6 +23,8 @@ def query(session, q: LayerQuery) -> dict:
         breaks, classes = class_breaks([r[figure] for r in rows], k=5)
     collection = feature_collection(rows, lambda r: {
         "code": r["code"], "name": r["name"], "station": r["station"],
+        # The permanent label: the code, and a warning sign with the overdue count if any.
+        "label": r["code"] + (f" ⚠{r['overdue']}" if r["overdue"] else ""),
         "owner_name": r["owner_name"], "owner_phone": r["owner_phone"],
         "owner_inherited": r["owner_inherited"], "enterprises": r["enterprises"],
         "overdue": r["overdue"], "complaints": r["complaints"],
@@ -52,5 +54,5 @@ LAYER = register(Layer(
            PopupField(N_("Complaints"), "complaints", "number")),
     style={"color": CELL_LINE, "weight": 1.5, "fillOpacity": 0.05, "fillColor": CELL_LINE,
            "choroplethOpacity": 0.65},
-    label="code",
+    label="label",
 ))

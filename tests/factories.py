@@ -53,7 +53,7 @@ def cell_of(session, code, at=None):
     return None if row is None else (row[0], row[1])
 
 
-def small_world(session):
+def small_world(session, valid_from=None):
     """A city with two stations' grids and three cells, one enterprise and one complaint in
     cell S1-01, one enterprise in S2-01, a checklist, and one user per role and place.
     Every password is PASSWORD."""
@@ -65,8 +65,10 @@ def small_world(session):
               ("S2", 2, shapely.box(116.1, 38.4, 116.2, 38.5), "C"),
               ("S1-01", 3, shapely.box(116.0, 38.4, 116.05, 38.5), "S1"),
               ("S1-02", 3, shapely.box(116.05, 38.4, 116.1, 38.5), "S1"),
-              ("S2-01", 3, shapely.box(116.1, 38.4, 116.2, 38.5), "S2"))
-    add_enterprises(session, ("E1", 116.02, 38.45), ("E2", 116.15, 38.45))
+              ("S2-01", 3, shapely.box(116.1, 38.4, 116.2, 38.5), "S2"),
+              valid_from=valid_from)
+    add_enterprises(session, ("E1", 116.02, 38.45), ("E2", 116.15, 38.45),
+                    valid_from=valid_from)
     session.execute(text("""
         INSERT INTO checklist_item (code, title, sort_order) VALUES ('Q01', '证照齐全', 1),
                ('Q02', '出厂检验', 2)"""))

@@ -133,3 +133,29 @@ def test_assignment_agrees_with_geopandas_sjoin_off_edges(session):
             assert expected[code] is None
             ours[code] = None
     assert ours == expected
+
+
+def test_bulk_batches_follow_the_same_rule(session):
+    """More than 2,000 enterprises at once take the cells-outer bulk path (two passes): the
+    answer must be the per-point rule's, on edges, on the rim, in a level-2 gap and outside."""
+    add_cells(session, ("C", 1, shapely.box(116, 38.4, 116.2, 38.5), None),
+              ("C-S", 2, shapely.box(116, 38.4, 116.2, 38.5), "C"),
+              ("C-S-01", 3, WEST, "C-S"), ("C-S-02", 3, EAST, "C-S"))
+    rng = np.random.default_rng(3)
+    pts = [tuple(p) for p in rng.uniform([115.98, 38.39], [116.22, 38.51], size=(2000, 2))]
+    pts += [(116.05, y) for y in np.linspace(38.4, 38.5, 41)]      # shared edge and its ends
+    pts += [(116.0, y) for y in np.linspace(38.41, 38.49, 20)]     # outer rim of C-S-01
+    pts += [(x, 38.5) for x in np.linspace(116.06, 116.09, 20)]    # outer rim of C-S-02
+    pts += [(116.1, 38.45), (116.15, 38.45), (116.2, 38.45), (116.3, 38.45)]
+    codes = [f"B{i}" for i in range(len(pts))]
+    add_enterprises(session, *[(c, x, y) for c, (x, y) in zip(codes, pts)])
+
+    def rule(x, y):
+        level3 = [code for code, box in (("C-S-01", WEST), ("C-S-02", EAST))
+                  if box.covers(shapely.Point(x, y))]
+        if level3:
+            return (level3[0], len(level3) > 1)
+        return ("C-S", False) if 116 <= x <= 116.2 and 38.4 <= y <= 38.5 else (None, False)
+
+    assert current_assignment(session) == {c: rule(x, y) for c, (x, y) in zip(codes, pts)}
+    assert assign_all(session) == 0

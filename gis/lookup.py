@@ -1,0 +1,124 @@
+"""Whose cell is this spot, and who answers for it — now or on any past date.
+
+Coordinates are lon/lat; ``crs`` "wgs84" (EPSG:4326) or "gcj02" (Chinese map apps, converted
+here before the lookup). The answer is built by ``gw_lookup`` / ``gw_cell_answer`` in
+PostgreSQL (migration 0005) in one round trip.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis import crs
+from gis.crs import check_lonlat, gcj02_to_wgs84
+from gis.errors import GridWatchError
+from gis.validation import ValidationError
+
+CRS_CHOICES = ("wgs84", "gcj02")
+# check_lonlat's reasons -> (validation code the web layer translates, parameter to blame)
+REASON_CODES = {
+    crs.REASON_SWAPPED: ("swapped", "lon"),
+    crs.REASON_ZERO: ("null_island", "lon"),
+    crs.REASON_OUTSIDE_CHINA: ("outside_china", "lon"),
+    crs.REASON_LON_RANGE: ("out_of_range", "lon"),
+    crs.REASON_LAT_RANGE: ("out_of_range", "lat"),
+}
+
+
+class OutsideEveryCell(GridWatchError):
+    def __init__(self, nearest: dict | None):
+        self.nearest = nearest
+        where = (f"; the nearest is {nearest['code']} ({nearest['name']}), "
+                 f"{nearest['distance_m']:,.0f} m away" if nearest else "")
+        super().__init__(f"the point is outside every cell{where}")
+
+
+def parse_at(value: str | None, zone: str) -> dt.datetime | None:
+    """ISO date or date-time. A bare date means the end of that day in the bureau's zone:
+    "who was responsible on 1 March" is answered as things stood when that day closed, so a
+    change made that day counts. A date-time without zone is in the bureau's zone too."""
+    if value is None or value == "":
+        return None
+    try:
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            when = dt.datetime.combine(day, dt.time(23, 59, 59, 999999))
+        else:
+            when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("at", "not an ISO-8601 date or date-time", "not_datetime") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(zone))
+    return when
+
+
+def parse_point(lon: str | None, lat: str | None, crs_name: str | None
+                ) -> tuple[float, float, str]:
+    """Validate a user's coordinates; returns WGS84 (lon, lat) and the CRS name."""
+    crs_name = (crs_name or "wgs84").lower()
+    if crs_name not in CRS_CHOICES:
+        raise ValidationError("crs", "one of wgs84, gcj02", "choices", choices="wgs84, gcj02")
+    for name, value in (("lon", lon), ("lat", lat)):
+        if value is None or str(value).strip() == "":
+            raise ValidationError(name, "required", "required")
+        try:
+            float(value)
+        except ValueError:
+            raise ValidationError(name, "expected a number", "expected_float") from None
+    reason = check_lonlat(lon, lat)
+    if reason:
+        code, field = REASON_CODES.get(reason, ("invalid", "lon"))
+        raise ValidationError(field, f"({lon}, {lat}): {reason}", code)
+    x, y = float(lon), float(lat)
+    if crs_name == "gcj02":
+        x, y = gcj02_to_wgs84(x, y)
+    return float(x), float(y), crs_name
+
+
+def lookup(session: Session, lon: float, lat: float, at: dt.datetime | None = None) -> dict:
+    """The cell, people and surroundings of a WGS84 point at ``at`` (default now)."""
+    answer = session.execute(
+        text("SELECT gw_lookup(:lon, :lat, coalesce(CAST(:at AS timestamptz), now()))"),
+        {"lon": lon, "lat": lat, "at": at}).scalar()
+    if answer.get("outside"):
+        raise OutsideEveryCell(answer.get("nearest_cell"))
+    return answer
+
+
+def enterprise_responsible(session: Session, management_code: str,
+                           at: dt.datetime | None = None) -> dict | None:
+    """The same chain for an enterprise, through the cell it was assigned to at ``at``, plus
+    the enterprise's own responsible person. None when the enterprise does not exist."""
+    row = session.execute(text("""
+        SELECT e.id, e.management_code, e.name, e.grade, e.credit_code, e.address,
+               e.contact_name, e.contact_phone, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat,
+               ec.cell_id, ec.on_edge, ec.valid @> coalesce(CAST(:at AS timestamptz), now())
+                   AS assigned
+        FROM enterprise e
+        LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id
+             AND ec.valid @> coalesce(CAST(:at AS timestamptz), now())
+        WHERE e.management_code = :code"""), {"code": management_code, "at": at}).one_or_none()
+    if row is None:
+        return None
+    answer: dict = {}
+    if row.cell_id is not None:
+        answer = session.execute(text(
+            "SELECT gw_cell_answer(:c, :lon, :lat, coalesce(CAST(:at AS timestamptz), now()))"),
+            {"c": row.cell_id, "lon": row.lon, "lat": row.lat, "at": at}).scalar()
+        answer["on_edge"] = row.on_edge
+    principal = session.execute(text("""
+        SELECT gw_person_json(r.person_id, 'principal', 'enterprise') FROM responsibility r
+        WHERE r.enterprise_id = :e AND r.role = 'principal'
+          AND r.valid @> coalesce(CAST(:at AS timestamptz), now())"""),
+        {"e": row.id, "at": at}).scalar()
+    answer.setdefault("responsibilities", {})["enterprise"] = [principal] if principal else []
+    answer["enterprise"] = {
+        "management_code": row.management_code, "name": row.name, "grade": row.grade,
+        "credit_code": row.credit_code, "address": row.address,
+        "contact": {"name": row.contact_name, "phone": row.contact_phone},
+        "lon": row.lon, "lat": row.lat, "assigned": row.cell_id is not None}
+    return json.loads(json.dumps(answer, default=str))

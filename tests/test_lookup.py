@@ -1,0 +1,176 @@
+"""Whose cell is this spot: on and off edges, before and after a redraw and an owner change,
+in WGS84 and GCJ-02; every bad parameter named."""
+import datetime as dt
+
+import pytest
+import shapely
+from sqlalchemy import text
+
+from gis.crs import wgs84_to_gcj02
+from tests.factories import add_cells, login, small_world
+
+UTC = dt.timezone.utc
+JAN = dt.datetime(2026, 1, 1, tzinfo=UTC)
+MAR = dt.datetime(2026, 3, 1, tzinfo=UTC)
+MAY = dt.datetime(2026, 5, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(session):
+    small_world(session, valid_from=JAN)  # history has room: everything began on 1 January
+    people = {}
+    for name, phone in (("甲", "13800000001"), ("乙", "13800000002"), ("所长", "13800000003"),
+                        ("镇长", "13800000004"), ("厂长", "13800000005")):
+        people[name] = session.execute(text(
+            "INSERT INTO person (name, phone, unit) VALUES (:n, :p, '单位') RETURNING id"),
+            {"n": name, "p": phone}).scalar()
+    session.execute(text("""
+        INSERT INTO responsibility (person_id, kind, role, cell_id, valid_from)
+        SELECT :p, 'department', 'owner', id, :t FROM cell WHERE code = 'S1-01'"""),
+        {"p": people["甲"], "t": JAN})
+    session.execute(text("""
+        INSERT INTO responsibility (person_id, kind, role, cell_id, valid_from)
+        SELECT :p, 'department', 'station_chief', id, :t FROM cell WHERE code = 'S1'"""),
+        {"p": people["所长"], "t": JAN})
+    session.execute(text("""
+        INSERT INTO township (code, name, geom)
+        VALUES ('130984100000', '测试镇', ST_Multi(ST_MakeEnvelope(116, 38.4, 116.2, 38.5, 4326)))"""))
+    session.execute(text("""
+        INSERT INTO responsibility (person_id, kind, role, township_id, valid_from)
+        SELECT :p, 'government', 'township_leader', id, :t FROM township"""),
+        {"p": people["镇长"], "t": JAN})
+    session.execute(text("""
+        INSERT INTO responsibility (person_id, kind, role, enterprise_id, valid_from)
+        SELECT :p, 'enterprise', 'principal', id, :t FROM enterprise WHERE management_code = 'E1'"""),
+        {"p": people["厂长"], "t": JAN})
+    return people
+
+
+@pytest.fixture
+def inspector(client, world):
+    login(client, "c2-inspector")  # any logged-in user may look up any spot
+    return client
+
+
+def ask(client, **params):
+    return client.get("/api/v1/lookup", query_string=params)
+
+
+def test_interior_point_answers_cell_ancestors_and_people(inspector):
+    response = ask(inspector, lon=116.021, lat=38.45)
+    assert response.status_code == 200
+    answer = response.get_json()
+    assert answer["cell"]["code"] == "S1-01" and answer["cell"]["level"] == 3
+    assert answer["cell"]["version"]["valid_to"] is None
+    assert [a["code"] for a in answer["ancestors"]] == ["S1", "C"]
+    assert answer["on_edge"] is False
+    department = {p["role"]: p for p in answer["responsibilities"]["department"]}
+    assert department["owner"]["name"] == "甲" and department["owner"]["phone"] == "13800000001"
+    assert department["station_chief"]["name"] == "所长"
+    assert answer["responsibilities"]["government"][0]["name"] == "镇长"
+    assert answer["township"]["name"] == "测试镇"
+    assert answer["nearest_enterprises"][0]["management_code"] == "E1"
+    assert 80 < answer["nearest_enterprises"][0]["distance_m"] < 95  # 0.001° at 38.45°N
+
+
+def test_point_on_a_shared_edge_says_so_and_which_rule_chose(inspector):
+    answer = ask(inspector, lon=116.05, lat=38.45).get_json()
+    assert answer["cell"]["code"] == "S1-01" and answer["on_edge"] is True
+    assert answer["edge_candidates"] == ["S1-01", "S1-02"]
+    assert "lowest code" in answer["edge_rule"]
+
+
+def test_cell_without_owner_falls_to_its_parent(inspector, session, world):
+    session.execute(text("""
+        INSERT INTO responsibility (person_id, kind, role, cell_id, valid_from)
+        SELECT :p, 'department', 'owner', id, :t FROM cell WHERE code = 'S1'"""),
+        {"p": world["所长"], "t": JAN})
+    owner = ask(inspector, lon=116.07, lat=38.45).get_json()["owner"]
+    assert owner["name"] == "所长" and owner["inherited"] is True and owner["cell_code"] == "S1"
+
+
+def test_outside_every_cell_is_404_with_the_nearest_cell(inspector):
+    response = ask(inspector, lon=116.25, lat=38.45)
+    assert response.status_code == 404
+    error = response.get_json()["error"]
+    assert error["nearest_cell"]["code"] == "S2-01"
+    assert 4000 < error["nearest_cell"]["distance_m"] < 5000  # 0.05° of longitude at 38.45°N
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"lat": 38.45}, "lon"),
+    ({"lon": 116.02}, "lat"),
+    ({"lon": "east", "lat": 38.45}, "lon"),
+    ({"lon": 0, "lat": 0}, "lon"),
+    ({"lon": 38.45, "lat": 116.02}, "lon"),
+    ({"lon": -73.98, "lat": 40.75}, "lon"),
+    ({"lon": 116.02, "lat": 38.45, "crs": "bd09"}, "crs"),
+    ({"lon": 116.02, "lat": 38.45, "at": "last tuesday"}, "at"),
+    ({"lon": 116.02, "lat": 38.45, "zoom": 3}, "zoom"),
+])
+def test_bad_parameters_are_400_naming_them(inspector, params, field):
+    response = ask(inspector, **params)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == field
+
+
+def test_gcj02_coordinates_are_converted_before_the_lookup(inspector):
+    # 116.047 is 250 m west of the edge; its GCJ-02 form lies ~500 m further east, across it.
+    gx, gy = wgs84_to_gcj02(116.047, 38.45)
+    assert gx > 116.05
+    assert ask(inspector, lon=gx, lat=gy).get_json()["cell"]["code"] == "S1-02"
+    converted = ask(inspector, lon=gx, lat=gy, crs="gcj02").get_json()
+    assert converted["cell"]["code"] == "S1-01"
+    assert converted["query"]["wgs84"] == pytest.approx([116.047, 38.45], abs=1e-7)
+
+
+def test_time_travel_across_a_redraw_and_an_owner_change(inspector, session, world):
+    # 1 March: the edge moves west to 116.03, so 116.04 passes from S1-01 to S1-02.
+    add_cells(session, ("S1-01", 3, shapely.box(116.0, 38.4, 116.03, 38.5), "S1"),
+              ("S1-02", 3, shapely.box(116.03, 38.4, 116.1, 38.5), "S1"), valid_from=MAR)
+    # 1 May: S1-01 passes from 甲 to 乙.
+    from gis.records import set_cell_owner
+
+    cell_id = session.execute(text("SELECT id FROM cell WHERE code = 'S1-01'")).scalar()
+    set_cell_owner(session, cell_id, world["乙"], MAY)
+
+    def at(day, lon=116.04):
+        return ask(inspector, lon=lon, lat=38.45, at=day).get_json()
+
+    assert at("2026-02-28")["cell"]["code"] == "S1-01"
+    assert at("2026-02-28")["owner"]["name"] == "甲"
+    assert at("2026-03-01T07:59:00+08:00")["cell"]["code"] == "S1-01"  # before the change
+    assert at("2026-03-01")["cell"]["code"] == "S1-02"  # the day it changed
+    assert at("2026-04-01")["cell"]["version"]["valid_from"].startswith("2026-03-01")
+    assert at("2026-04-30", lon=116.01)["owner"]["name"] == "甲"
+    assert at("2026-05-01", lon=116.01)["owner"]["name"] == "乙"
+    assert at("2026-06-01", lon=116.01)["owner"]["name"] == "乙"
+    old = at("2026-02-01")["cell"]["version"]
+    assert old["valid_to"].startswith("2026-03-01")
+
+
+def test_enterprise_responsible_chain_includes_its_own_person(inspector):
+    answer = inspector.get("/api/v1/enterprises/E1/responsible").get_json()
+    assert answer["enterprise"]["management_code"] == "E1"
+    assert answer["cell"]["code"] == "S1-01"
+    assert answer["responsibilities"]["enterprise"][0]["name"] == "厂长"
+    assert {p["role"] for p in answer["responsibilities"]["department"]} == {
+        "owner", "station_chief"}
+    before = inspector.get("/api/v1/enterprises/E1/responsible?at=2025-06-01").get_json()
+    assert before["enterprise"]["assigned"] is False and "cell" not in before
+    assert inspector.get("/api/v1/enterprises/NOPE/responsible").status_code == 404
+
+
+def test_lookup_needs_a_login_or_a_token(client, world, session):
+    assert ask(client, lon=116.02, lat=38.45).status_code == 401
+    from gis.users import create_token
+
+    _id, token = create_token(session, "c1-inspector")
+    response = client.get("/api/v1/lookup?lon=116.02&lat=38.45",
+                          headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and response.get_json()["cell"]["code"] == "S1-01"
+
+
+def test_lookup_page_renders(inspector):
+    html = inspector.get("/lookup").get_data(as_text=True)
+    assert "使用我的位置" in html and 'id="coords"' in html
