@@ -59,5 +59,7 @@ def page():
     from app.mapwall import _layer_query, build_map, map_parts
 
     args = validate(request.args, {})
-    m = build_map(_layer_query(args), args, layer_ids=("grids", "cells"), refresh=False)
+    # Cells are drawn for orientation only: a tap anywhere is a lookup, not a popup.
+    m = build_map(_layer_query(args), args, layer_ids=("grids", "cells"), refresh=False,
+                  interactive=False)
     return render_template("lookup/page.html", **map_parts(m))

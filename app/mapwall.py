@@ -171,7 +171,7 @@ def city_bounds() -> list[list[float]] | None:
 
 
 def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | None = None,
-              refresh: bool = True) -> folium.Map:
+              refresh: bool = True, interactive: bool = True) -> folium.Map:
     from app.assets import localize, new_map
 
     bounds = city_bounds()
@@ -186,8 +186,10 @@ def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | Non
     }).add_to(m)
     for layer in REGISTRY.values():
         if layer_ids is None or layer.id in layer_ids:
-            RemoteLayer(layer_spec(layer, query), name=_(layer.title),
-                        show=layer.show).add_to(m)
+            spec = layer_spec(layer, query)
+            if not interactive:
+                spec["style"] = {**spec["style"], "interactive": False}
+            RemoteLayer(spec, name=_(layer.title), show=layer.show).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     if bounds:
         m.fit_bounds(bounds)

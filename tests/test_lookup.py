@@ -34,14 +34,16 @@ def world(session):
         {"p": people["所长"], "t": JAN})
     session.execute(text("""
         INSERT INTO township (code, name, geom)
-        VALUES ('130984100000', '测试镇', ST_Multi(ST_MakeEnvelope(116, 38.4, 116.2, 38.5, 4326)))"""))
+        VALUES ('130984100000', '测试镇',
+                ST_Multi(ST_MakeEnvelope(116, 38.4, 116.2, 38.5, 4326)))"""))
     session.execute(text("""
         INSERT INTO responsibility (person_id, kind, role, township_id, valid_from)
         SELECT :p, 'government', 'township_leader', id, :t FROM township"""),
         {"p": people["镇长"], "t": JAN})
     session.execute(text("""
         INSERT INTO responsibility (person_id, kind, role, enterprise_id, valid_from)
-        SELECT :p, 'enterprise', 'principal', id, :t FROM enterprise WHERE management_code = 'E1'"""),
+        SELECT :p, 'enterprise', 'principal', id, :t FROM enterprise
+        WHERE management_code = 'E1'"""),
         {"p": people["厂长"], "t": JAN})
     return people
 

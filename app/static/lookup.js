@@ -87,6 +87,7 @@
     var map = window.GridWatchMap && window.GridWatchMap.map;
     if (!map) { return; }
     if (marker) { marker.setLatLng([lat, lon]); } else { marker = L.marker([lat, lon]).addTo(map); }
+    map.setView([lat, lon], Math.max(map.getZoom(), 13));
   }
   function lookupAt(lon, lat, crs, at) {
     var params = new URLSearchParams({lon: lon, lat: lat, crs: crs || "wgs84"});

@@ -95,6 +95,8 @@
         return features.length;
       }
       var options = {onEachFeature: function (feature, layer) { GW.bind(spec, feature, layer); }};
+      // A non-interactive layer lets clicks through to the map (the lookup page needs that).
+      if (spec.style && spec.style.interactive === false) { options.interactive = false; }
       if (spec.render === "points") {
         options.pointToLayer = function (feature, latlng) {
           return L.circleMarker(latlng, GW.style(spec, feature, {renderer: GW.canvas}));
@@ -123,7 +125,8 @@
     },
 
     bind: function (spec, feature, layer) {
-      if (spec.popup && spec.popup.length) {
+      var interactive = !(spec.style && spec.style.interactive === false);
+      if (interactive && spec.popup && spec.popup.length) {
         layer.bindPopup(function () { return GW.popup(spec, feature.properties || {}); },
                         {maxWidth: 320});
       }
@@ -131,7 +134,7 @@
         layer.bindTooltip(String(feature.properties[spec.label]),
                           {permanent: true, direction: "center", className: "cell-label"});
       }
-      if (spec.id === "cells") {
+      if (interactive && spec.id === "cells") {
         layer.on("click", function () { GW.openCard(feature.properties.code); });
       }
     },
