@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import account, admin, api, auth, cli, db, errors, i18n, lookup, main, mapwall
 
+    _server_timing(app)  # first, so the timing includes authentication
     db.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
@@ -32,7 +33,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp):
         app.register_blueprint(blueprint)
-    _server_timing(app)
     return app
 
 
