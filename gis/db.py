@@ -74,3 +74,26 @@ def transaction(session_factory: sessionmaker[Session]):
             yield session
     finally:
         session.close()
+
+
+def reset_database(url: str) -> None:
+    """Create the database if missing and empty it: schema ``public`` dropped and recreated
+    with PostGIS and btree_gist. For tests and benches only — it destroys everything."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(normalise_url(url))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
+        ).scalar()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    engine = create_engine(target, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
+    engine.dispose()

@@ -11,11 +11,10 @@ import os
 import shutil
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from gis.db import DEFAULT_DATABASE_URL, make_engine, normalise_url
+from gis.db import DEFAULT_DATABASE_URL, make_engine, normalise_url, reset_database
 
 
 def _test_url() -> str:
@@ -29,23 +28,7 @@ TEST_URL = _test_url()
 
 
 def _prepare_database(url: str) -> None:
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
-        ).scalar()
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        # A clean slate each session: the schema and everything in it, extensions included.
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
-    engine.dispose()
+    reset_database(url)
 
 
 @pytest.fixture(scope="session", autouse=True)
