@@ -23,15 +23,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["ENV"] == "production" and app.config["SECRET_KEY"] == "dev-only-change-me":
         raise RuntimeError("set GRIDWATCH_SECRET_KEY: the default key is for development only")
 
-    from app import account, admin, api, auth, cli, db, errors, i18n, lookup, main, mapwall
+    from app import (account, admin, api, auth, cli, db, errors, gridedit, i18n, lookup, main,
+                     mapwall)
 
     _server_timing(app)  # first, so the timing includes authentication
+    _vendor_urls(app)
     db.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp):
+    for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, gridedit.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -54,6 +56,15 @@ def _server_timing(app: Flask) -> None:
             elapsed = (time.perf_counter() - started) * 1000
             response.headers["Server-Timing"] = f"app;dur={elapsed:.3f}"
         return response
+
+
+def _vendor_urls(app: Flask) -> None:
+    from flask import url_for
+
+    from app.assets import vendor_file
+
+    app.jinja_env.globals["vendor_url"] = lambda package, inner: url_for(
+        "static", filename=vendor_file(package, inner))
 
 
 def _loads(value: str):

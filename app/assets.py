@@ -380,3 +380,18 @@ def new_map(config, max_zoom: int = 18, min_zoom: int | None = None, **kwargs) -
     for layer in base_layers(config):
         layer.add_to(m)
     return m
+
+
+# npm packages our own templates load directly (not through Folium), with the files they use.
+TEMPLATE_ASSETS = {
+    "@geoman-io/leaflet-geoman-free": ("leaflet-geoman.js", "leaflet-geoman.css"),
+}
+
+
+def vendor_file(package: str, inner: str, manifest: dict[str, str] | None = None) -> str:
+    """Path under app/static of a file of a vendored npm package (for our own templates)."""
+    manifest = _manifest() if manifest is None else manifest
+    if package not in manifest:
+        raise UnvendoredAsset(f"npm package {package!r} is not vendored: add it to "
+                              "package.json and run `make assets`")
+    return f"vendor/{manifest[package]}/{inner}"

@@ -159,6 +159,26 @@ class Cell(Base):
     )
 
 
+class GridChange(Base):
+    """One committed redraw: who, when, why, from when on; versions point back at it.
+    A revert is a new change (``reverts`` names the one it undoes), never a deletion."""
+
+    __tablename__ = "grid_change"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    valid_from: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    comment: Mapped[str] = mapped_column(Text, nullable=False)
+    parent_code: Mapped[str | None] = mapped_column(String(32))
+    reverts: Mapped[int | None] = mapped_column(ForeignKey("grid_change.id"))
+    summary: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+    __table_args__ = (CheckConstraint("length(trim(comment)) > 0", name="comment_required"),)
+
+
 class CellVersion(Dated, Base):
     """One boundary of one cell over one period. Redrawing closes a version and adds another."""
 
@@ -166,6 +186,7 @@ class CellVersion(Dated, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"), nullable=False, index=True)
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("grid_change.id"), index=True)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
     comment: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(String(100))

@@ -39,6 +39,8 @@ copy leaflet.markercluster dist leaflet.markercluster.js leaflet.markercluster.j
 copy leaflet.vectorgrid dist Leaflet.VectorGrid.bundled.js Leaflet.VectorGrid.bundled.js.map
 copy leaflet.fullscreen . Control.FullScreen.js Control.FullScreen.css icon-fullscreen.svg LICENSE
 copy d3 . d3.min.js LICENSE
+# The grid editor draws and snaps with Leaflet-Geoman (loaded by our template, not Folium).
+copy @geoman-io/leaflet-geoman-free dist leaflet-geoman.js leaflet-geoman.css
 
 # A manifest the app reads to find each library's versioned folder; every dependency in
 # package.json must have been copied above.

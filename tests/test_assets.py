@@ -100,8 +100,11 @@ def test_manifest_lists_every_package_json_dependency(manifest):
 def test_every_vendor_entry_is_a_file_and_every_package_is_used(manifest):
     for name in VENDOR:
         assert (STATIC / assets.vendor_path(name, manifest)).is_file(), name
+    for package, files in assets.TEMPLATE_ASSETS.items():
+        for inner in files:
+            assert (STATIC / assets.vendor_file(package, inner, manifest)).is_file(), inner
     deps = json.loads((ROOT / "package.json").read_text())["dependencies"]
-    assert {package for package, _ in VENDOR.values()} == set(deps)
+    assert {package for package, _ in VENDOR.values()} | set(assets.TEMPLATE_ASSETS) == set(deps)
 
 
 def test_vendor_names_are_folium_names():

@@ -1,6 +1,10 @@
 """Every write endpoint, every role, two places: the allowed role at the right place may, every
 other role and every other place gets 403. Allowed writes leave an audit entry."""
+import datetime as dt
 import io
+import json
+
+import shapely
 
 import pytest
 from sqlalchemy import text
@@ -47,11 +51,26 @@ CASES = [
     ("own language", "post", "/account/language", {"data": {"lang": "en"}},
      _allow(*ALL_USERS)),
     ("log out", "post", "/logout", {}, _allow(*ALL_USERS)),
+    # Redrawing inside grid S1: its manager (or an admin-less manager above) only.
+    ("preview a redraw of S1", "post", "/api/v1/grid/S1/preview",
+     {"json": {"geometries": "EDGE"}}, _allow("s1-manager")),
+    ("commit a redraw of S1", "post", "/api/v1/grid/S1/commit",
+     {"json": {"geometries": "EDGE", "comment": "更均衡"}}, _allow("s1-manager")),
+    ("revert a change in S1", "post", "/api/v1/grid/changes/CHANGE/revert",
+     {"json": {"comment": "撤销"}}, _allow("s1-manager")),
     # A token is revoked by its owner or an admin; to anyone else it does not exist.
     ("revoke s1-leader's token", "post", "/account/tokens/TOKEN/revoke", {},
      {u: (True if u in ("s1-leader", "admin") else 404) for u in ALL_USERS}),
 ]
-COVERED = {(m.upper(), url.replace("TOKEN", "1")) for _n, m, url, _k, _w in CASES}
+COVERED = {(m.upper(), url.replace("TOKEN", "1").replace("CHANGE", "1"))
+           for _n, m, url, _k, _w in CASES}
+# S1's inner edge moved from 116.05 to 116.04: a valid reshape of its two cells.
+EDGE = {
+    "S1-01": {"type": "Polygon", "coordinates": [[[116.0, 38.4], [116.04, 38.4], [116.04, 38.5],
+                                                  [116.0, 38.5], [116.0, 38.4]]]},
+    "S1-02": {"type": "Polygon", "coordinates": [[[116.04, 38.4], [116.1, 38.4], [116.1, 38.5],
+                                                  [116.04, 38.5], [116.04, 38.4]]]},
+}
 
 
 def _csv_upload():
@@ -61,7 +80,9 @@ def _csv_upload():
 
 @pytest.fixture
 def world(session):
-    return small_world(session)
+    # Two days old, so a change committed yesterday can be reverted today.
+    return small_world(session, valid_from=dt.datetime.now(dt.timezone.utc)
+                       - dt.timedelta(days=2))
 
 
 @pytest.mark.parametrize("username", ALL_USERS)
@@ -75,6 +96,17 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
         kwargs["data"] = _csv_upload()
     if "json" in kwargs and kwargs["json"].get("person_id") == "PERSON":
         kwargs["json"] = {"person_id": world}
+    if "json" in kwargs and kwargs["json"].get("geometries") == "EDGE":
+        kwargs["json"] = {**kwargs["json"], "geometries": EDGE}
+    if "CHANGE" in url:
+        from gis import redraw
+
+        proposal = redraw.Proposal("S1", {c: shapely.from_geojson(json.dumps(g))
+                                          for c, g in EDGE.items()})
+        yesterday = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+        url = url.replace("CHANGE", str(redraw.commit(session, proposal, username="s1-manager",
+                                                          comment="edge west",
+                                                          valid_from=yesterday)))
     if "TOKEN" in url:
         from gis.users import create_token
 
@@ -85,6 +117,8 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
         assert response.status_code == 404
     elif who[username]:
         assert response.status_code in (200, 201, 302), response.get_data(as_text=True)
+        if url.endswith("/preview"):
+            return  # a preview writes nothing, so there is nothing to audit
         after = session.execute(text("""
             SELECT username, action, remote_addr FROM audit_log ORDER BY id DESC LIMIT 1""")).one()
         assert session.execute(text("SELECT count(*) FROM audit_log")).scalar() > before
@@ -118,7 +152,7 @@ def _matches(rule: str, url: str) -> bool:
 
 def test_anonymous_writes_are_refused(client, world):
     for _name, method, url, kwargs, _who in CASES:
-        url = url.replace("TOKEN", "1")
+        url = url.replace("TOKEN", "1").replace("CHANGE", "1")
         response = getattr(client, method)(url, **{k: v for k, v in kwargs.items()
                                                   if k != "data" or v != "CSV"})
         assert response.status_code in (401, 302), url

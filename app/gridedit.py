@@ -1,0 +1,207 @@
+"""Grid managers redraw cells: the editor page, live preview (validation + effect), commit,
+revert, and a cell's history. Permission: ``edit_grid`` on every touched cell."""
+from __future__ import annotations
+
+import json
+
+import shapely
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import text
+
+from app.auth import authorize, login_required, record
+from app.db import get_session
+from gis import redraw
+from gis.validation import Field, ValidationError, validate
+
+bp = Blueprint("gridedit", __name__)
+
+PROPOSAL = {
+    "moves": Field(kind="dict", required=False, max_length=2000),
+    "geometries": Field(kind="dict", required=False, max_length=200),
+    "new_cells": Field(kind="dict", required=False, max_length=50),
+    "retire": Field(kind="list", required=False, max_length=50),
+    "expected_versions": Field(kind="dict", required=False, max_length=500),
+}
+COMMIT = {**PROPOSAL,
+          "comment": Field(max_length=1000, min_length=1),
+          "valid_from": Field(kind="datetime", required=False),
+          "confirm_warnings": Field(kind="bool", required=False, default=False)}
+REVERT = {"comment": Field(max_length=1000, min_length=1)}
+
+
+def _cell_path(code: str) -> tuple[int, ...]:
+    path = get_session().execute(text(
+        "SELECT gw_cell_path(id) FROM cell WHERE code = :c"), {"c": code}).scalar()
+    if not path:
+        abort(404, description=f"cell {code!r} does not exist")
+    return tuple(path)
+
+
+def _authorize_grid(code: str) -> None:
+    """Editing happens strictly inside the grid: a manager of ``code`` (or above) may."""
+    authorize("edit_grid", _cell_path(code) + (-1,))
+
+
+def _geometry(code: str, value) -> object:
+    try:
+        geom = shapely.from_geojson(json.dumps(value))
+    except Exception:  # noqa: BLE001 - GEOS/JSON parse errors come in several kinds
+        raise ValidationError("geometries", f"{code}: not a GeoJSON geometry",
+                              "invalid") from None
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise ValidationError("geometries", f"{code}: expected a polygon", "invalid")
+    return geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
+
+
+def _proposal(code: str, body: dict) -> redraw.Proposal:
+    db = get_session()
+    if body["moves"]:
+        proposal = redraw.village_moves(db, code, {str(k): str(v)
+                                                   for k, v in body["moves"].items()})
+    else:
+        proposal = redraw.Proposal(code)
+    for cell_code, geojson in (body["geometries"] or {}).items():
+        proposal.geometries[cell_code] = _geometry(cell_code, geojson)
+    proposal.new_cells.update({str(k): str(v) for k, v in (body["new_cells"] or {}).items()})
+    proposal.retire |= {str(c) for c in body["retire"] or []}
+    proposal.expected_versions.update({str(k): int(v) for k, v in
+                                       (body["expected_versions"] or {}).items()})
+    children = redraw.current_children(db, code)
+    for cell_code in set(proposal.geometries) | proposal.retire:
+        if cell_code not in children and cell_code not in proposal.new_cells:
+            raise ValidationError("geometries", f"{cell_code}: not a cell of grid {code}",
+                                  "invalid")
+        authorize("edit_grid", _cell_path(code) + (-1,))
+    return proposal
+
+
+def _tolerance() -> float:
+    return float(current_app.config["GRID_SLIVER_TOLERANCE_M2"])
+
+
+@bp.get("/grid/<code>/edit")
+@login_required
+def editor(code: str):
+    _authorize_grid(code)
+    from app.mapwall import _layer_query, build_map, map_parts
+
+    args = validate(request.args, {})
+    children = redraw.current_children(get_session(), code)
+    m = build_map(_layer_query(args), args, layer_ids=("grids",), refresh=False)
+    return render_template("grid/edit.html", code=code, **map_parts(m),
+                           cells=[{"code": c, "name": v["name"], "version": v["version_id"]}
+                                  for c, v in children.items()])
+
+
+@bp.get("/api/v1/grid/<code>/cells.geojson")
+@login_required
+def grid_cells(code: str):
+    _authorize_grid(code)
+    rows = get_session().execute(text("""
+        SELECT json_build_object('type', 'FeatureCollection', 'features',
+               coalesce(json_agg(json_build_object('type', 'Feature',
+                 'geometry', ST_AsGeoJSON(cv.geom, 7)::json,
+                 'properties', json_build_object('code', c.code, 'name', c.name,
+                                                 'version', cv.id)) ORDER BY c.code), '[]'))::text
+        FROM cell c JOIN cell p ON p.id = c.parent_id
+        JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+        WHERE p.code = :p AND c.retired_at IS NULL"""), {"p": code}).scalar()
+    return Response(rows, mimetype="application/geo+json")
+
+
+@bp.get("/api/v1/grid/<code>/villages.geojson")
+@login_required
+def grid_villages(code: str):
+    _authorize_grid(code)
+    rows = get_session().execute(text("""
+        SELECT json_build_object('type', 'FeatureCollection', 'features',
+               coalesce(json_agg(json_build_object('type', 'Feature',
+                 'geometry', ST_AsGeoJSON(v.geom, 7)::json,
+                 'properties', json_build_object('code', v.code, 'name', v.name,
+                                                 'cell', k.code)) ORDER BY v.code), '[]'))::text
+        FROM village v
+        JOIN LATERAL (
+            SELECT c.code FROM cell c JOIN cell p ON p.id = c.parent_id
+            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            WHERE p.code = :p AND c.retired_at IS NULL
+              AND ST_Covers(cv.geom, ST_PointOnSurface(v.geom))
+            ORDER BY c.code LIMIT 1) k ON true"""), {"p": code}).scalar()
+    return Response(rows, mimetype="application/geo+json")
+
+
+@bp.post("/api/v1/grid/<code>/preview")
+@login_required
+def preview(code: str):
+    _authorize_grid(code)
+    body = validate(request.get_json(silent=True), PROPOSAL)
+    db = get_session()
+    proposal = _proposal(code, body)
+    report = redraw.validate(db, proposal, _tolerance())
+    effect = redraw.effect(db, proposal)
+    db.rollback()  # a preview writes nothing
+    return jsonify(validation=report.as_dict(), effect=json.loads(json.dumps(effect,
+                                                                             default=str)),
+                   geometries={c: json.loads(shapely.to_geojson(g))
+                               for c, g in proposal.geometries.items()},
+                   expected_versions=proposal.expected_versions)
+
+
+@bp.post("/api/v1/grid/<code>/commit")
+@login_required
+def commit(code: str):
+    _authorize_grid(code)
+    body = validate(request.get_json(silent=True), COMMIT)
+    db = get_session()
+    proposal = _proposal(code, body)
+    try:
+        change_id = redraw.commit(db, proposal, username=current_user.username,
+                                  comment=body["comment"], valid_from=body["valid_from"],
+                                  confirm_warnings=body["confirm_warnings"],
+                                  tolerance_m2=_tolerance())
+    except redraw.Conflict as exc:
+        db.rollback()
+        return jsonify(error={"status": 409, "message": str(exc)}), 409
+    except redraw.RedrawError:
+        db.rollback()
+        raise
+    record("grid_changed", target=f"grid {code}", change=change_id,
+           cells=sorted(proposal.geometries), comment=body["comment"])
+    db.commit()
+    return jsonify(change=change_id, message=_("Change %(id)s committed.", id=change_id)), 201
+
+
+@bp.post("/api/v1/grid/changes/<int:change_id>/revert")
+@login_required
+def revert(change_id: int):
+    body = validate(request.get_json(silent=True), REVERT)
+    db = get_session()
+    parent = db.execute(text("SELECT parent_code FROM grid_change WHERE id = :i"),
+                        {"i": change_id}).scalar()
+    if parent is None:
+        abort(404, description=f"change {change_id} does not exist")
+    _authorize_grid(parent)
+    try:
+        new_id = redraw.revert(db, change_id, username=current_user.username,
+                               comment=body["comment"])
+    except redraw.Conflict as exc:
+        db.rollback()
+        return jsonify(error={"status": 409, "message": str(exc)}), 409
+    except redraw.RedrawError:
+        db.rollback()
+        raise
+    record("grid_change_reverted", target=f"change {change_id}", change=new_id,
+           comment=body["comment"])
+    db.commit()
+    return jsonify(change=new_id), 201
+
+
+@bp.get("/cells/<code>/history")
+@login_required
+def history(code: str):
+    authorize("view", _cell_path(code))
+    data = redraw.history(get_session(), code)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(json.loads(json.dumps(data, default=str)))
+    return render_template("grid/history.html", history=data)

@@ -1,0 +1,452 @@
+"""Redrawing cells safely: propose, validate, see the effect, commit with history, revert.
+
+Coordinates are lon/lat (EPSG:4326); areas are m² on the spheroid (geography). A proposal
+changes cells inside one parent grid (a station's grid, or a professional grid): new
+geometries for some children, new children, retired children. Everything is computed in
+PostGIS against a temporary table holding the parent's children *as proposed*, so validation
+and effect see exactly what a commit would write.
+
+Committing is one transaction: optimistic version check (the versions the editor started
+from must still be current; rows are locked so two commits serialise), old versions closed at
+``valid_from``, new ones inserted — the assignment triggers then move exactly the enterprises
+inside the touched cells — and a ``grid_change`` row saying who, when and why.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import GridWatchError
+
+
+class RedrawError(GridWatchError):
+    """The proposal cannot be validated or committed as asked."""
+
+
+class Conflict(RedrawError):
+    """Someone committed a change to the same cells since the editor loaded them."""
+
+
+@dataclass
+class Proposal:
+    parent_code: str
+    geometries: dict[str, object] = field(default_factory=dict)  # code -> MultiPolygon
+    new_cells: dict[str, str] = field(default_factory=dict)  # code -> name
+    retire: set[str] = field(default_factory=set)
+    expected_versions: dict[str, int] = field(default_factory=dict)  # code -> version id
+
+
+@dataclass
+class Finding:
+    level: str  # error | warning
+    kind: str  # invalid | outside_parent | overlap | gap | multipart | uncovered | no_owner
+    cell: str | None
+    message: str
+    lon: float | None = None
+    lat: float | None = None
+    area_m2: float | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Report:
+    findings: list[Finding]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "warning"]
+
+    def as_dict(self) -> dict:
+        return {"ok": not self.errors, "errors": [f.as_dict() for f in self.errors],
+                "warnings": [f.as_dict() for f in self.warnings]}
+
+
+def _multi(geom):
+    if geom.geom_type == "Polygon":
+        return shapely.MultiPolygon([geom])
+    return geom
+
+
+def parent_row(session: Session, code: str):
+    row = session.execute(text("""
+        SELECT c.id, c.code, c.level, c.kind, cv.id AS version_id
+        FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+        WHERE c.code = :c AND c.retired_at IS NULL"""), {"c": code}).one_or_none()
+    if row is None:
+        raise RedrawError(f"grid {code!r} does not exist")
+    if row.level != 2:
+        raise RedrawError(f"grid {code!r} is level {row.level}; redraw works inside a "
+                          "second-level grid")
+    return row
+
+
+def current_children(session: Session, parent_code: str) -> dict[str, dict]:
+    """code -> {version_id, name, geometry (shapely)} of the parent's live children."""
+    rows = session.execute(text("""
+        SELECT c.code, c.name, cv.id AS version_id, ST_AsBinary(cv.geom) AS wkb
+        FROM cell c JOIN cell p ON p.id = c.parent_id
+        JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+        WHERE p.code = :p AND c.retired_at IS NULL ORDER BY c.code"""),
+        {"p": parent_code}).all()
+    return {r.code: {"version_id": r.version_id, "name": r.name,
+                     "geometry": shapely.from_wkb(bytes(r.wkb))} for r in rows}
+
+
+def village_moves(session: Session, parent_code: str, moves: dict[str, str]) -> Proposal:
+    """Move whole villages between the parent's cells: each touched cell becomes the union
+    of the villages it holds afterwards, so the cells stay gap- and overlap-free."""
+    children = current_children(session, parent_code)
+    unknown = sorted(set(moves.values()) - set(children))
+    if unknown:
+        raise RedrawError(f"cell {unknown[0]!r} is not a cell of grid {parent_code}")
+    rows = session.execute(text("""
+        SELECT v.code, ST_AsBinary(v.geom) AS wkb,
+               (SELECT c.code FROM cell c JOIN cell p ON p.id = c.parent_id
+                JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+                WHERE p.code = :p AND c.retired_at IS NULL
+                  AND ST_Covers(cv.geom, ST_PointOnSurface(v.geom))
+                ORDER BY c.code LIMIT 1) AS cell_code
+        FROM village v WHERE v.code = ANY(:codes)"""),
+        {"p": parent_code, "codes": list(moves)}).all()
+    found = {r.code: r for r in rows}
+    missing = sorted(set(moves) - set(found))
+    if missing:
+        raise RedrawError(f"village {missing[0]!r} does not exist")
+    outside = sorted(code for code, r in found.items() if r.cell_code is None)
+    if outside:
+        raise RedrawError(f"village {outside[0]!r} is not inside grid {parent_code}")
+    geometries = {code: child["geometry"] for code, child in children.items()}
+    touched = set()
+    for code, target in moves.items():
+        village = shapely.from_wkb(bytes(found[code].wkb))
+        source = found[code].cell_code
+        if source == target:
+            continue
+        geometries[source] = shapely.set_precision(
+            shapely.difference(geometries[source], village), 1e-7)
+        geometries[target] = shapely.set_precision(
+            shapely.union(geometries[target], village), 1e-7)
+        touched |= {source, target}
+    return Proposal(parent_code, {c: _multi(geometries[c]) for c in sorted(touched)},
+                    expected_versions={c: children[c]["version_id"] for c in touched})
+
+
+def _stage(session: Session, proposal: Proposal) -> None:
+    """Temp table ``proposed``: the parent's children as the proposal would leave them."""
+    parent_row(session, proposal.parent_code)
+    session.execute(text("""
+        CREATE TEMP TABLE IF NOT EXISTS proposed (code text PRIMARY KEY, geom geometry,
+                                                   changed boolean) ON COMMIT DROP"""))
+    session.execute(text("TRUNCATE proposed"))
+    session.execute(text("""
+        INSERT INTO proposed (code, geom, changed)
+        SELECT c.code, cv.geom, false FROM cell c JOIN cell p ON p.id = c.parent_id
+        JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+        WHERE p.code = :p AND c.retired_at IS NULL AND NOT c.code = ANY(:retire)"""),
+        {"p": proposal.parent_code, "retire": sorted(proposal.retire) or [""]})
+    for code, geom in proposal.geometries.items():
+        session.execute(text("""
+            INSERT INTO proposed (code, geom, changed) VALUES (:c, ST_GeomFromWKB(:g, 4326), true)
+            ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, changed = true"""),
+            {"c": code, "g": shapely.to_wkb(geom)})
+
+
+VALIDATE_SQL = """
+WITH parent AS (
+    SELECT cv.geom FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+    WHERE c.code = :p
+),
+changed AS (SELECT * FROM proposed WHERE changed),
+invalid AS (
+    SELECT 'error' AS level, 'invalid' AS kind, code, ST_IsValidReason(geom) AS message,
+           (ST_IsValidDetail(geom)).location AS at, NULL::float8 AS area
+    FROM changed WHERE NOT ST_IsValid(geom)
+),
+ok AS (SELECT * FROM proposed WHERE ST_IsValid(geom)),
+outside AS (
+    SELECT 'error', 'outside_parent', o.code, 'extends outside its parent grid',
+           ST_PointOnSurface(d.geom), ST_Area(d.geom::geography)
+    FROM ok o, parent p,
+         LATERAL ST_Dump(ST_CollectionExtract(ST_Difference(o.geom, p.geom), 3)) d
+    WHERE o.changed AND ST_Area(d.geom::geography) > :tol
+),
+overlapping AS (
+    SELECT 'error', 'overlap', a.code || ' / ' || b.code, 'cells overlap',
+           ST_PointOnSurface(d.geom), ST_Area(d.geom::geography)
+    FROM ok a JOIN ok b ON a.code < b.code AND (a.changed OR b.changed)
+         AND ST_Intersects(a.geom, b.geom),
+         LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)) d
+    WHERE ST_Area(d.geom::geography) > :tol
+),
+gaps AS (
+    SELECT 'error', 'gap', NULL::text, 'part of the grid belongs to no cell',
+           ST_PointOnSurface(d.geom), ST_Area(d.geom::geography)
+    FROM parent p,
+         LATERAL ST_Dump(ST_CollectionExtract(
+             ST_Difference(p.geom, (SELECT ST_Union(geom) FROM ok)), 3)) d
+    WHERE ST_Area(d.geom::geography) > :tol
+),
+multipart AS (
+    SELECT 'warning', 'multipart', code, 'the cell is in ' || ST_NumGeometries(geom)
+           || ' separate pieces', ST_PointOnSurface(geom), NULL::float8
+    FROM ok WHERE changed AND ST_NumGeometries(ST_CollectionExtract(geom, 3)) > 1
+)
+SELECT * FROM invalid UNION ALL SELECT * FROM outside UNION ALL SELECT * FROM overlapping
+UNION ALL SELECT * FROM gaps UNION ALL SELECT * FROM multipart
+"""
+
+
+def validate(session: Session, proposal: Proposal, tolerance_m2: float = 1.0) -> Report:
+    """Every problem the proposal would cause, each with its place and size."""
+    _stage(session, proposal)
+    findings = []
+    for r in session.execute(text(f"""
+            SELECT level, kind, code, message, ST_X(at) AS lon, ST_Y(at) AS lat, area
+            FROM ({VALIDATE_SQL}) f(level, kind, code, message, at, area)"""),
+            {"p": proposal.parent_code, "tol": tolerance_m2}):
+        message = r.message
+        if r.area is not None:
+            message = f"{message}: {r.area:,.1f} m²"
+        findings.append(Finding(r.level, r.kind, r.code, message, r.lon, r.lat, r.area))
+    uncovered = session.execute(text("""
+        SELECT e.management_code, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
+        FROM enterprise e, cell c JOIN cell_version cv ON cv.cell_id = c.id
+             AND cv.valid_to IS NULL
+        WHERE c.code = :p AND ST_Covers(cv.geom, e.geom)
+          AND NOT EXISTS (SELECT 1 FROM proposed o WHERE ST_IsValid(o.geom)
+                          AND ST_Covers(o.geom, e.geom))
+        ORDER BY e.management_code LIMIT 50"""), {"p": proposal.parent_code}).all()
+    for r in uncovered:
+        findings.append(Finding("error", "uncovered", None,
+                                f"enterprise {r.management_code} would be in no cell",
+                                r.lon, r.lat))
+    for code in sorted(proposal.new_cells):
+        findings.append(Finding("warning", "no_owner", code,
+                                "new cell has no owner of its own: it falls to the grid's "
+                                "owner until one is named"))
+    return Report(findings)
+
+
+def effect(session: Session, proposal: Proposal, today: dt.date | None = None) -> dict:
+    """What the proposal changes, cell by cell: enterprises by grade, inspections required a
+    year, overdue, complaints in the last 90 days, area; before and after; and the list of
+    enterprises that move. Run ``validate`` (or ``_stage``) first in the same transaction."""
+    today = today or dt.date.today()
+    _stage(session, proposal)
+    params = {"p": proposal.parent_code, "today": today}
+    moves = session.execute(text("""
+        WITH parent AS (
+            SELECT cv.geom FROM cell c
+            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            WHERE c.code = :p
+        ),
+        inside AS (
+            SELECT e.id, e.management_code, e.name, e.grade, e.geom FROM enterprise e, parent p
+            WHERE ST_Covers(p.geom, e.geom)
+        )
+        SELECT i.management_code, i.name, i.grade, cur.code AS from_cell, new.code AS to_cell
+        FROM inside i
+        LEFT JOIN enterprise_cell ec ON ec.enterprise_id = i.id AND ec.valid_to IS NULL
+        LEFT JOIN cell cur ON cur.id = ec.cell_id
+        LEFT JOIN LATERAL (
+            SELECT o.code FROM proposed o WHERE ST_IsValid(o.geom) AND ST_Covers(o.geom, i.geom)
+            ORDER BY o.code LIMIT 1) new ON true
+        WHERE cur.code IS DISTINCT FROM new.code
+        ORDER BY i.management_code"""), params).all()
+    cells = session.execute(text("""
+        WITH parent AS (
+            SELECT cv.geom FROM cell c
+            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            WHERE c.code = :p
+        ),
+        inside AS (
+            SELECT e.id, e.grade, e.geom, gi.interval_days,
+                   coalesce(li.last, e.valid_from::date) + gi.interval_days
+                       < CAST(:today AS date) AS overdue,
+                   cur.code AS before_cell,
+                   (SELECT o.code FROM proposed o WHERE ST_IsValid(o.geom)
+                      AND ST_Covers(o.geom, e.geom) ORDER BY o.code LIMIT 1) AS after_cell
+            FROM enterprise e
+            CROSS JOIN parent p
+            LEFT JOIN grade_interval gi ON gi.grade = e.grade
+            LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+            LEFT JOIN cell cur ON cur.id = ec.cell_id
+            LEFT JOIN LATERAL (SELECT max(inspected_on) AS last FROM inspection i
+                               WHERE i.enterprise_id = e.id) li ON true
+            WHERE ST_Covers(p.geom, e.geom)
+        ),
+        complaints AS (
+            SELECT k.geom FROM complaint k, parent p
+            WHERE k.received_at > CAST(:today AS date) - 90 AND ST_Covers(p.geom, k.geom)
+        ),
+        codes AS (
+            SELECT code FROM proposed
+            UNION SELECT c.code FROM cell c JOIN cell p ON p.id = c.parent_id
+            WHERE p.code = :p AND c.retired_at IS NULL
+        )
+        SELECT k.code,
+               (SELECT jsonb_object_agg(grade, n) FROM (SELECT grade, count(*) n FROM inside
+                 WHERE before_cell = k.code GROUP BY grade) g) AS grades_before,
+               (SELECT jsonb_object_agg(grade, n) FROM (SELECT grade, count(*) n FROM inside
+                 WHERE after_cell = k.code GROUP BY grade) g) AS grades_after,
+               (SELECT count(*) FROM inside WHERE before_cell = k.code) AS enterprises_before,
+               (SELECT count(*) FROM inside WHERE after_cell = k.code) AS enterprises_after,
+               (SELECT coalesce(sum(365.0 / interval_days), 0) FROM inside
+                 WHERE before_cell = k.code) AS workload_before,
+               (SELECT coalesce(sum(365.0 / interval_days), 0) FROM inside
+                 WHERE after_cell = k.code) AS workload_after,
+               (SELECT count(*) FROM inside WHERE before_cell = k.code AND overdue)
+                   AS overdue_before,
+               (SELECT count(*) FROM inside WHERE after_cell = k.code AND overdue)
+                   AS overdue_after,
+               (SELECT count(*) FROM complaints m, cell_version cv JOIN cell c
+                  ON c.id = cv.cell_id AND cv.valid_to IS NULL
+                 WHERE c.code = k.code AND ST_Covers(cv.geom, m.geom)) AS complaints_before,
+               (SELECT count(*) FROM complaints m, proposed o
+                 WHERE o.code = k.code AND ST_Covers(o.geom, m.geom)) AS complaints_after,
+               (SELECT ST_Area(cv.geom::geography) / 1e6 FROM cell_version cv JOIN cell c
+                  ON c.id = cv.cell_id AND cv.valid_to IS NULL WHERE c.code = k.code)
+                   AS area_before_km2,
+               (SELECT ST_Area(o.geom::geography) / 1e6 FROM proposed o WHERE o.code = k.code)
+                   AS area_after_km2,
+               (SELECT changed FROM proposed o WHERE o.code = k.code) AS changed
+        FROM codes k ORDER BY k.code"""), params).all()
+    rows = [dict(r._mapping) for r in cells]
+    for r in rows:
+        for key in ("workload_before", "workload_after", "area_before_km2", "area_after_km2"):
+            if r[key] is not None:
+                r[key] = float(r[key])
+    live = [r for r in rows if r["area_after_km2"] is not None]
+    average = (sum(r["workload_after"] for r in live) / len(live)) if live else 0.0
+    average_before = (sum(r["workload_before"] for r in rows if r["area_before_km2"])
+                      / max(1, sum(1 for r in rows if r["area_before_km2"])))
+    for r in rows:
+        for key in ("workload_before", "workload_after"):
+            r[key] = round(float(r[key]), 1)
+        r["grades_before"] = r["grades_before"] or {}
+        r["grades_after"] = r["grades_after"] or {}
+        r["workload_change"] = round(r["workload_after"] - r["workload_before"], 1)
+        r["deviation"] = (round((r["workload_after"] - average) / average, 3)
+                          if average and r["area_after_km2"] is not None else None)
+        r["deviation_before"] = (round((r["workload_before"] - average_before) / average_before,
+                                       3) if average_before and r["area_before_km2"] else None)
+    return {"cells": rows, "average_workload": round(average, 1),
+            "moves": [dict(m._mapping) for m in moves],
+            "rises": [r["code"] for r in rows if r["workload_change"] > 0],
+            "falls": [r["code"] for r in rows if r["workload_change"] < 0]}
+
+
+def commit(session: Session, proposal: Proposal, *, username: str, comment: str,
+           valid_from: dt.datetime | None = None, confirm_warnings: bool = False,
+           tolerance_m2: float = 1.0, reverts: int | None = None) -> int:
+    """Validate and write the proposal as one change; returns the change id."""
+    if not comment or not comment.strip():
+        raise RedrawError("comment: say why (required)")
+    at = valid_from or session.execute(text("SELECT now()")).scalar()
+    codes = sorted(set(proposal.geometries) | proposal.retire)
+    # Lock the versions being replaced: a concurrent commit waits here, then fails the check.
+    current = {r.code: r for r in session.execute(text("""
+        SELECT c.code, c.id AS cell_id, cv.id AS version_id, cv.valid_from
+        FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+        WHERE c.code = ANY(:codes) FOR UPDATE OF cv"""), {"codes": codes}).all()}
+    for code, expected in proposal.expected_versions.items():
+        have = current.get(code)
+        if have is None or have.version_id != expected:
+            raise Conflict(f"cell {code} was changed by someone else since you started "
+                           "editing; reload to see their change, then redo yours")
+    for code in codes:
+        if code in proposal.new_cells:
+            continue
+        if code not in current:
+            raise RedrawError(f"cell {code!r} is not a live cell")
+        if current[code].valid_from >= at:
+            raise RedrawError(f"cell {code}: its current boundary starts on or after the "
+                              "change; choose a later valid_from")
+    report = validate(session, proposal, tolerance_m2)
+    if report.errors:
+        raise RedrawError("the change is not valid: " + "; ".join(
+            f"{f.cell or ''} {f.message}".strip() for f in report.errors[:10]))
+    if report.warnings and not confirm_warnings:
+        raise RedrawError("confirm the warnings first: " + "; ".join(
+            f"{f.cell or ''} {f.message}".strip() for f in report.warnings[:10]))
+    summary = {"changed": sorted(proposal.geometries), "created": sorted(proposal.new_cells),
+               "retired": sorted(proposal.retire)}
+    change_id = session.execute(text("""
+        INSERT INTO grid_change (valid_from, username, comment, parent_code, reverts, summary)
+        VALUES (:at, :u, :c, :p, :r, CAST(:s AS jsonb)) RETURNING id"""), {
+        "at": at, "u": username, "c": comment.strip(), "p": proposal.parent_code,
+        "r": reverts, "s": json.dumps(summary)}).scalar()
+    parent = parent_row(session, proposal.parent_code)
+    for code, name in proposal.new_cells.items():
+        if session.execute(text("SELECT 1 FROM cell WHERE code = :c"), {"c": code}).scalar():
+            raise RedrawError(f"code {code!r} exists or existed; codes are never reused")
+        session.execute(text("""
+            INSERT INTO cell (code, name, level, kind, specialty, parent_id, station_id)
+            SELECT :c, :n, 3, p.kind, p.specialty, p.id, p.station_id FROM cell p
+            WHERE p.id = :pid"""), {"c": code, "n": name, "pid": parent.id})
+    closing = [current[c].version_id for c in codes if c in current]
+    if closing:
+        session.execute(text("UPDATE cell_version SET valid_to = :at WHERE id = ANY(:ids)"),
+                        {"at": at, "ids": closing})
+    if proposal.retire:
+        session.execute(text("UPDATE cell SET retired_at = :at WHERE code = ANY(:codes)"),
+                        {"at": at, "codes": sorted(proposal.retire)})
+    # One statement for all new versions, so the assignment trigger runs once.
+    session.execute(text("""
+        INSERT INTO cell_version (cell_id, geom, valid_from, comment, created_by, change_id)
+        SELECT c.id, ST_Multi(ST_CollectionExtract(o.geom, 3)), :at, :comment, :u, :chg
+        FROM proposed o JOIN cell c ON c.code = o.code WHERE o.changed"""),
+        {"at": at, "comment": comment.strip(), "u": username, "chg": change_id})
+    return change_id
+
+
+def revert(session: Session, change_id: int, *, username: str, comment: str,
+           valid_from: dt.datetime | None = None) -> int:
+    """Undo a committed change by a new change restoring the boundaries it replaced."""
+    change = session.execute(text("SELECT * FROM grid_change WHERE id = :i"),
+                             {"i": change_id}).one_or_none()
+    if change is None:
+        raise RedrawError(f"change {change_id} does not exist")
+    rows = session.execute(text("""
+        SELECT c.code, ST_AsBinary(old.geom) AS wkb, now_v.id AS current_version,
+               c.created_at >= :at AS created_by_change
+        FROM cell_version v JOIN cell c ON c.id = v.cell_id
+        LEFT JOIN cell_version old ON old.cell_id = c.id AND old.valid_to = v.valid_from
+        LEFT JOIN cell_version now_v ON now_v.cell_id = c.id AND now_v.valid_to IS NULL
+        WHERE v.change_id = :i"""), {"i": change_id, "at": change.at}).all()
+    proposal = Proposal(change.parent_code)
+    for r in rows:
+        if r.wkb is None:
+            proposal.retire.add(r.code)
+        else:
+            proposal.geometries[r.code] = shapely.from_wkb(bytes(r.wkb))
+        if r.current_version is not None:
+            proposal.expected_versions[r.code] = r.current_version
+    return commit(session, proposal, username=username, comment=comment,
+                  valid_from=valid_from, confirm_warnings=True, reverts=change_id)
+
+
+def history(session: Session, code: str) -> dict:
+    """A cell's timeline: boundary versions with who and why, and its owners."""
+    versions = [dict(r._mapping) for r in session.execute(text("""
+        SELECT cv.id, cv.valid_from, cv.valid_to, cv.created_by, cv.comment, cv.change_id,
+               g.reverts, round((ST_Area(cv.geom::geography) / 1e6)::numeric, 3) AS area_km2
+        FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
+        LEFT JOIN grid_change g ON g.id = cv.change_id
+        WHERE c.code = :c ORDER BY cv.valid_from DESC"""), {"c": code})]
+    owners = [dict(r._mapping) for r in session.execute(text("""
+        SELECT p.name, p.phone, r.valid_from, r.valid_to FROM responsibility r
+        JOIN cell c ON c.id = r.cell_id JOIN person p ON p.id = r.person_id
+        WHERE c.code = :c AND r.role = 'owner' ORDER BY r.valid_from DESC"""), {"c": code})]
+    return {"code": code, "versions": versions, "owners": owners}
