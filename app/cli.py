@@ -165,6 +165,74 @@ def grid_export(file, at):
     click.echo(f"exported {n:,} cells to {file}")
 
 
+@grid_cli.command("redraw")
+@click.argument("file", type=click.Path(exists=True))
+@click.option("--comment", required=True, help="Why (kept with the change; required).")
+@click.option("--user", "username", help="Check the change against this user's roles and "
+                                         "record it under their name.")
+@click.option("--code-field", default="code", show_default=True)
+@click.option("--valid-from", help="When the new boundaries take effect (ISO); default now.")
+@click.option("--crs", help=CRS_HELP)
+@click.option("--make-valid", is_flag=True, help="Repair invalid polygons and report them.")
+@click.option("--confirm-warnings", is_flag=True, help="Commit despite warnings "
+                                                       "(multipart cells, cells without owner).")
+@click.option("--dry-run", is_flag=True, help="Validate and list the enterprises that would "
+                                               "move; write nothing.")
+def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid,
+                confirm_warnings, dry_run):
+    """Replace the boundaries of the cells FILE names (one transaction; history kept)."""
+    from gis import audit, policy, redraw, users
+
+    _require_database()
+    tolerance = current_app.config["GRID_SLIVER_TOLERANCE_M2"]
+    failed = False
+    try:
+        with transaction(_sessions()) as session:
+            proposals = redraw.proposals_from_file(session, file, code_field=code_field,
+                                                   crs=crs, make_valid=make_valid)
+            who = "cli"
+            if username:
+                ident = users.identity(session, users.user_id(session, username))
+                for p in proposals:
+                    path = users.cell_path(session, redraw.parent_row(session, p.parent_code).id)
+                    if ident is None or not policy.can(ident.grants, "edit_grid", path + (-1,)):
+                        raise click.ClickException(
+                            f"user {username} is not allowed to edit grid {p.parent_code}")
+                who = username
+            for p in proposals:
+                report = redraw.validate(session, p, tolerance)
+                effect = redraw.effect(session, p)
+                click.echo(f"grid {p.parent_code}: {len(p.geometries)} cell(s), "
+                           f"{len(effect['moves'])} enterprise(s) move")
+                for f in report.findings:
+                    place = f" at ({f.lon:.6f}, {f.lat:.6f})" if f.lon is not None else ""
+                    click.echo(f"  {f.level}: {f.kind} {f.cell or ''} {f.message}{place}")
+                for m in effect["moves"]:
+                    click.echo(f"  {m['management_code']}: {m['from_cell']} -> {m['to_cell']}")
+                for c in effect["cells"]:
+                    if c["workload_change"]:
+                        click.echo(f"  workload {c['code']}: {c['workload_before']} -> "
+                                   f"{c['workload_after']} inspections a year")
+                failed = failed or bool(report.errors)
+            if failed:
+                raise click.ClickException("validation failed: nothing written")
+            if dry_run:
+                click.echo("dry run: nothing written")
+                return
+            when = _parse_when(valid_from)
+            for p in proposals:
+                change = redraw.commit(session, p, username=who, comment=comment,
+                                       valid_from=when, confirm_warnings=confirm_warnings,
+                                       tolerance_m2=tolerance)
+                audit.record(session, "grid_changed", target=f"grid {p.parent_code}",
+                             username=who, remote_addr="localhost", via="cli",
+                             detail={"change": change, "cells": sorted(p.geometries),
+                                     "comment": comment})
+                click.echo(f"committed change {change} in grid {p.parent_code}")
+    except GridWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @enterprises_cli.command("import")
 @click.argument("file", type=click.Path(exists=True))
 @click.option("--crs", help=CRS_HELP + " Default EPSG:4326.")

@@ -366,13 +366,8 @@ def commit(session: Session, proposal: Proposal, *, username: str, comment: str,
             raise Conflict(f"cell {code} was changed by someone else since you started "
                            "editing; reload to see their change, then redo yours")
     for code in codes:
-        if code in proposal.new_cells:
-            continue
-        if code not in current:
+        if code not in current and code not in proposal.new_cells:
             raise RedrawError(f"cell {code!r} is not a live cell")
-        if current[code].valid_from >= at:
-            raise RedrawError(f"cell {code}: its current boundary starts on or after the "
-                              "change; choose a later valid_from")
     report = validate(session, proposal, tolerance_m2)
     if report.errors:
         raise RedrawError("the change is not valid: " + "; ".join(
@@ -380,6 +375,10 @@ def commit(session: Session, proposal: Proposal, *, username: str, comment: str,
     if report.warnings and not confirm_warnings:
         raise RedrawError("confirm the warnings first: " + "; ".join(
             f"{f.cell or ''} {f.message}".strip() for f in report.warnings[:10]))
+    for code in codes:
+        if code in current and current[code].valid_from >= at:
+            raise RedrawError(f"cell {code}: its current boundary starts on or after the "
+                              "change; choose a later valid_from")
     summary = {"changed": sorted(proposal.geometries), "created": sorted(proposal.new_cells),
                "retired": sorted(proposal.retire)}
     change_id = session.execute(text("""
@@ -450,3 +449,39 @@ def history(session: Session, code: str) -> dict:
         JOIN cell c ON c.id = r.cell_id JOIN person p ON p.id = r.person_id
         WHERE c.code = :c AND r.role = 'owner' ORDER BY r.valid_from DESC"""), {"c": code})]
     return {"code": code, "versions": versions, "owners": owners}
+
+
+def proposals_from_file(session: Session, path, *, code_field: str = "code",
+                        crs: str | None = None, make_valid: bool = False) -> list[Proposal]:
+    """New boundaries for existing cells, from a file, grouped by parent grid (one proposal
+    each). Every feature must name a live cell; problems are refused like an import's."""
+    from gis.errors import ImportRefused, Problem
+    from gis.files import plausible_in_china, polygon_problem, read_vector
+
+    frame, _source = read_vector(path, crs)
+    if code_field not in frame.columns:
+        raise ImportRefused(str(path), [Problem("file", f"no code field {code_field!r}")])
+    parents = dict(session.execute(text("""
+        SELECT c.code, p.code FROM cell c JOIN cell p ON p.id = c.parent_id
+        WHERE c.retired_at IS NULL AND c.code = ANY(:codes)"""),
+        {"codes": [str(v) for v in frame[code_field]]}).all())
+    problems, grouped = [], {}
+    for i, row in frame.iterrows():
+        code = str(row[code_field]).strip()
+        where = f"feature {i + 1} (code {code})"
+        geom, problem, _note = polygon_problem(row.geometry, make_valid)
+        problem = problem or (plausible_in_china(geom) if geom is not None else None)
+        if code not in parents:
+            problem = f"no live cell {code!r} with a parent grid"
+        if problem:
+            problems.append(Problem(where, problem))
+            continue
+        grouped.setdefault(parents[code], {})[code] = geom
+    if problems:
+        raise ImportRefused(str(path), problems)
+    proposals = []
+    for parent, geometries in sorted(grouped.items()):
+        versions = {c: v["version_id"] for c, v in current_children(session, parent).items()}
+        proposals.append(Proposal(parent, geometries,
+                                  expected_versions={c: versions[c] for c in geometries}))
+    return proposals
