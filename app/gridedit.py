@@ -77,6 +77,29 @@ def _proposal(code: str, body: dict) -> redraw.Proposal:
     return proposal
 
 
+def finding_text(f: redraw.Finding) -> str:
+    """A finding in the user's language; GEOS's own reason stays as GEOS says it."""
+    area = f"{f.area_m2:,.1f}" if f.area_m2 is not None else ""
+    texts = {
+        "invalid": lambda: _("invalid geometry: %(reason)s", reason=f.message),
+        "outside_parent": lambda: _("extends outside its parent grid: %(area)s m²", area=area),
+        "overlap": lambda: _("cells overlap: %(area)s m²", area=area),
+        "gap": lambda: _("part of the grid belongs to no cell: %(area)s m²", area=area),
+        "multipart": lambda: _("the cell is in several separate pieces"),
+        "uncovered": lambda: _("enterprise %(code)s would be in no cell", code=f.enterprise),
+        "no_owner": lambda: _("new cell has no owner of its own: it falls to the grid's owner"),
+    }
+    return str(texts[f.kind]()) if f.kind in texts else f.message
+
+
+def _report(report: redraw.Report) -> dict:
+    out = report.as_dict()
+    for key in ("errors", "warnings"):
+        for item, finding in zip(out[key], getattr(report, key)):
+            item["message"] = finding_text(finding)
+    return out
+
+
 def _tolerance() -> float:
     return float(current_app.config["GRID_SLIVER_TOLERANCE_M2"])
 
@@ -89,7 +112,10 @@ def editor(code: str):
 
     args = validate(request.args, {})
     children = redraw.current_children(get_session(), code)
-    m = build_map(_layer_query(args), args, layer_ids=("grids",), refresh=False)
+    # The grid outline is context only: clicks must reach the villages and cells below it.
+    # SVG, not canvas: a few hundred village polygons, each a click target for selection.
+    m = build_map(_layer_query(args), args, layer_ids=("grids",), refresh=False,
+                  interactive=False, prefer_canvas=False)
     return render_template("grid/edit.html", code=code, **map_parts(m),
                            cells=[{"code": c, "name": v["name"], "version": v["version_id"]}
                                   for c, v in children.items()])
@@ -141,7 +167,7 @@ def preview(code: str):
     report = redraw.validate(db, proposal, _tolerance())
     effect = redraw.effect(db, proposal)
     db.rollback()  # a preview writes nothing
-    return jsonify(validation=report.as_dict(), effect=json.loads(json.dumps(effect,
+    return jsonify(validation=_report(report), effect=json.loads(json.dumps(effect,
                                                                              default=str)),
                    geometries={c: json.loads(shapely.to_geojson(g))
                                for c, g in proposal.geometries.items()},

@@ -171,12 +171,13 @@ def city_bounds() -> list[list[float]] | None:
 
 
 def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | None = None,
-              refresh: bool = True, interactive: bool = True) -> folium.Map:
+              refresh: bool = True, interactive: bool = True,
+              prefer_canvas: bool = True) -> folium.Map:
     from app.assets import localize, new_map
 
     bounds = city_bounds()
     m = new_map(current_app.config, location=None, zoom_start=10, control_scale=True,
-                prefer_canvas=True, width="100%", height="100%")
+                prefer_canvas=prefer_canvas, width="100%", height="100%")
     Configure({
         "filters": {k: str(v) for k, v in filters.items() if v is not None},
         "refreshSeconds": current_app.config["MAP_REFRESH_SECONDS"] if refresh else 0,

@@ -50,6 +50,8 @@ class Finding:
     lon: float | None = None
     lat: float | None = None
     area_m2: float | None = None
+    enterprise: str | None = None
+    detail: str | None = None  # GEOS's reason for invalid geometry; pieces for multipart
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -170,20 +172,21 @@ WITH parent AS (
 changed AS (SELECT * FROM proposed WHERE changed),
 invalid AS (
     SELECT 'error' AS level, 'invalid' AS kind, code, ST_IsValidReason(geom) AS message,
-           (ST_IsValidDetail(geom)).location AS at, NULL::float8 AS area
+           (ST_IsValidDetail(geom)).location AS at, NULL::float8 AS area,
+           (ST_IsValidDetail(geom)).reason AS detail
     FROM changed WHERE NOT ST_IsValid(geom)
 ),
 ok AS (SELECT * FROM proposed WHERE ST_IsValid(geom)),
 outside AS (
     SELECT 'error', 'outside_parent', o.code, 'extends outside its parent grid',
-           ST_PointOnSurface(d.geom), ST_Area(d.geom::geography)
+           ST_PointOnSurface(d.geom), ST_Area(d.geom::geography), NULL::text
     FROM ok o, parent p,
          LATERAL ST_Dump(ST_CollectionExtract(ST_Difference(o.geom, p.geom), 3)) d
     WHERE o.changed AND ST_Area(d.geom::geography) > :tol
 ),
 overlapping AS (
     SELECT 'error', 'overlap', a.code || ' / ' || b.code, 'cells overlap',
-           ST_PointOnSurface(d.geom), ST_Area(d.geom::geography)
+           ST_PointOnSurface(d.geom), ST_Area(d.geom::geography), NULL::text
     FROM ok a JOIN ok b ON a.code < b.code AND (a.changed OR b.changed)
          AND ST_Intersects(a.geom, b.geom),
          LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)) d
@@ -191,7 +194,7 @@ overlapping AS (
 ),
 gaps AS (
     SELECT 'error', 'gap', NULL::text, 'part of the grid belongs to no cell',
-           ST_PointOnSurface(d.geom), ST_Area(d.geom::geography)
+           ST_PointOnSurface(d.geom), ST_Area(d.geom::geography), NULL::text
     FROM parent p,
          LATERAL ST_Dump(ST_CollectionExtract(
              ST_Difference(p.geom, (SELECT ST_Union(geom) FROM ok)), 3)) d
@@ -199,7 +202,8 @@ gaps AS (
 ),
 multipart AS (
     SELECT 'warning', 'multipart', code, 'the cell is in ' || ST_NumGeometries(geom)
-           || ' separate pieces', ST_PointOnSurface(geom), NULL::float8
+           || ' separate pieces', ST_PointOnSurface(geom), NULL::float8,
+           ST_NumGeometries(geom)::text
     FROM ok WHERE changed AND ST_NumGeometries(ST_CollectionExtract(geom, 3)) > 1
 )
 SELECT * FROM invalid UNION ALL SELECT * FROM outside UNION ALL SELECT * FROM overlapping
@@ -212,13 +216,15 @@ def validate(session: Session, proposal: Proposal, tolerance_m2: float = 1.0) ->
     _stage(session, proposal)
     findings = []
     for r in session.execute(text(f"""
-            SELECT level, kind, code, message, ST_X(at) AS lon, ST_Y(at) AS lat, area
-            FROM ({VALIDATE_SQL}) f(level, kind, code, message, at, area)"""),
+            SELECT level, kind, code, message, ST_X(at) AS lon, ST_Y(at) AS lat, area,
+                   detail
+            FROM ({VALIDATE_SQL}) f(level, kind, code, message, at, area, detail)"""),
             {"p": proposal.parent_code, "tol": tolerance_m2}):
         message = r.message
         if r.area is not None:
             message = f"{message}: {r.area:,.1f} m²"
-        findings.append(Finding(r.level, r.kind, r.code, message, r.lon, r.lat, r.area))
+        findings.append(Finding(r.level, r.kind, r.code, message, r.lon, r.lat, r.area,
+                                detail=r.detail))
     uncovered = session.execute(text("""
         SELECT e.management_code, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
         FROM enterprise e, cell c JOIN cell_version cv ON cv.cell_id = c.id
@@ -230,7 +236,7 @@ def validate(session: Session, proposal: Proposal, tolerance_m2: float = 1.0) ->
     for r in uncovered:
         findings.append(Finding("error", "uncovered", None,
                                 f"enterprise {r.management_code} would be in no cell",
-                                r.lon, r.lat))
+                                r.lon, r.lat, enterprise=r.management_code))
     for code in sorted(proposal.new_cells):
         findings.append(Finding("warning", "no_owner", code,
                                 "new cell has no owner of its own: it falls to the grid's "
@@ -360,9 +366,10 @@ def commit(session: Session, proposal: Proposal, *, username: str, comment: str,
         SELECT c.code, c.id AS cell_id, cv.id AS version_id, cv.valid_from
         FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
         WHERE c.code = ANY(:codes) FOR UPDATE OF cv"""), {"codes": codes}).all()}
-    for code, expected in proposal.expected_versions.items():
+    for code in codes:
+        expected = proposal.expected_versions.get(code)
         have = current.get(code)
-        if have is None or have.version_id != expected:
+        if expected is not None and (have is None or have.version_id != expected):
             raise Conflict(f"cell {code} was changed by someone else since you started "
                            "editing; reload to see their change, then redo yours")
     for code in codes:

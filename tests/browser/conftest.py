@@ -16,6 +16,9 @@ from tests.conftest import TEST_URL, _prepare_database
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "_artifacts")
 
 
+LIVE_DATABASE: dict = {}
+
+
 @pytest.fixture(scope="session")
 def live_url(database_url):
     """Base URL of a running GridWatch serving the demo city."""
@@ -30,6 +33,7 @@ def live_url(database_url):
     db_url = url.set(database=f"{url.database}_live").render_as_string(hide_password=False)
     _prepare_database(db_url)
     upgrade(db_url)
+    LIVE_DATABASE["url"] = db_url
     engine = make_engine(db_url)
     with transaction(make_session_factory(engine)) as session:
         load_demo(session, today=dt.date.today())
