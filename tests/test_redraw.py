@@ -223,3 +223,26 @@ def test_cli_redraw_dry_run_then_commit(runner, session, world, tmp_path):
                      crs=4326).to_file(gap)
     failed = runner.invoke(args=["grid", "redraw", str(gap), "--comment", "gap"])
     assert failed.exit_code == 1 and "gap" in failed.output
+
+
+def test_split_a_cell_in_two_and_merge_two_cells(session, world):
+    split = redraw.Proposal("S1", {"S1-02": box(116.05, 38.4, 116.1, 38.44),
+                                   "S1-03": box(116.05, 38.44, 116.1, 38.5)},
+                            new_cells={"S1-03": "北半"})
+    report = redraw.validate(session, split)
+    assert report.errors == [] and [f.kind for f in report.warnings] == ["no_owner"]
+    redraw.commit(session, split, username="u", comment="split", confirm_warnings=True,
+                  valid_from=NOW - dt.timedelta(days=2))
+    assert cell_of(session, "X1") == ("S1-03", False)
+    merge = redraw.Proposal("S1", {"S1-02": box(116.05, 38.4, 116.1, 38.5)}, retire={"S1-03"})
+    redraw.commit(session, merge, username="u", comment="merge back")
+    assert cell_of(session, "X1") == ("S1-02", False)
+    retired = session.execute(text(
+        "SELECT retired_at IS NOT NULL FROM cell WHERE code = 'S1-03'")).scalar()
+    assert retired
+    with pytest.raises(redraw.RedrawError, match="never reused"):
+        redraw.commit(session, redraw.Proposal(
+            "S1", {"S1-02": box(116.05, 38.4, 116.1, 38.45), "S1-03": box(116.05, 38.45,
+                                                                          116.1, 38.5)},
+            new_cells={"S1-03": "again"}), username="u", comment="reuse",
+            confirm_warnings=True, valid_from=NOW + dt.timedelta(days=1))

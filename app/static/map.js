@@ -267,6 +267,13 @@
         data.forEach(function (value, key) { if (value) { filters[key] = value; } });
         if (filters.days !== "custom") { delete filters.from; delete filters.to; }
         else { delete filters.days; }
+        // "As of" redraws the cells as they were then: a page reload, so every layer agrees.
+        if ((filters.at || "") !== (GW.filters.at || "")) {
+          var url = new URL(window.location.href);
+          url.search = new URLSearchParams(filters).toString();
+          window.location.assign(url.toString());
+          return;
+        }
         form.querySelectorAll(".custom-range").forEach(function (el) {
           el.hidden = data.get("days") !== "custom";
         });

@@ -99,6 +99,15 @@ def test_moving_a_village_end_to_end(page, live_url, db):
     now = page.request.get(f"{live_url}/api/v1/lookup?lon={lon}&lat={lat}")
     assert then.json()["cell"]["code"] == f"{GRID}-01"
     assert now.json()["cell"]["code"] == f"{GRID}-02"
+    # Undo it from the history page: a new change, the old boundary back, history kept.
+    page.goto(f"{live_url}/cells/{GRID}-01/history")
+    page.fill("form.revert input[name=comment]", "撤销：试行后恢复")
+    with page.expect_navigation():
+        page.click("form.revert button[type=submit]")
+    versions = page.inner_text("#versions")
+    assert f"#{change}" in versions and "撤销：试行后恢复" in versions
+    back = page.request.get(f"{live_url}/api/v1/lookup?lon={lon}&lat={lat}")
+    assert back.json()["cell"]["code"] == f"{GRID}-01"
     assert page.log.problems() == []
 
 
