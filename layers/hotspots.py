@@ -74,14 +74,14 @@ LAYER = register(Layer(
     title=N_("Complaint hot and cold spots (Gi*)"),
     render="polygons",
     query=query,
-    legend=(LegendItem(N_("Hot spot, 99 % confidence"), HOT["hot-99"], "square"),
-            LegendItem(N_("Hot spot, 95 % confidence"), HOT["hot-95"], "square"),
-            LegendItem(N_("Hot spot, 90 % confidence"), HOT["hot-90"], "square"),
-            LegendItem(N_("Cold spot, 90 % confidence"), COLD["cold-90"], "square"),
-            LegendItem(N_("Cold spot, 95 % confidence"), COLD["cold-95"], "square"),
-            LegendItem(N_("Cold spot, 99 % confidence"), COLD["cold-99"], "square")),
+    legend=(LegendItem(N_("Hot spot, confidence 99%"), HOT["hot-99"], "square"),
+            LegendItem(N_("Hot spot, confidence 95%"), HOT["hot-95"], "square"),
+            LegendItem(N_("Hot spot, confidence 90%"), HOT["hot-90"], "square"),
+            LegendItem(N_("Cold spot, confidence 90%"), COLD["cold-90"], "square"),
+            LegendItem(N_("Cold spot, confidence 95%"), COLD["cold-95"], "square"),
+            LegendItem(N_("Cold spot, confidence 99%"), COLD["cold-99"], "square")),
     style={"colorBy": "klass", "colors": {**HOT, **COLD}, "weight": 3, "fillOpacity": 0.35},
     note=N_("Getis-Ord Gi* on complaint counts per 1.5 km hexagon, queen contiguity, 999 "
-            "permutations, false-discovery-rate cut at 10 %. Only significant hexagons are "
-            "drawn."),
+            "permutations, false-discovery-rate cut at q = 0.10. Only significant hexagons "
+            "are drawn."),
 ))
