@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gis.db import make_engine, normalise_url  # noqa: E402
+from gis.db import reset_database, make_engine, normalise_url  # noqa: E402
 from gis.migrate import upgrade  # noqa: E402
 
 DEFAULT_URL = "postgresql://gridwatch:gridwatch@127.0.0.1:5432/gridwatch_bench"
@@ -155,20 +155,10 @@ def prepare_database(url: str) -> None:
     target = make_url(normalise_url(url))
     if "bench" not in (target.database or ""):
         sys.exit(f"refusing to wipe database {target.database!r}: its name must contain 'bench'")
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                              {"n": target.database}).scalar()
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
+    reset_database(url)
     engine = create_engine(target, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("DROP SCHEMA IF EXISTS bench CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
     engine.dispose()
     upgrade(target.render_as_string(hide_password=False))
     engine = create_engine(target, isolation_level="AUTOCOMMIT")
