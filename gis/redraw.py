@@ -408,6 +408,11 @@ def commit(session: Session, proposal: Proposal, *, username: str, comment: str,
     if proposal.retire:
         session.execute(text("UPDATE cell SET retired_at = :at WHERE code = ANY(:codes)"),
                         {"at": at, "codes": sorted(proposal.retire)})
+        # A retired cell answers for nothing from then on: its people's periods end with it.
+        session.execute(text("""
+            UPDATE responsibility r SET valid_to = :at FROM cell c
+            WHERE r.cell_id = c.id AND c.code = ANY(:codes) AND r.valid @> CAST(:at AS timestamptz)
+              AND r.valid_from < :at"""), {"at": at, "codes": sorted(proposal.retire)})
     # One statement for all new versions, so the assignment trigger runs once.
     session.execute(text("""
         INSERT INTO cell_version (cell_id, geom, valid_from, comment, created_by, change_id)

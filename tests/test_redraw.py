@@ -234,8 +234,15 @@ def test_split_a_cell_in_two_and_merge_two_cells(session, world):
     redraw.commit(session, split, username="u", comment="split", confirm_warnings=True,
                   valid_from=NOW - dt.timedelta(days=2))
     assert cell_of(session, "X1") == ("S1-03", False)
+    session.execute(text("""
+        INSERT INTO responsibility (person_id, kind, role, cell_id, valid_from)
+        SELECT p.id, 'department', 'owner', c.id, :t FROM person p, cell c
+        WHERE c.code = 'S1-03' LIMIT 1"""), {"t": NOW - dt.timedelta(days=2)})
     merge = redraw.Proposal("S1", {"S1-02": box(116.05, 38.4, 116.1, 38.5)}, retire={"S1-03"})
     redraw.commit(session, merge, username="u", comment="merge back")
+    assert session.execute(text("""
+        SELECT valid_to IS NOT NULL FROM responsibility r JOIN cell c ON c.id = r.cell_id
+        WHERE c.code = 'S1-03'""")).scalar()  # the retired cell's owner period is closed
     assert cell_of(session, "X1") == ("S1-02", False)
     retired = session.execute(text(
         "SELECT retired_at IS NOT NULL FROM cell WHERE code = 'S1-03'")).scalar()
