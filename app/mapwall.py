@@ -185,6 +185,10 @@ def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | Non
         "cardUrl": url_for("mapwall.cell_card", code="__CODE__"),
         "i18n": {"loadFailed": _("A layer could not be loaded.")},
     }).add_to(m)
+    if bounds:
+        # Before the layers: a tile layer starts loading the view it is added in, and until
+        # fitBounds that is folium's default view, the whole world at zoom 1.
+        m.fit_bounds(bounds)
     for layer in REGISTRY.values():
         if layer_ids is None or layer.id in layer_ids:
             spec = layer_spec(layer, query)
@@ -192,8 +196,6 @@ def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | Non
                 spec["style"] = {**spec["style"], "interactive": False}
             RemoteLayer(spec, name=_(layer.title), show=layer.show).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    if bounds:
-        m.fit_bounds(bounds)
     localize(m.get_root(), lambda path: url_for("static", filename=path))
     return m
 

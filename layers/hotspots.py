@@ -11,13 +11,15 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 
+# Imported with the app, not on the first request: esda and libpysal take ~1 s to load, which
+# the first leader to open the wall after a restart would otherwise wait for.
+from gis.hotspots import count_points, gi_star, hex_grid
 from gis.supervision import cell_rows
 from layers import Layer, LayerQuery, LegendItem, N_, feature_collection, register
 from layers.palette import COLD, HOT
 
 
 def query(session, q: LayerQuery) -> dict:
-    from gis.hotspots import gi_star, hex_grid
 
     rows = cell_rows(session, cells=q.cells, window=q.window, today=q.today, at=q.at,
                      levels=(3,))
@@ -55,8 +57,6 @@ HEX_EDGE_M = 1500
 
 
 def _enterprises_per_hex(session, hexes, q: LayerQuery) -> list[int]:
-    from gis.hotspots import count_points
-
     points = np.array(session.execute(text("""
         SELECT ST_X(e.geom), ST_Y(e.geom) FROM enterprise e
         JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
