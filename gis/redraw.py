@@ -145,11 +145,14 @@ def village_moves(session: Session, parent_code: str, moves: dict[str, str]) -> 
 
 
 def _stage(session: Session, proposal: Proposal) -> None:
-    """Temp table ``proposed``: the parent's children as the proposal would leave them."""
+    """Temp table ``proposed``: the parent's children as the proposal would leave them, with
+    their validity computed once and a GiST index, so that checks probe it per point."""
     parent_row(session, proposal.parent_code)
     session.execute(text("""
         CREATE TEMP TABLE IF NOT EXISTS proposed (code text PRIMARY KEY, geom geometry,
-                                                   changed boolean) ON COMMIT DROP"""))
+                                                   changed boolean, valid boolean)
+        ON COMMIT DROP"""))
+    session.execute(text("CREATE INDEX IF NOT EXISTS proposed_geom ON proposed USING gist (geom)"))
     session.execute(text("TRUNCATE proposed"))
     session.execute(text("""
         INSERT INTO proposed (code, geom, changed)
@@ -162,6 +165,14 @@ def _stage(session: Session, proposal: Proposal) -> None:
             INSERT INTO proposed (code, geom, changed) VALUES (:c, ST_GeomFromWKB(:g, 4326), true)
             ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, changed = true"""),
             {"c": code, "g": shapely.to_wkb(geom)})
+    session.execute(text("UPDATE proposed SET valid = ST_IsValid(geom)"))
+    session.execute(text("ANALYZE proposed"))
+
+
+def _touched(proposal: Proposal) -> list[str]:
+    """Codes whose current boundary the proposal replaces or removes: only inside them can a
+    gap open or an enterprise lose its cell (the rest of the grid is as it is now)."""
+    return sorted(set(proposal.geometries) | proposal.retire) or [""]
 
 
 VALIDATE_SQL = """
@@ -170,41 +181,51 @@ WITH parent AS (
     WHERE c.code = :p
 ),
 changed AS (SELECT * FROM proposed WHERE changed),
+touched AS (
+    SELECT ST_Union(cv.geom) AS geom FROM cell c
+    JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+    WHERE c.code = ANY(:touched)
+),
 invalid AS (
     SELECT 'error' AS level, 'invalid' AS kind, code, ST_IsValidReason(geom) AS message,
            (ST_IsValidDetail(geom)).location AS at, NULL::float8 AS area,
            (ST_IsValidDetail(geom)).reason AS detail
     FROM changed WHERE NOT ST_IsValid(geom)
 ),
-ok AS (SELECT * FROM proposed WHERE ST_IsValid(geom)),
 outside AS (
     SELECT 'error', 'outside_parent', o.code, 'extends outside its parent grid',
            ST_PointOnSurface(d.geom), ST_Area(d.geom::geography), NULL::text
-    FROM ok o, parent p,
+    FROM proposed o, parent p,
          LATERAL ST_Dump(ST_CollectionExtract(ST_Difference(o.geom, p.geom), 3)) d
-    WHERE o.changed AND ST_Area(d.geom::geography) > :tol
+    WHERE o.changed AND o.valid AND ST_Area(d.geom::geography) > :tol
 ),
+-- Each changed cell against its neighbours, found through proposed's GiST index.
 overlapping AS (
-    SELECT 'error', 'overlap', a.code || ' / ' || b.code, 'cells overlap',
-           ST_PointOnSurface(d.geom), ST_Area(d.geom::geography), NULL::text
-    FROM ok a JOIN ok b ON a.code < b.code AND (a.changed OR b.changed)
-         AND ST_Intersects(a.geom, b.geom),
+    SELECT 'error', 'overlap', least(a.code, b.code) || ' / ' || greatest(a.code, b.code),
+           'cells overlap', ST_PointOnSurface(d.geom), ST_Area(d.geom::geography), NULL::text
+    FROM proposed a JOIN proposed b ON b.valid AND b.code <> a.code
+         AND (NOT b.changed OR a.code < b.code) AND ST_Intersects(a.geom, b.geom),
          LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)) d
-    WHERE ST_Area(d.geom::geography) > :tol
+    WHERE a.changed AND a.valid AND ST_Area(d.geom::geography) > :tol
 ),
+-- A gap can only open where a replaced or retired boundary was.
 gaps AS (
     SELECT 'error', 'gap', NULL::text, 'part of the grid belongs to no cell',
            ST_PointOnSurface(d.geom), ST_Area(d.geom::geography), NULL::text
-    FROM parent p,
-         LATERAL ST_Dump(ST_CollectionExtract(
-             ST_Difference(p.geom, (SELECT ST_Union(geom) FROM ok)), 3)) d
+    FROM parent p, touched t,
+         LATERAL ST_Dump(ST_CollectionExtract(ST_Difference(
+             ST_Intersection(p.geom, t.geom),
+             coalesce((SELECT ST_Union(o.geom) FROM proposed o
+                       WHERE o.valid AND o.geom && t.geom),
+                      ST_GeomFromText('POLYGON EMPTY', 4326))), 3)) d
     WHERE ST_Area(d.geom::geography) > :tol
 ),
 multipart AS (
     SELECT 'warning', 'multipart', code, 'the cell is in ' || ST_NumGeometries(geom)
            || ' separate pieces', ST_PointOnSurface(geom), NULL::float8,
            ST_NumGeometries(geom)::text
-    FROM ok WHERE changed AND ST_NumGeometries(ST_CollectionExtract(geom, 3)) > 1
+    FROM proposed WHERE changed AND valid
+     AND ST_NumGeometries(ST_CollectionExtract(geom, 3)) > 1
 )
 SELECT * FROM invalid UNION ALL SELECT * FROM outside UNION ALL SELECT * FROM overlapping
 UNION ALL SELECT * FROM gaps UNION ALL SELECT * FROM multipart
@@ -219,20 +240,32 @@ def validate(session: Session, proposal: Proposal, tolerance_m2: float = 1.0) ->
             SELECT level, kind, code, message, ST_X(at) AS lon, ST_Y(at) AS lat, area,
                    detail
             FROM ({VALIDATE_SQL}) f(level, kind, code, message, at, area, detail)"""),
-            {"p": proposal.parent_code, "tol": tolerance_m2}):
+            {"p": proposal.parent_code, "tol": tolerance_m2,
+             "touched": _touched(proposal)}):
         message = r.message
         if r.area is not None:
             message = f"{message}: {r.area:,.1f} m²"
         findings.append(Finding(r.level, r.kind, r.code, message, r.lon, r.lat, r.area,
                                 detail=r.detail))
+    # Only an enterprise inside a replaced or retired boundary can lose its cell.
     uncovered = session.execute(text("""
-        SELECT e.management_code, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
-        FROM enterprise e, cell c JOIN cell_version cv ON cv.cell_id = c.id
-             AND cv.valid_to IS NULL
-        WHERE c.code = :p AND ST_Covers(cv.geom, e.geom)
-          AND NOT EXISTS (SELECT 1 FROM proposed o WHERE ST_IsValid(o.geom)
+        WITH parent AS (
+            SELECT cv.geom FROM cell c
+            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            WHERE c.code = :p
+        ),
+        touched AS MATERIALIZED (
+            SELECT cv.geom FROM cell c
+            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            WHERE c.code = ANY(:touched)
+        )
+        SELECT DISTINCT e.management_code, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
+        FROM touched t JOIN enterprise e ON ST_Covers(t.geom, e.geom), parent p
+        WHERE ST_Covers(p.geom, e.geom)
+          AND NOT EXISTS (SELECT 1 FROM proposed o WHERE o.valid
                           AND ST_Covers(o.geom, e.geom))
-        ORDER BY e.management_code LIMIT 50"""), {"p": proposal.parent_code}).all()
+        ORDER BY e.management_code LIMIT 50"""),
+        {"p": proposal.parent_code, "touched": _touched(proposal)}).all()
     for r in uncovered:
         findings.append(Finding("error", "uncovered", None,
                                 f"enterprise {r.management_code} would be in no cell",
@@ -250,84 +283,120 @@ def effect(session: Session, proposal: Proposal, today: dt.date | None = None) -
     enterprises that move. Run ``validate`` (or ``_stage``) first in the same transaction."""
     today = today or dt.date.today()
     _stage(session, proposal)
-    params = {"p": proposal.parent_code, "today": today}
-    moves = session.execute(text("""
+    params = {"p": proposal.parent_code, "today": today, "touched": _touched(proposal)}
+    # Only an enterprise inside an old or a new boundary of a changed cell can change cell:
+    # everyone else keeps the cell enterprise_cell records for it now.
+    session.execute(text("""
+        CREATE TEMP TABLE IF NOT EXISTS effect_move (
+            enterprise_id bigint PRIMARY KEY, from_cell text, to_cell text) ON COMMIT DROP"""))
+    session.execute(text("TRUNCATE effect_move"))
+    session.execute(text("""
+        INSERT INTO effect_move (enterprise_id, from_cell, to_cell)
         WITH parent AS (
             SELECT cv.geom FROM cell c
             JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
             WHERE c.code = :p
         ),
-        inside AS (
-            SELECT e.id, e.management_code, e.name, e.grade, e.geom FROM enterprise e, parent p
+        area AS MATERIALIZED (
+            SELECT cv.geom FROM cell c
+            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            WHERE c.code = ANY(:touched)
+            UNION ALL SELECT geom FROM proposed WHERE changed
+        ),
+        candidate AS (
+            SELECT DISTINCT ON (e.id) e.id, e.geom
+            FROM area a JOIN enterprise e ON ST_Covers(a.geom, e.geom), parent p
             WHERE ST_Covers(p.geom, e.geom)
         )
-        SELECT i.management_code, i.name, i.grade, cur.code AS from_cell, new.code AS to_cell
-        FROM inside i
+        SELECT i.id, cur.code, new.code
+        FROM candidate i
         LEFT JOIN enterprise_cell ec ON ec.enterprise_id = i.id AND ec.valid_to IS NULL
         LEFT JOIN cell cur ON cur.id = ec.cell_id
         LEFT JOIN LATERAL (
-            SELECT o.code FROM proposed o WHERE ST_IsValid(o.geom) AND ST_Covers(o.geom, i.geom)
+            SELECT o.code FROM proposed o WHERE o.valid AND ST_Covers(o.geom, i.geom)
             ORDER BY o.code LIMIT 1) new ON true
-        WHERE cur.code IS DISTINCT FROM new.code
-        ORDER BY i.management_code"""), params).all()
+        WHERE cur.code IS DISTINCT FROM new.code"""), params)
+    session.execute(text("ANALYZE effect_move"))
+    moves = session.execute(text("""
+        SELECT e.management_code, e.name, e.grade, m.from_cell, m.to_cell
+        FROM effect_move m JOIN enterprise e ON e.id = m.enterprise_id
+        ORDER BY e.management_code""")).all()
+    # Per cell: everyone now in a child of the grid (by enterprise_cell, no geometry needed),
+    # with the movers' cells replaced; grouped once instead of one scan per cell and column.
     cells = session.execute(text("""
         WITH parent AS (
             SELECT cv.geom FROM cell c
             JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
             WHERE c.code = :p
         ),
-        inside AS (
-            SELECT e.id, e.grade, e.geom, gi.interval_days,
+        children AS (
+            SELECT c.id, c.code FROM cell c JOIN cell p ON p.id = c.parent_id
+            WHERE p.code = :p AND c.retired_at IS NULL
+        ),
+        ent AS MATERIALIZED (
+            SELECT s.before_cell, s.after_cell, e.grade, 365.0 / gi.interval_days AS workload,
                    coalesce(li.last, e.valid_from::date) + gi.interval_days
-                       < CAST(:today AS date) AS overdue,
-                   cur.code AS before_cell,
-                   (SELECT o.code FROM proposed o WHERE ST_IsValid(o.geom)
-                      AND ST_Covers(o.geom, e.geom) ORDER BY o.code LIMIT 1) AS after_cell
-            FROM enterprise e
-            CROSS JOIN parent p
+                       < CAST(:today AS date) AS overdue
+            FROM (
+                SELECT ec.enterprise_id AS id, ch.code AS before_cell, ch.code AS after_cell
+                FROM enterprise_cell ec JOIN children ch ON ch.id = ec.cell_id
+                WHERE ec.valid_to IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM effect_move m
+                                  WHERE m.enterprise_id = ec.enterprise_id)
+                UNION ALL
+                SELECT enterprise_id, from_cell, to_cell FROM effect_move
+            ) s
+            JOIN enterprise e ON e.id = s.id
             LEFT JOIN grade_interval gi ON gi.grade = e.grade
-            LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
-            LEFT JOIN cell cur ON cur.id = ec.cell_id
-            LEFT JOIN LATERAL (SELECT max(inspected_on) AS last FROM inspection i
-                               WHERE i.enterprise_id = e.id) li ON true
-            WHERE ST_Covers(p.geom, e.geom)
+            LEFT JOIN (SELECT enterprise_id, max(inspected_on) AS last FROM inspection
+                       GROUP BY enterprise_id) li ON li.enterprise_id = e.id
+        ),
+        by_grade AS (
+            SELECT side, code, grade, count(*) AS n, sum(workload) AS workload,
+                   count(*) FILTER (WHERE overdue) AS overdue
+            FROM ent, LATERAL (VALUES ('before', before_cell), ('after', after_cell)) v(side, code)
+            WHERE code IS NOT NULL
+            GROUP BY side, code, grade
+        ),
+        by_cell AS (
+            SELECT side, code, jsonb_object_agg(grade, n) AS grades, sum(n)::bigint AS n,
+                   sum(workload) AS workload, sum(overdue)::bigint AS overdue
+            FROM by_grade GROUP BY side, code
         ),
         complaints AS (
             SELECT k.geom FROM complaint k, parent p
             WHERE k.received_at > CAST(:today AS date) - 90 AND ST_Covers(p.geom, k.geom)
         ),
+        complaints_before AS (
+            SELECT c.code, count(*) AS n FROM complaints m
+            JOIN cell_version cv ON cv.valid_to IS NULL AND ST_Covers(cv.geom, m.geom)
+            JOIN cell c ON c.id = cv.cell_id GROUP BY c.code
+        ),
+        complaints_after AS (
+            SELECT o.code, count(*) AS n FROM complaints m
+            JOIN proposed o ON ST_Covers(o.geom, m.geom) GROUP BY o.code
+        ),
         codes AS (
-            SELECT code FROM proposed
-            UNION SELECT c.code FROM cell c JOIN cell p ON p.id = c.parent_id
-            WHERE p.code = :p AND c.retired_at IS NULL
+            SELECT code FROM proposed UNION SELECT code FROM children
         )
-        SELECT k.code,
-               (SELECT jsonb_object_agg(grade, n) FROM (SELECT grade, count(*) n FROM inside
-                 WHERE before_cell = k.code GROUP BY grade) g) AS grades_before,
-               (SELECT jsonb_object_agg(grade, n) FROM (SELECT grade, count(*) n FROM inside
-                 WHERE after_cell = k.code GROUP BY grade) g) AS grades_after,
-               (SELECT count(*) FROM inside WHERE before_cell = k.code) AS enterprises_before,
-               (SELECT count(*) FROM inside WHERE after_cell = k.code) AS enterprises_after,
-               (SELECT coalesce(sum(365.0 / interval_days), 0) FROM inside
-                 WHERE before_cell = k.code) AS workload_before,
-               (SELECT coalesce(sum(365.0 / interval_days), 0) FROM inside
-                 WHERE after_cell = k.code) AS workload_after,
-               (SELECT count(*) FROM inside WHERE before_cell = k.code AND overdue)
-                   AS overdue_before,
-               (SELECT count(*) FROM inside WHERE after_cell = k.code AND overdue)
-                   AS overdue_after,
-               (SELECT count(*) FROM complaints m, cell_version cv JOIN cell c
-                  ON c.id = cv.cell_id AND cv.valid_to IS NULL
-                 WHERE c.code = k.code AND ST_Covers(cv.geom, m.geom)) AS complaints_before,
-               (SELECT count(*) FROM complaints m, proposed o
-                 WHERE o.code = k.code AND ST_Covers(o.geom, m.geom)) AS complaints_after,
+        SELECT k.code, b.grades AS grades_before, a.grades AS grades_after,
+               coalesce(b.n, 0) AS enterprises_before, coalesce(a.n, 0) AS enterprises_after,
+               coalesce(b.workload, 0) AS workload_before,
+               coalesce(a.workload, 0) AS workload_after,
+               coalesce(b.overdue, 0) AS overdue_before, coalesce(a.overdue, 0) AS overdue_after,
+               coalesce(cb.n, 0) AS complaints_before, coalesce(ca.n, 0) AS complaints_after,
                (SELECT ST_Area(cv.geom::geography) / 1e6 FROM cell_version cv JOIN cell c
                   ON c.id = cv.cell_id AND cv.valid_to IS NULL WHERE c.code = k.code)
                    AS area_before_km2,
-               (SELECT ST_Area(o.geom::geography) / 1e6 FROM proposed o WHERE o.code = k.code)
-                   AS area_after_km2,
-               (SELECT changed FROM proposed o WHERE o.code = k.code) AS changed
-        FROM codes k ORDER BY k.code"""), params).all()
+               ST_Area(o.geom::geography) / 1e6 AS area_after_km2,
+               o.changed
+        FROM codes k
+        LEFT JOIN by_cell b ON b.side = 'before' AND b.code = k.code
+        LEFT JOIN by_cell a ON a.side = 'after' AND a.code = k.code
+        LEFT JOIN complaints_before cb ON cb.code = k.code
+        LEFT JOIN complaints_after ca ON ca.code = k.code
+        LEFT JOIN proposed o ON o.code = k.code
+        ORDER BY k.code"""), params).all()
     rows = [dict(r._mapping) for r in cells]
     for r in rows:
         for key in ("workload_before", "workload_after", "area_before_km2", "area_after_km2"):
