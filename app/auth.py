@@ -62,9 +62,12 @@ def _authenticate_and_check_csrf():
     g.via = "web"
     if token is not None:
         ident = users.token_identity(get_session(), token)
-        get_session().commit()  # last_used_at
         if ident is None:
             abort(401)
+        if ident.token_touched:
+            # last_used_at (at most once a minute). Otherwise nothing was written, and the
+            # view goes on with the same connection: no COMMIT, no second pool checkout.
+            get_session().commit()
         # Straight onto g, not login_user(): a token call must not start a cookie session.
         g._login_user = ident
         g.via = "api"

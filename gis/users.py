@@ -39,6 +39,8 @@ class Identity:
     locale: str | None
     grants: tuple[Grant, ...]
     via: str = "web"
+    # token_identity wrote api_token.last_used_at: the caller must commit.
+    token_touched: bool = False
 
     # Flask-Login's protocol, kept here so the web layer needs no wrapper class.
     is_authenticated = True
@@ -240,7 +242,7 @@ def token_identity(session: Session, token: str) -> Identity | None:
     if row is None:
         return None
     return Identity(row.id, row.username, row.display_name, row.locale, _grants(row.grants),
-                    via="api")
+                    via="api", token_touched=row.touched > 0)
 
 
 def revoke_token(session: Session, token_id: int, *, owner_id: int | None = None) -> bool:
