@@ -83,6 +83,7 @@ ever called from many threads at once.)
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
@@ -377,8 +378,19 @@ def gi_star(
     return results
 
 
+_ESDA_LOCK = threading.Lock()
+
+
 def _run_g_local(values: np.ndarray, graph, permutations: int, seed: int | None):
     """esda's Gi* (binary weights, self-weight 1): (z-scores, simulations (n, P), observed G)."""
+    # One analysis at a time per process: warnings.catch_warnings and numpy's global random
+    # state are process-wide, so two threads of a threaded server would undo each other's
+    # settings (seen: the suppressed esda warning escaping in another request's thread).
+    with _ESDA_LOCK:
+        return _run_g_local_locked(values, graph, permutations, seed)
+
+
+def _run_g_local_locked(values, graph, permutations, seed):
     import esda
 
     state = np.random.get_state()
