@@ -54,8 +54,8 @@ from gis.migrate import alembic_config, upgrade  # noqa: E402
 DEFAULT_URL = "postgresql://gridwatch:gridwatch@127.0.0.1:5432/gridwatch_bench_lookup"
 LUA = ROOT / "bench" / "wrk" / "lookup.lua"
 
-WEST, SOUTH, EAST, NORTH = 115.9, 38.25, 116.35, 38.65
-GRID = 1e-7
+# The same box and Voronoi cells as the assignment bench (one generator for every bench).
+from bench.assignment import EAST, GRID, NORTH, SOUTH, WEST, make_cells  # noqa: E402,F401
 VALID_FROM = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 CITY_CODE = "LOOKUP"
 DISTRICT_CODE = "LOOKUP-01"
@@ -72,21 +72,6 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------------
-
-def make_cells(n: int, rng: np.random.Generator) -> np.ndarray:
-    """A Voronoi partition of the box into n polygons snapped to GRID (a valid coverage),
-    sorted west to east so zero-padded codes have some spatial order."""
-    rect = shapely.box(WEST, SOUTH, EAST, NORTH)
-    seeds = rng.uniform([WEST, SOUTH], [EAST, NORTH], size=(n, 2))
-    cells = shapely.get_parts(shapely.voronoi_polygons(
-        shapely.multipoints(seeds), extend_to=rect, ordered=True))
-    cells = shapely.set_precision(shapely.intersection(cells, rect), GRID)
-    if (len(cells) != n or not shapely.is_valid(cells).all()
-            or (shapely.get_type_id(cells) != 3).any() or not shapely.coverage_is_valid(cells)):
-        raise RuntimeError("generated cells are not a valid polygonal coverage")
-    order = np.argsort(shapely.get_coordinates(shapely.centroid(cells))[:, 0], kind="stable")
-    return cells[order]
-
 
 def level3_code(i: int) -> str:
     return f"{DISTRICT_CODE}-{i:05d}"
