@@ -121,40 +121,45 @@ def editor(code: str):
                                   for c, v in children.items()])
 
 
+def _geojson(rows_sql: str, code: str) -> Response:
+    """A FeatureCollection serialised by PostGIS from ``rows_sql``, which selects ``geom``,
+    ``props`` (json) and ``sort`` for the grid ``:p``."""
+    body = get_session().execute(text(f"""
+        SELECT json_build_object('type', 'FeatureCollection', 'features',
+               coalesce(json_agg(json_build_object('type', 'Feature',
+                 'geometry', ST_AsGeoJSON(r.geom, 7)::json, 'properties', r.props)
+                 ORDER BY r.sort), '[]'))::text
+        FROM ({rows_sql}) r"""), {"p": code}).scalar()
+    return Response(body, mimetype="application/geo+json")
+
+
 @bp.get("/api/v1/grid/<code>/cells.geojson")
 @login_required
 def grid_cells(code: str):
     _authorize_grid(code)
-    rows = get_session().execute(text("""
-        SELECT json_build_object('type', 'FeatureCollection', 'features',
-               coalesce(json_agg(json_build_object('type', 'Feature',
-                 'geometry', ST_AsGeoJSON(cv.geom, 7)::json,
-                 'properties', json_build_object('code', c.code, 'name', c.name,
-                                                 'version', cv.id)) ORDER BY c.code), '[]'))::text
+    return _geojson("""
+        SELECT cv.geom, c.code AS sort,
+               json_build_object('code', c.code, 'name', c.name, 'version', cv.id) AS props
         FROM cell c JOIN cell p ON p.id = c.parent_id
         JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-        WHERE p.code = :p AND c.retired_at IS NULL"""), {"p": code}).scalar()
-    return Response(rows, mimetype="application/geo+json")
+        WHERE p.code = :p AND c.retired_at IS NULL""", code)
 
 
 @bp.get("/api/v1/grid/<code>/villages.geojson")
 @login_required
 def grid_villages(code: str):
     _authorize_grid(code)
-    rows = get_session().execute(text("""
-        SELECT json_build_object('type', 'FeatureCollection', 'features',
-               coalesce(json_agg(json_build_object('type', 'Feature',
-                 'geometry', ST_AsGeoJSON(v.geom, 7)::json,
-                 'properties', json_build_object('code', v.code, 'name', v.name,
-                                                 'cell', k.code)) ORDER BY v.code), '[]'))::text
+    # Each village with the cell that holds it now (by a point inside it).
+    return _geojson("""
+        SELECT v.geom, v.code AS sort,
+               json_build_object('code', v.code, 'name', v.name, 'cell', k.code) AS props
         FROM village v
         JOIN LATERAL (
             SELECT c.code FROM cell c JOIN cell p ON p.id = c.parent_id
             JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
             WHERE p.code = :p AND c.retired_at IS NULL
               AND ST_Covers(cv.geom, ST_PointOnSurface(v.geom))
-            ORDER BY c.code LIMIT 1) k ON true"""), {"p": code}).scalar()
-    return Response(rows, mimetype="application/geo+json")
+            ORDER BY c.code LIMIT 1) k ON true""", code)
 
 
 @bp.post("/api/v1/grid/<code>/preview")
