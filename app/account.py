@@ -9,7 +9,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from app.auth import lockout_settings, login_required, record
+from app.auth import forget_tokens, lockout_settings, login_required, record
 from app.db import get_session
 from gis import policy, users
 from gis.validation import Field, validate
@@ -104,6 +104,7 @@ def revoke_token(token_id: int):
         abort(404)
     record("token_revoked", target=f"token {token_id}")
     db.commit()
+    forget_tokens()
     flash(_("Token revoked."))
     return redirect(url_for("auth.account"))
 

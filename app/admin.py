@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app.auth import record, require
+from app.auth import forget_tokens, record, require
 from app.db import get_session
 from gis import audit, records, users
 from gis.models import ROLES
@@ -58,6 +58,7 @@ def role_add(username: str):
     users.add_role(db, username, form["role"], form["place"] or None, granted_by=_me())
     record("role_added", target=f"user {username}", role=form["role"], place=form["place"])
     db.commit()
+    forget_tokens()
     return redirect(url_for("admin.user_list"))
 
 
@@ -70,6 +71,7 @@ def role_remove(username: str):
         abort(404)
     record("role_removed", target=f"user {username}", role=form["role"], place=form["place"])
     db.commit()
+    forget_tokens()
     return redirect(url_for("admin.user_list"))
 
 

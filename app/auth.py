@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
+import time
+from collections import OrderedDict
 from typing import Callable
 
 from flask import Flask, abort, current_app, g, redirect, request, url_for
@@ -32,7 +35,57 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
+    app.extensions["gridwatch_token_cache"] = TokenCache(app.config["API_TOKEN_CACHE_SECONDS"])
     app.before_request(_authenticate_and_check_csrf)
+
+
+class TokenCache:
+    """This process's memory of API tokens it verified in the last few seconds.
+
+    Checking a token is a database round trip that costs about as much as the point lookup it
+    guards (bench/lookup.py). Remembering the answer briefly trades that for a bounded delay:
+    a token revoked, a user deactivated or a role changed elsewhere (another worker, the CLI)
+    is still honoured here for at most ``seconds``. Changes made through this process forget
+    everything at once (``clear``). ``seconds = 0`` turns the memory off.
+    """
+
+    def __init__(self, seconds: float, size: int = 1024,
+                 clock: Callable[[], float] = time.monotonic):
+        self.seconds = float(seconds)
+        self.size = size
+        self.clock = clock
+        self._entries: OrderedDict[str, tuple[float, users.Identity]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> users.Identity | None:
+        if self.seconds <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= self.clock():
+                del self._entries[key]
+                return None
+            return entry[1]
+
+    def put(self, key: str, ident: users.Identity) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (self.clock() + self.seconds, ident)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def forget_tokens() -> None:
+    """After a change to users, roles or tokens: this process re-checks every token."""
+    current_app.extensions["gridwatch_token_cache"].clear()
 
 
 @login_manager.user_loader
@@ -61,13 +114,18 @@ def _authenticate_and_check_csrf():
     token = _bearer()
     g.via = "web"
     if token is not None:
-        ident = users.token_identity(get_session(), token)
+        cache = current_app.extensions["gridwatch_token_cache"]
+        key = users.hash_token(token)
+        ident = cache.get(key)
         if ident is None:
-            abort(401)
-        if ident.token_touched:
-            # last_used_at (at most once a minute). Otherwise nothing was written, and the
-            # view goes on with the same connection: no COMMIT, no second pool checkout.
-            get_session().commit()
+            ident = users.token_identity(get_session(), token)
+            if ident is None:
+                abort(401)
+            if ident.token_touched:
+                # last_used_at (at most once a minute). Otherwise nothing was written, and
+                # the view goes on with the same connection: no COMMIT, no second checkout.
+                get_session().commit()
+            cache.put(key, ident)
         # Straight onto g, not login_user(): a token call must not start a cookie session.
         g._login_user = ident
         g.via = "api"

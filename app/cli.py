@@ -290,6 +290,7 @@ def demo_load(seed, n_enterprises):
 
 def _user_command(work, audit_action: str, target: str, **detail) -> None:
     """Run a user-management change in one transaction, audited as done from the CLI."""
+    from app.auth import forget_tokens
     from gis import audit
     from gis.users import UserError
 
@@ -301,6 +302,8 @@ def _user_command(work, audit_action: str, target: str, **detail) -> None:
                          remote_addr="localhost", via="cli")
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
+    # Only this process's memory: running servers honour API_TOKEN_CACHE_SECONDS.
+    forget_tokens()
     return result
 
 
@@ -370,6 +373,21 @@ def users_token(username, name):
                                     "token_created", f"user {username}", name=name)
     click.echo(f"token {token_id} for {username} (shown once; store it safely):")
     click.echo(token)
+
+
+@users_cli.command("revoke-token")
+@click.argument("token_id", type=int)
+def users_revoke_token(token_id):
+    """Revoke an API token by its number (shown by `users token` and the account page)."""
+    from gis.users import UserError, revoke_token
+
+    def work(session):
+        if not revoke_token(session, token_id):
+            raise UserError(f"token {token_id}: no such token, or already revoked")
+
+    _user_command(work, "token_revoked", f"token {token_id}")
+    click.echo(f"token {token_id} revoked; servers stop accepting it within "
+               f"{current_app.config['API_TOKEN_CACHE_SECONDS']} s")
 
 
 def init_app(app: Flask) -> None:

@@ -1,16 +1,19 @@
 """Database wiring for the Flask app: one engine per app, one session per request on ``g``."""
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
-from gis.db import make_engine, make_session_factory
+from gis.db import make_engine, make_session_factory, read_connection
 
 
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["gridwatch.engine"] = engine
     app.extensions["gridwatch.sessions"] = make_session_factory(engine)
+    app.extensions["gridwatch.reader"] = lambda: read_connection(engine)
     app.teardown_appcontext(close_session)
 
 
@@ -22,6 +25,12 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["gridwatch.sessions"]()
     return g.db_session
+
+
+def reader() -> AbstractContextManager:
+    """``with reader() as conn``: a DBAPI connection for one quick read (see
+    gis.db.read_connection); tests point it at their own transaction."""
+    return current_app.extensions["gridwatch.reader"]()
 
 
 def close_session(_exc=None) -> None:

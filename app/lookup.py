@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from app.auth import login_required
-from app.db import get_session
+from app.db import get_session, reader
 from gis.lookup import OutsideEveryCell, enterprise_responsible, lookup, parse_at, parse_point
 from gis.validation import Field, validate
 
@@ -31,14 +31,12 @@ def api_lookup():
     query = {"lon": float(args["lon"]), "lat": float(args["lat"]), "crs": crs,
              "wgs84": [round(lon, 7), round(lat, 7)], "at": at.isoformat() if at else None}
     try:
-        answer = lookup(get_session(), lon, lat, at)
+        with reader() as conn:
+            document = lookup(conn, lon, lat, at, extra={"query": query})
     except OutsideEveryCell as exc:
         return jsonify(error={"status": 404, "message": str(exc), "nearest_cell": exc.nearest},
                        query=query), 404
-    answer["query"] = query
-    answer["edge_rule"] = ("a point on a shared edge belongs to the cell with the lowest code"
-                           if answer.get("on_edge") else None)
-    return jsonify(answer)
+    return current_app.response_class(document, mimetype="application/json")
 
 
 @bp.get("/api/v1/enterprises/<code>/responsible")

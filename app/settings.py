@@ -43,6 +43,11 @@ SESSION_COOKIE_SAMESITE = "Lax"
 REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
 
+# A worker remembers an API token it checked for this long (seconds), saving a database round
+# trip per API call. The price: a token revoked, or a role changed, by another worker or the
+# CLI is still honoured by this one for up to this long. 0 checks every call.
+API_TOKEN_CACHE_SECONDS = 5
+
 # How long a login lasts without activity, in seconds (a working day).
 PERMANENT_SESSION_LIFETIME = 8 * 3600
 

@@ -1,8 +1,8 @@
 """Whose cell is this spot, and who answers for it — now or on any past date.
 
 Coordinates are lon/lat; ``crs`` "wgs84" (EPSG:4326) or "gcj02" (Chinese map apps, converted
-here before the lookup). The answer is built by ``gw_lookup`` / ``gw_cell_answer`` in
-PostgreSQL (migration 0005) in one round trip.
+here before the lookup). The answer is built by ``gw_lookup`` / ``gw_answer`` in PostgreSQL
+(migrations 0005, 0009) in one round trip.
 """
 from __future__ import annotations
 
@@ -79,14 +79,33 @@ def parse_point(lon: str | None, lat: str | None, crs_name: str | None
     return float(x), float(y), crs_name
 
 
-def lookup(session: Session, lon: float, lat: float, at: dt.datetime | None = None) -> dict:
-    """The cell, people and surroundings of a WGS84 point at ``at`` (default now)."""
-    answer = session.execute(
-        text("SELECT gw_lookup(:lon, :lat, coalesce(CAST(:at AS timestamptz), now()))"),
-        {"lon": lon, "lat": lat, "at": at}).scalar()
-    if answer.get("outside"):
-        raise OutsideEveryCell(answer.get("nearest_cell"))
-    return answer
+LOOKUP_SQL = """
+    SELECT a ? 'outside',
+           CASE WHEN a ? 'outside' THEN a ELSE a || CAST(%(extra)s AS jsonb)
+               || jsonb_build_object('edge_rule', CASE WHEN (a ->> 'on_edge')::boolean
+                                                  THEN CAST(%(edge_rule)s AS text) END)
+           END::text
+    FROM gw_lookup(%(lon)s, %(lat)s, coalesce(CAST(%(at)s AS timestamptz), now())) AS a"""
+
+EDGE_RULE = "a point on a shared edge belongs to the cell with the lowest code"
+
+
+def lookup(conn, lon: float, lat: float, at: dt.datetime | None = None,
+           extra: dict | None = None) -> str:
+    """The cell, people and surroundings of a WGS84 point at ``at`` (default now), as the JSON
+    text PostgreSQL wrote, with ``extra``'s keys added (and ``edge_rule`` on an edge).
+
+    ``conn`` is a DBAPI connection (gis.db.read_connection): this is the inspectors' hot path,
+    so the document goes from the database to the client without being parsed and rebuilt.
+    Raises OutsideEveryCell, which carries the nearest cell.
+    """
+    with conn.cursor() as cur:
+        cur.execute(LOOKUP_SQL, {"lon": lon, "lat": lat, "at": at, "edge_rule": EDGE_RULE,
+                                 "extra": json.dumps(extra or {})})
+        outside, document = cur.fetchone()
+    if outside:
+        raise OutsideEveryCell(json.loads(document).get("nearest_cell"))
+    return document
 
 
 def enterprise_responsible(session: Session, management_code: str,

@@ -205,7 +205,7 @@ def login(session: Session, username: str, password: str, *, max_failures: int,
     return LoginResult(identity(session, row.id))
 
 
-def _hash_token(token: str) -> str:
+def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -215,7 +215,7 @@ def create_token(session: Session, username: str, name: str = "api") -> tuple[in
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = session.execute(text("""
         INSERT INTO api_token (user_id, name, token_hash, prefix) VALUES (:u, :n, :h, :p)
-        RETURNING id"""), {"u": uid, "n": name[:100], "h": _hash_token(token),
+        RETURNING id"""), {"u": uid, "n": name[:100], "h": hash_token(token),
                             "p": token[:10]}).scalar()
     return token_id, token
 
@@ -238,7 +238,7 @@ def token_identity(session: Session, token: str) -> Identity | None:
         SELECT u.id, u.username, u.display_name, u.locale, {GRANTS_SQL} AS grants,
                (SELECT count(*) FROM touch) AS touched
         FROM t JOIN app_user u ON u.id = t.user_id AND u.active"""),
-        {"h": _hash_token(token)}).one_or_none()
+        {"h": hash_token(token)}).one_or_none()
     if row is None:
         return None
     return Identity(row.id, row.username, row.display_name, row.locale, _grants(row.grants),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import nullcontext
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -98,6 +99,8 @@ def app(connection, database_url):
     # Every request and CLI command shares the test's transaction, so it is rolled back too.
     app.extensions["gridwatch.sessions"] = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    app.extensions["gridwatch.reader"] = lambda: nullcontext(
+        connection.connection.driver_connection)
     yield app
     app.extensions["gridwatch.engine"].dispose()
 

@@ -99,8 +99,54 @@ def test_api_token_from_cli_works_until_revoked(app, client, world, runner, sess
     stored = session.execute(text("SELECT token_hash FROM api_token")).scalar()
     assert token not in stored and len(stored) == 64
     token_id = session.execute(text("SELECT id FROM api_token")).scalar()
-    session.execute(text("UPDATE api_token SET revoked_at = now() WHERE id = :t"),
-                    {"t": token_id})
+    result = runner.invoke(args=["users", "revoke-token", str(token_id)])
+    assert result.exit_code == 0, result.output
+    # Revoked through this process: forgotten at once, whatever API_TOKEN_CACHE_SECONDS says.
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    again = runner.invoke(args=["users", "revoke-token", str(token_id)])
+    assert again.exit_code != 0 and "already revoked" in again.output
+
+
+def _token(runner, username: str) -> dict:
+    result = runner.invoke(args=["users", "token", username])
+    assert result.exit_code == 0, result.output
+    return {"Authorization": f"Bearer {result.output.strip().splitlines()[-1]}"}
+
+
+def test_a_token_revoked_elsewhere_is_refused_once_the_cache_time_has_passed(
+        app, client, world, runner, session):
+    now = [1000.0]
+    cache = app.extensions["gridwatch_token_cache"]
+    cache.clock = lambda: now[0]
+    assert cache.seconds == app.config["API_TOKEN_CACHE_SECONDS"] > 0
+    headers = _token(runner, "c1-inspector")
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    # Another worker or the CLI on another machine: this process is not told.
+    session.execute(text("UPDATE api_token SET revoked_at = now()"))
+    now[0] += cache.seconds - 0.5
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    now[0] += 1
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_a_role_removed_by_an_admin_applies_to_tokens_at_once(app, client, world, runner):
+    headers = _token(runner, "c1-inspector")
+    write = client.patch("/api/v1/complaints/K1", json={"status": "assigned"}, headers=headers)
+    assert write.status_code == 200
+    login(client, "admin")
+    removed = client.post("/admin/users/c1-inspector/roles/remove",
+                          data={"role": "inspector", "place": "S1-01"})
+    assert removed.status_code == 302
+    client.post("/logout")
+    write = client.patch("/api/v1/complaints/K1", json={"status": "closed"}, headers=headers)
+    assert write.status_code == 403
+
+
+def test_without_the_cache_every_call_checks_the_token(app, client, world, runner, session):
+    app.extensions["gridwatch_token_cache"].seconds = 0
+    headers = _token(runner, "c1-inspector")
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    session.execute(text("UPDATE api_token SET revoked_at = now()"))
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
 

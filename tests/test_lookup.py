@@ -7,7 +7,7 @@ import shapely
 from sqlalchemy import text
 
 from gis.crs import wgs84_to_gcj02
-from tests.factories import add_cells, login, small_world
+from tests.factories import add_cells, add_enterprises, login, small_world
 
 UTC = dt.timezone.utc
 JAN = dt.datetime(2026, 1, 1, tzinfo=UTC)
@@ -97,6 +97,26 @@ def test_outside_every_cell_is_404_with_the_nearest_cell(inspector):
     error = response.get_json()["error"]
     assert error["nearest_cell"]["code"] == "S2-01"
     assert 4000 < error["nearest_cell"]["distance_m"] < 5000  # 0.05° of longitude at 38.45°N
+
+
+def test_nearest_enterprises_are_nearest_in_metres_not_degrees(inspector, session):
+    # At 38.42°N a degree of longitude is 0.78 of a degree of latitude: "east" is nearer in
+    # metres (~105 m against ~117 m) but farther in degrees (0.0012° against 0.00105°).
+    add_enterprises(session, ("EAST", 116.0112, 38.42), ("NORTH", 116.01, 38.42105))
+    nearest = ask(inspector, lon=116.01, lat=38.42).get_json()["nearest_enterprises"]
+    assert [n["management_code"] for n in nearest[:2]] == ["EAST", "NORTH"]
+    assert 100 < nearest[0]["distance_m"] < 110 and 112 < nearest[1]["distance_m"] < 122
+    distances = [n["distance_m"] for n in nearest]
+    assert distances == sorted(distances) and len(nearest) == 4  # EAST, NORTH, E1, E2
+
+
+def test_the_nearest_cell_outside_is_nearest_in_metres(inspector, session):
+    # From (116.3, 38.3): XN is 0.009° north (~999 m), XE 0.011° east (~962 m).
+    add_cells(session, ("XN", 1, shapely.box(116.29, 38.309, 116.31, 38.32), None),
+              ("XE", 1, shapely.box(116.311, 38.29, 116.32, 38.31), None), valid_from=JAN)
+    error = ask(inspector, lon=116.3, lat=38.3).get_json()["error"]
+    assert error["nearest_cell"]["code"] == "XE"
+    assert 950 < error["nearest_cell"]["distance_m"] < 975
 
 
 @pytest.mark.parametrize("params, field", [
