@@ -14,8 +14,8 @@ It also fixes the nearest enterprises. They were the five nearest in *degrees* (
 ``<->`` on EPSG:4326), listed in that order with their distance in metres: at 38°N a degree of
 longitude is 0.79 of a degree of latitude, so on the bench data 43 % of lookups listed a wrong
 five and 57 % a list not sorted by the distance it showed. Now the five nearest in metres on
-the sphere, exactly: the degree KNN gives an upper bound (the farthest of its five, in
-metres), and every enterprise inside that radius is ranked by metres. The nearest cell of a
+the sphere, exactly: the twelve nearest in degrees, ranked in metres, unless something beyond
+them could be nearer (then every enterprise within the fifth's distance is ranked). The nearest cell of a
 point outside every cell is found the same way. Enterprise distances are great-circle metres
 (``ST_DistanceSphere``, a twentieth of the spheroid's cost); they differ from the spheroid by
 under 0.5 %.
@@ -58,6 +58,8 @@ DECLARE
     town record;
     government jsonb;
     village_json jsonb;
+    near_count bigint;
+    far_deg float8;
     reach float8;
     nearest jsonb;
 BEGIN
@@ -155,12 +157,21 @@ BEGIN
     SELECT jsonb_build_object('code', v.code, 'name', v.name) INTO village_json FROM village v
     WHERE ST_Covers(v.geom, pt) ORDER BY v.code LIMIT 1;
 
-    -- The five nearest in metres: the five nearest in degrees bound the radius, and every
-    -- enterprise inside it is ranked by metres.
-    SELECT max(ST_DistanceSphere(k.geom, pt)) INTO reach FROM (
-        SELECT e.geom FROM enterprise e WHERE e.valid_from <= p_at
-        ORDER BY e.geom <-> pt LIMIT 5) k;
-    IF reach IS NOT NULL THEN
+    -- The five nearest in metres. The twelve nearest in degrees hold them when the fifth
+    -- nearest of those, in metres, is nearer than anything beyond the twelfth can be: a
+    -- point d degrees away is at least d * M * cos(latitude) metres away (a degree of
+    -- longitude being the shortest). Otherwise that fifth distance bounds a box to rank.
+    SELECT count(*), max(k.d), (array_agg(k.m ORDER BY k.m))[5],
+           jsonb_agg(jsonb_build_object(
+               'management_code', k.management_code, 'name', k.name, 'grade', k.grade,
+               'distance_m', round(k.m::numeric, 1)) ORDER BY k.m, k.management_code)
+    INTO near_count, far_deg, reach, nearest
+    FROM (SELECT e.management_code, e.name, e.grade, e.geom <-> pt AS d,
+                 ST_DistanceSphere(e.geom, pt) AS m
+          FROM enterprise e WHERE e.valid_from <= p_at
+          ORDER BY e.geom <-> pt LIMIT 12) k;
+    IF near_count = 12 AND reach > 0.999 * far_deg * m_per_deg
+                                * cos(radians(least(abs(ST_Y(pt)) + far_deg, 89.9))) THEN
         SELECT jsonb_agg(jsonb_build_object(
                    'management_code', n.management_code, 'name', n.name, 'grade', n.grade,
                    'distance_m', round(n.m::numeric, 1))
@@ -168,10 +179,13 @@ BEGIN
         INTO nearest
         FROM (SELECT e.management_code, e.name, e.grade, ST_DistanceSphere(e.geom, pt) AS m
               FROM enterprise e
-              WHERE e.geom && ST_Expand(pt, reach * 1.01 / (m_per_deg * cos(radians(ST_Y(pt)))),
+              WHERE e.geom && ST_Expand(pt, reach * 1.01 / (m_per_deg * cos(radians(
+                                  least(abs(ST_Y(pt)) + reach / m_per_deg, 89.9)))),
                                         reach * 1.01 / m_per_deg)
                 AND e.valid_from <= p_at
               ORDER BY 4, 1 LIMIT 5) n;
+    ELSE
+        nearest := jsonb_path_query_array(nearest, '$[0 to 4]');
     END IF;
 
     IF owner_json IS NOT NULL THEN
@@ -235,7 +249,8 @@ BEGIN
           FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
           WHERE c.kind = 'territorial' AND cv.valid_from <= p_at
             AND (cv.valid_to IS NULL OR cv.valid_to > p_at)
-            AND cv.geom && ST_Expand(pt, reach * 1.01 / (m_per_deg * cos(radians(ST_Y(pt)))),
+            AND cv.geom && ST_Expand(pt, reach * 1.01 / (m_per_deg * cos(radians(
+                                  least(abs(ST_Y(pt)) + reach / m_per_deg, 89.9)))),
                                      reach * 1.01 / m_per_deg)
           ORDER BY 4, c.level DESC, c.code LIMIT 1) n;
     RETURN result;
