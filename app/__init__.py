@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, gridedit.bp):
         app.register_blueprint(blueprint)
+    app.wsgi_app = lookup.FastLookup(app)
     return app
 
 

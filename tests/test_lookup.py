@@ -196,3 +196,50 @@ def test_lookup_needs_a_login_or_a_token(client, world, session):
 def test_lookup_page_renders(inspector):
     html = inspector.get("/lookup").get_data(as_text=True)
     assert "使用我的位置" in html and 'id="coords"' in html
+
+
+@pytest.fixture
+def token(session, world):
+    from gis.users import create_token
+
+    return {"Authorization": f"Bearer {create_token(session, 'c2-inspector', 'phone')[1]}"}
+
+
+def _fast(response) -> bool:
+    return 'desc="fast"' in response.headers.get("Server-Timing", "")
+
+
+@pytest.mark.parametrize("params", [
+    {"lon": 116.021, "lat": 38.45},
+    {"lon": 116.05, "lat": 38.45},                      # on an edge
+    {"lon": 116.15, "lat": 38.45, "at": "2026-02-01"},  # a past date
+    {"lon": 116.027, "lat": 38.449, "crs": "gcj02"},
+])
+def test_token_lookups_take_the_fast_path_with_the_views_answer(client, token, params):
+    first = client.get("/api/v1/lookup", query_string=params, headers=token)
+    assert first.status_code == 200 and not _fast(first)  # the view checked the token
+    again = client.get("/api/v1/lookup", query_string=params, headers=token)
+    assert again.status_code == 200 and _fast(again)
+    assert again.get_data() == first.get_data()
+    assert again.content_type == first.content_type == "application/json"
+
+
+@pytest.mark.parametrize("params, status", [
+    ({"lon": 116.021}, 400),
+    ({"lon": 116.021, "lat": 38.45, "zoom": 3}, 400),
+    ({"lon": 116.021, "lat": 38.45, "lang": "en"}, 200),
+    ({"lon": 116.021, "lat": 38.45, "lat2": ""}, 400),
+    ({"lon": 116.25, "lat": 38.45}, 404),
+])
+def test_what_the_fast_path_does_not_answer_the_view_does(client, token, params, status):
+    client.get("/api/v1/lookup?lon=116.021&lat=38.45", headers=token)  # the token is known
+    response = client.get("/api/v1/lookup", query_string=params, headers=token)
+    assert response.status_code == status and not _fast(response)
+    if status != 200:
+        assert response.get_json()["error"]["status"] == status
+
+
+def test_the_fast_path_never_answers_a_cookie_or_an_unchecked_token(inspector, token, client):
+    assert not _fast(ask(inspector, lon=116.021, lat=38.45))  # a session: Flask's
+    unknown = {"Authorization": "Bearer gw_never-issued"}
+    assert client.get("/api/v1/lookup?lon=116.021&lat=38.45", headers=unknown).status_code == 401
