@@ -243,3 +243,31 @@ def test_the_fast_path_never_answers_a_cookie_or_an_unchecked_token(inspector, t
     assert not _fast(ask(inspector, lon=116.021, lat=38.45))  # a session: Flask's
     unknown = {"Authorization": "Bearer gw_never-issued"}
     assert client.get("/api/v1/lookup?lon=116.021&lat=38.45", headers=unknown).status_code == 401
+
+
+def test_professional_grids_answer_with_their_owners_or_the_one_above(inspector, session):
+    from gis.grid import CellRecord, upsert_cells
+
+    def record(code, level, box, parent):
+        return CellRecord(code=code, name=f"食品 {code}", level=level, kind="professional",
+                          specialty="food", geom=shapely.MultiPolygon([shapely.box(*box)]),
+                          parent_code=parent, where=code)
+
+    upsert_cells(session, [record("F", 2, (116.0, 38.4, 116.2, 38.5), "C"),
+                           record("F-01", 3, (116.0, 38.4, 116.1, 38.5), "F"),
+                           record("F-02", 3, (116.1, 38.4, 116.2, 38.5), "F")], valid_from=JAN)
+    for name, code in (("食品站长", "F"), ("食品专员", "F-02")):
+        person = session.execute(text(
+            "INSERT INTO person (name, phone) VALUES (:n, '13900000000') RETURNING id"),
+            {"n": name}).scalar()
+        session.execute(text("""
+            INSERT INTO responsibility (person_id, kind, role, cell_id, valid_from)
+            SELECT :p, 'department', 'owner', id, :t FROM cell WHERE code = :c"""),
+            {"p": person, "t": JAN, "c": code})
+    west = ask(inspector, lon=116.02, lat=38.45).get_json()["professional"]
+    assert [(g["code"], g["owner"]["name"]) for g in west] == [("F", "食品站长"),
+                                                              ("F-01", "食品站长")]
+    east = ask(inspector, lon=116.15, lat=38.45).get_json()["professional"]
+    assert [(g["code"], g["owner"]["name"]) for g in east] == [("F", "食品站长"),
+                                                              ("F-02", "食品专员")]
+    assert east[0]["specialty"] == "food" and east[1]["level"] == 3

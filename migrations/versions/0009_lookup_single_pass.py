@@ -74,8 +74,15 @@ BEGIN
                WHERE c2.kind = 'territorial'),
            jsonb_agg(jsonb_build_object(
                'code', c2.code, 'name', c2.name, 'level', c2.level, 'specialty', c2.specialty,
-               'owner', (SELECT gw_person_json(o.person_id, 'owner', 'department')
-                         FROM gw_cell_owner(c2.id, p_at) o))
+               'owner', coalesce(
+                   (SELECT jsonb_build_object('role', 'owner', 'responsibility', 'department',
+                               'name', p.name, 'phone', p.phone, 'unit', p.unit)
+                    FROM responsibility x JOIN person p ON p.id = x.person_id
+                    WHERE x.cell_id = c2.id AND x.role = 'owner' AND x.valid @> p_at
+                    LIMIT 1),
+                   -- no owner of its own: the first one up (rare, so the general walk)
+                   (SELECT gw_person_json(o.person_id, 'owner', 'department')
+                    FROM gw_cell_owner(c2.parent_id, p_at) o)))
                ORDER BY c2.specialty, c2.level) FILTER (
                WHERE c2.kind = 'professional' AND c2.level > 1)
     INTO terr_ids, terr_codes, terr_levels, professional
