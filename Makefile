@@ -18,7 +18,7 @@ demo: install assets db  ## install, start PostGIS, migrate, load the demo city,
 serve: install assets db
 	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
 
-test: install assets testdb  ## the whole test suite against a real PostGIS
+test: install assets testdb lint  ## flake8, then the whole test suite against a real PostGIS
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
