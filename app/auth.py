@@ -55,7 +55,8 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 class TokenCache:
-    """This process's memory of API tokens it verified in the last few seconds.
+    """This process's memory of API tokens it verified in the last few seconds, keyed by the
+    token's hash (the same digest the database keeps).
 
     Checking a token is a database round trip that costs about as much as the point lookup it
     guards (bench/lookup.py). Remembering the answer briefly trades that for a bounded delay:
@@ -72,9 +73,10 @@ class TokenCache:
         self._entries: OrderedDict[str, tuple[float, users.Identity]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> users.Identity | None:
+    def get(self, token: str) -> users.Identity | None:
         if self.seconds <= 0:
             return None
+        key = users.hash_token(token)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -84,9 +86,10 @@ class TokenCache:
                 return None
             return entry[1]
 
-    def put(self, key: str, ident: users.Identity) -> None:
+    def put(self, token: str, ident: users.Identity) -> None:
         if self.seconds <= 0:
             return
+        key = users.hash_token(token)
         with self._lock:
             self._entries[key] = (self.clock() + self.seconds, ident)
             self._entries.move_to_end(key)
@@ -118,20 +121,19 @@ def _unauthorized():
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, else None."""
+    if header and header[:7].lower() == "bearer ":
         return header[7:].strip()
     return None
 
 
 def _authenticate_and_check_csrf():
-    token = _bearer()
+    token = bearer_token(request.headers.get("Authorization"))
     g.via = "web"
     if token is not None:
         cache = current_app.extensions["gridwatch_token_cache"]
-        key = users.hash_token(token)
-        ident = cache.get(key)
+        ident = cache.get(token)
         if ident is None:
             ident = users.token_identity(get_session(), token)
             if ident is None:
@@ -140,7 +142,7 @@ def _authenticate_and_check_csrf():
                 # last_used_at (at most once a minute). Otherwise nothing was written, and
                 # the view goes on with the same connection: no COMMIT, no second checkout.
                 get_session().commit()
-            cache.put(key, ident)
+            cache.put(token, ident)
         # Straight onto g, not login_user(): a token call must not start a cookie session.
         g._login_user = ident
         g.via = "api"

@@ -27,10 +27,11 @@ def get_session() -> Session:
     return g.db_session
 
 
-def reader() -> AbstractContextManager:
+def reader(app: Flask | None = None) -> AbstractContextManager:
     """``with reader() as conn``: a DBAPI connection for one quick read (see
-    gis.db.read_connection); tests point it at their own transaction."""
-    return current_app.extensions["gridwatch.reader"]()
+    gis.db.read_connection); tests point it at their own transaction. ``app`` for callers
+    outside a request (the WSGI fast path)."""
+    return (app or current_app).extensions["gridwatch.reader"]()
 
 
 def close_session(_exc=None) -> None:

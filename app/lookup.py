@@ -8,9 +8,8 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
 
-from app.auth import login_required
+from app.auth import bearer_token, login_required
 from app.db import get_session, reader
-from gis import users
 from gis.lookup import OutsideEveryCell, enterprise_responsible, lookup, parse_at, parse_point
 from gis.validation import Field, ValidationError, validate
 
@@ -23,16 +22,17 @@ LOOKUP_ARGS = {"lon": Field(required=False, max_length=40),
 AT_ARGS = {"at": Field(required=False, max_length=40)}
 
 
-def _zone() -> str:
-    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+def _zone(app: Flask | None = None) -> str:
+    return (app or current_app).config["BABEL_DEFAULT_TIMEZONE"]
 
 
-def lookup_request(args, zone: str) -> tuple[float, float, dt.datetime | None, dict]:
+def lookup_request(args, app: Flask | None = None
+                   ) -> tuple[float, float, dt.datetime | None, dict]:
     """A lookup's WGS84 lon/lat, ``at`` and the ``query`` echoed in the answer; raises
     ValidationError naming the parameter."""
     args = validate(args, LOOKUP_ARGS)
     lon, lat, crs = parse_point(args["lon"], args["lat"], args["crs"])
-    at = parse_at(args["at"], zone)
+    at = parse_at(args["at"], _zone(app))
     query = {"lon": float(args["lon"]), "lat": float(args["lat"]), "crs": crs,
              "wgs84": [round(lon, 7), round(lat, 7)], "at": at.isoformat() if at else None}
     return lon, lat, at, query
@@ -41,7 +41,7 @@ def lookup_request(args, zone: str) -> tuple[float, float, dt.datetime | None, d
 @bp.get("/api/v1/lookup")
 @login_required
 def api_lookup():
-    lon, lat, at, query = lookup_request(request.args, _zone())
+    lon, lat, at, query = lookup_request(request.args)
     try:
         with reader() as conn:
             document = lookup(conn, lon, lat, at, extra={"query": query})
@@ -87,21 +87,20 @@ class FastLookup:
         return [body]
 
     def _answer(self, environ) -> bytes | None:
-        header = environ.get("HTTP_AUTHORIZATION", "")
-        if header[:7].lower() != "bearer " or environ.get("HTTP_COOKIE"):
+        token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
+        if token is None or environ.get("HTTP_COOKIE"):
             return None
-        cache = self.app.extensions["gridwatch_token_cache"]
-        if cache.get(users.hash_token(header[7:].strip())) is None:
+        if self.app.extensions["gridwatch_token_cache"].get(token) is None:
             return None
         pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         args = dict(pairs)
         if len(args) != len(pairs) or not set(args) <= set(LOOKUP_ARGS):
             return None
         try:
-            lon, lat, at, query = lookup_request(args, self.app.config["BABEL_DEFAULT_TIMEZONE"])
+            lon, lat, at, query = lookup_request(args, self.app)
         except ValidationError:
             return None
-        with self.app.extensions["gridwatch.reader"]() as conn:
+        with reader(self.app) as conn:
             try:
                 document = lookup(conn, lon, lat, at, extra={"query": query})
             except OutsideEveryCell:

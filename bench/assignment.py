@@ -150,18 +150,23 @@ def generate(size: Size) -> Data:
 # Database
 # --------------------------------------------------------------------------------------------
 
-def prepare_database(url: str) -> None:
-    """Create the database when missing, wipe its public schema and migrate it to head."""
+def wipe_and_migrate(url: str, scratch_schema: str) -> None:
+    """Create the database when missing, wipe its public schema and the bench's own
+    ``scratch_schema``, and migrate it to head. Only databases named ...bench... are wiped."""
     target = make_url(normalise_url(url))
     if "bench" not in (target.database or ""):
         sys.exit(f"refusing to wipe database {target.database!r}: its name must contain 'bench'")
     reset_database(url)
     engine = create_engine(target, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS bench CASCADE"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {scratch_schema} CASCADE"))
     engine.dispose()
     upgrade(target.render_as_string(hide_password=False))
-    engine = create_engine(target, isolation_level="AUTOCOMMIT")
+
+
+def prepare_database(url: str) -> None:
+    wipe_and_migrate(url, "bench")
+    engine = create_engine(make_url(normalise_url(url)), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         # Scratch space of the bench itself, outside the project's schema.
         conn.execute(text("CREATE SCHEMA bench"))

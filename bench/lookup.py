@@ -49,14 +49,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gis.db import make_engine, normalise_url, reset_database  # noqa: E402
-from gis.migrate import alembic_config, upgrade  # noqa: E402
+from gis.db import make_engine, normalise_url  # noqa: E402
+from gis.migrate import alembic_config  # noqa: E402
 
 DEFAULT_URL = "postgresql://gridwatch:gridwatch@127.0.0.1:5432/gridwatch_bench_lookup"
 LUA = ROOT / "bench" / "wrk" / "lookup.lua"
 
 # The same box and Voronoi cells as the assignment bench (one generator for every bench).
-from bench.assignment import EAST, GRID, NORTH, SOUTH, WEST, make_cells  # noqa: E402,F401
+from bench.assignment import (  # noqa: E402,F401
+    EAST, GRID, NORTH, SOUTH, WEST, make_cells, wipe_and_migrate)
 VALID_FROM = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 CITY_CODE = "LOOKUP"
 DISTRICT_CODE = "LOOKUP-01"
@@ -84,19 +85,6 @@ def grid_boxes(west, south, east, north, cols, rows):
         for c in range(cols):
             yield shapely.set_precision(shapely.box(
                 west + c * dx, south + r * dy, west + (c + 1) * dx, south + (r + 1) * dy), GRID)
-
-
-def prepare_database(url: str) -> None:
-    """Create the database when missing, wipe it (gis.db.reset_database) and migrate to head."""
-    target = make_url(normalise_url(url))
-    if "bench" not in (target.database or ""):
-        sys.exit(f"refusing to wipe database {target.database!r}: its name must contain 'bench'")
-    reset_database(url)
-    engine = create_engine(target, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS bench_lookup CASCADE"))
-    engine.dispose()
-    upgrade(target.render_as_string(hide_password=False))
 
 
 def head_revision(url: str) -> str:
@@ -137,7 +125,7 @@ def build(url: str, seed: int, n_cells: int, n_enterprises: int) -> None:
     from gis.users import create_user
 
     t0 = time.perf_counter()
-    prepare_database(url)
+    wipe_and_migrate(url, "bench_lookup")
     log("database wiped and migrated")
     rng = np.random.default_rng(seed)
     cells = make_cells(n_cells, rng)

@@ -33,8 +33,17 @@ depends_on = None
 HERE = Path(__file__).resolve().parent
 
 # Metres per degree of latitude on the sphere ST_DistanceSphere uses (R = 6,371,008.8 m).
-# A box of radius r metres around a point: r / M lat, r / (M cos lat) lon (plus 1 % slack).
 LOOKUP = r"""
+-- A lon/lat box holding every point within ``metres`` of ``pt``: metres / M of latitude, and
+-- of longitude metres / (M cos lat) at the latitude farthest from the equator it reaches
+-- (1 % slack covers the spheroid). SQL, so the planner inlines it.
+CREATE OR REPLACE FUNCTION gw_box_around(pt geometry, metres float8) RETURNS geometry
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT ST_Expand(pt, metres * 1.01 / (111195.08 * cos(radians(
+                             least(abs(ST_Y(pt)) + metres / 111195.08, 89.9)))),
+                     metres * 1.01 / 111195.08)
+$fn$;
+
 CREATE OR REPLACE FUNCTION gw_answer(p_cell bigint, pt geometry, p_at timestamptz)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $fn$
 DECLARE
@@ -186,9 +195,7 @@ BEGIN
         INTO nearest
         FROM (SELECT e.management_code, e.name, e.grade, ST_DistanceSphere(e.geom, pt) AS m
               FROM enterprise e
-              WHERE e.geom && ST_Expand(pt, reach * 1.01 / (m_per_deg * cos(radians(
-                                  least(abs(ST_Y(pt)) + reach / m_per_deg, 89.9)))),
-                                        reach * 1.01 / m_per_deg)
+              WHERE e.geom && gw_box_around(pt, reach)
                 AND e.valid_from <= p_at
               ORDER BY 4, 1 LIMIT 5) n;
     ELSE
@@ -230,7 +237,6 @@ $fn$;
 CREATE OR REPLACE FUNCTION gw_lookup(p_lon float8, p_lat float8, p_at timestamptz)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $fn$
 DECLARE
-    m_per_deg constant float8 := 111195.08;
     pt geometry := ST_SetSRID(ST_MakePoint(p_lon, p_lat), 4326);
     result jsonb := gw_answer(NULL, pt, p_at);
     reach float8;
@@ -239,7 +245,7 @@ BEGIN
         RETURN result;
     END IF;
     -- Outside every cell (rare, so the exact spheroid distance): the nearest territorial
-    -- cell in metres, bounded as for enterprises.
+    -- cell in metres; the nearest in degrees bounds the box to rank.
     SELECT ST_Distance(cv.geom::geography, pt::geography) INTO reach
     FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
     WHERE c.kind = 'territorial' AND cv.valid_from <= p_at
@@ -256,9 +262,7 @@ BEGIN
           FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
           WHERE c.kind = 'territorial' AND cv.valid_from <= p_at
             AND (cv.valid_to IS NULL OR cv.valid_to > p_at)
-            AND cv.geom && ST_Expand(pt, reach * 1.01 / (m_per_deg * cos(radians(
-                                  least(abs(ST_Y(pt)) + reach / m_per_deg, 89.9)))),
-                                     reach * 1.01 / m_per_deg)
+            AND cv.geom && gw_box_around(pt, reach)
           ORDER BY 4, c.level DESC, c.code LIMIT 1) n;
     RETURN result;
 END
@@ -281,3 +285,4 @@ def downgrade():
     # 0008's gw_cell_answer and gw_lookup (plpgsql) replace the new ones.
     _migration("0008_lookup_plans").upgrade()
     op.execute("DROP FUNCTION IF EXISTS gw_answer(bigint, geometry, timestamptz)")
+    op.execute("DROP FUNCTION IF EXISTS gw_box_around(geometry, float8)")
