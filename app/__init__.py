@@ -25,6 +25,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import (account, admin, api, auth, cli, db, errors, gridedit, i18n, lookup, main,
                      mapwall)
+    from gis.limits import Limits
+
+    app.extensions["gridwatch_limits"] = Limits.from_config(app.config)
 
     _server_timing(app)  # first, so the timing includes authentication
     _vendor_urls(app)

@@ -71,3 +71,25 @@ MAP_REFRESH_SECONDS = 300
 
 # Gaps and overlaps smaller than this (m²) are rounding, not errors, when validating a redraw.
 GRID_SLIVER_TOLERANCE_M2 = 1.0
+
+# Bounds on uploads, imports and grid previews (gis/limits.py), checked before a file is read
+# whole, so one small hostile file cannot exhaust a worker's memory or time.
+# Data rows in one enterprise upload (CSV or XLSX).
+LIMIT_MAX_UPLOAD_ROWS = 100000
+# Columns in one table upload.
+LIMIT_MAX_COLUMNS = 200
+# Bytes in one CSV line (a record).
+LIMIT_MAX_LINE_BYTES = 65536
+# Cells (rows x columns) an XLSX sheet may declare or hold.
+LIMIT_MAX_XLSX_CELLS = 5000000
+# Uncompressed bytes of all members of an XLSX or zipped Shapefile.
+LIMIT_MAX_UNCOMPRESSED_BYTES = 268435456
+# Features in one vector file (grid import, grid redraw).
+LIMIT_MAX_FEATURES = 10000
+# Vertices of one feature, and of all features in one request or file.
+LIMIT_MAX_VERTICES_PER_FEATURE = 100000
+LIMIT_MAX_VERTICES_PER_REQUEST = 1000000
+# A grid editor preview's SQL is cancelled after this many milliseconds.
+LIMIT_PREVIEW_STATEMENT_TIMEOUT_MS = 10000
+# Previews one user may run at the same time (more get 429).
+LIMIT_PREVIEW_CONCURRENCY_PER_USER = 2
