@@ -1,18 +1,22 @@
 """Log in, log out, and one's own account: language and API tokens."""
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
+import math
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+                   session, url_for)
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from app.auth import forget_tokens, lockout_settings, login_required, record
+from app.auth import forget_tokens, login_required, record, throttle_rules
 from app.db import get_session
 from gis import policy, users
-from gis.validation import Field, validate
+from gis.validation import Field, ValidationError, validate
 
 bp = Blueprint("auth", __name__)
 
@@ -24,11 +28,33 @@ LANGUAGE_FORM = {"lang": Field(choices=("zh_Hans_CN", "en"))}
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect after login is a phishing tool.
+    # Only same-site paths: an open redirect after login is a phishing tool. No control
+    # characters (a line break cannot go into a Location header) and no backslash (browsers
+    # read "/\\host" as "//host").
     if target and target.startswith("/") and not target.startswith("//") \
+            and not any(c < " " or c in "\x7f\\" for c in target) \
             and not urlsplit(target).netloc:
         return target
     return url_for("main.index")
+
+
+def _refuse_nul(form: dict) -> None:
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
+    for name, value in form.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError(name, "not in the expected form", "pattern")
+
+
+def _audit_name(username: str, known: bool) -> str:
+    """What a failed login leaves in the audit log: the name if it is a user's, else a keyed
+    hash, so a password typed into the name field is never shown to admins, while repeated
+    tries of one name still look alike."""
+    if known:
+        return f"user {username}"
+    key = current_app.secret_key
+    digest = hmac.new(key.encode() if isinstance(key, str) else key, username.lower().encode(),
+                      hashlib.sha256).hexdigest()
+    return f"unknown name {digest[:16]}"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -36,22 +62,28 @@ def login():
     if request.method == "GET":
         return render_template("auth/login.html", next=request.args.get("next", ""))
     form = validate(request.form, LOGIN_FORM)
+    _refuse_nul(form)
     db = get_session()
-    max_failures, lockout = lockout_settings()
-    result = users.login(db, form["username"].lower(), form["password"],
-                         max_failures=max_failures, lockout=lockout)
+    username = form["username"].lower()
+    result = users.login(db, username, form["password"], client=request.remote_addr or "",
+                         rules=throttle_rules())
     if result.identity is None:
-        record("login_failed", target=form["username"][:64], reason=result.reason)
+        record("login_failed", target=_audit_name(username, result.known),
+               reason=result.reason)
         db.commit()
-        if result.reason == "locked":
-            message = _("Too many failed attempts: this account is locked until %(when)s.",
-                        when=format_datetime(result.locked_until, "short"))
+        headers = {}
+        if result.reason == "throttled":
+            seconds = max(1, math.ceil((result.retry_after - dt.datetime.now(
+                dt.timezone.utc)).total_seconds()))
+            message = _("Too many failed attempts: try again after %(when)s.",
+                        when=format_datetime(result.retry_after, "medium"))
             status = 429
+            headers["Retry-After"] = str(seconds)
         else:
             message = _("Wrong username or password.")
             status = 401
         return render_template("auth/login.html", error=message, next=form["next"] or "",
-                               username=form["username"]), status
+                               username=form["username"]), status, headers
     lang = session.get("lang")
     session.clear()  # a fresh session on login: no session fixation
     login_user(result.identity)

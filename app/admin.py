@@ -1,7 +1,8 @@
 """Administration: users and their roles, the audit log, reference data."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 
 from app.auth import forget_tokens, record, require
@@ -31,8 +32,8 @@ PAGE_SIZE = 50
 @bp.get("/users")
 @require("admin")
 def user_list():
-    return render_template("admin/users.html", users=users.list_users(get_session()),
-                           roles=ROLES)
+    return render_template("admin/users.html", users=users.list_users(
+        get_session(), current_app.permanent_session_lifetime), roles=ROLES)
 
 
 @bp.post("/users")

@@ -211,6 +211,9 @@ def record(action: str, target: str | None = None, **detail) -> None:
         remote_addr=request.remote_addr, via=getattr(g, "via", "web"))
 
 
-def lockout_settings() -> tuple[int, dt.timedelta]:
-    return (current_app.config["LOGIN_MAX_FAILURES"],
-            dt.timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]))
+def throttle_rules() -> users.ThrottleRules:
+    config = current_app.config
+    return users.ThrottleRules(
+        max_failures=config["LOGIN_MAX_FAILURES"],
+        client_max_failures=config["LOGIN_CLIENT_MAX_FAILURES"],
+        lockout=dt.timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"]))

@@ -31,8 +31,14 @@ MAX_CONTENT_LENGTH = 50 * 1024 * 1024
 # Name of the demo city shown in the page header.
 CITY_NAME = "河间市"
 
-# Wrong passwords in a row before an account is locked, and for how long (minutes).
+# Failed logins slow guessing down without letting anyone lock someone else out. After
+# LOGIN_MAX_FAILURES wrong passwords for one name from one client (IP address), each further
+# try for that name from that client waits 2, 4, 8... seconds (at most LOGIN_LOCKOUT_MINUTES);
+# LOGIN_CLIENT_MAX_FAILURES failures from one client, whatever the names, lock that client out
+# for LOGIN_LOCKOUT_MINUTES. Behind a reverse proxy set PROXY_FIX_X_FOR, or every user shares
+# the proxy's address and its lock-out.
 LOGIN_MAX_FAILURES = 5
+LOGIN_CLIENT_MAX_FAILURES = 20
 LOGIN_LOCKOUT_MINUTES = 15
 
 # Session cookie flags. Set GRIDWATCH_SESSION_COOKIE_SECURE=true when served over HTTPS

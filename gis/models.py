@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -437,8 +438,6 @@ class User(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     locale: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
-    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
@@ -471,6 +470,81 @@ class UserRole(Base):
         CheckConstraint("(role = 'admin') = (cell_id IS NULL)", name="place_unless_admin"),
         Index("uq_user_role_grant", "user_id", "role", text("coalesce(cell_id, 0)"),
               unique=True),
+    )
+
+
+class UserSession(Base):
+    """A login on one browser. The cookie carries a random id whose SHA-256 is kept here, so
+    logging out, a password change, a role removal or deactivation ends it on the server: a
+    copied cookie dies with it (a signed cookie alone lives until it expires)."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sid_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    last_seen_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_why: Mapped[str | None] = mapped_column(String(32))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class LoginThrottle(Base):
+    """Failed logins counted per key: ``name:<username hash>|<client>`` (an exponential delay
+    for one name from one client) and ``client:<client>`` (a lock-out of the client). No key
+    names an account alone, so a stranger cannot lock anyone out."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    last_failure_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+class Job(Base):
+    """Background work (big imports) on a queue in PostgreSQL itself: workers claim rows with
+    ``FOR UPDATE SKIP LOCKED`` and wake on ``NOTIFY gridwatch_jobs``. The uploaded file is
+    kept with the job, so any worker on any host can run it."""
+
+    __tablename__ = "job"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="queued")
+    payload: Mapped[dict] = mapped_column(JSONB, nullable=False,
+                                          server_default=text("'{}'::jsonb"))
+    file: Mapped[bytes | None] = mapped_column(LargeBinary)
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    username: Mapped[str | None] = mapped_column(String(64))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    worker: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[dict | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {_in(JOB_STATUSES)}", name="status_known"),
+        Index("ix_job_queued", "id", postgresql_where=text("status = 'queued'")),
     )
 
 
@@ -510,5 +584,7 @@ class AuditEntry(Base):
     detail: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     via: Mapped[str] = mapped_column(String(8), nullable=False, server_default="web")
+    # Something a reviewer must see, e.g. "backdated": a change dated before it was made.
+    flag: Mapped[str | None] = mapped_column(String(32), index=True)
 
     __table_args__ = (CheckConstraint("via IN ('web', 'api', 'cli')", name="via_known"),)

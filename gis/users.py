@@ -1,4 +1,4 @@
-"""Users, their roles at places, API tokens, login with lock-out, and the audit log.
+"""Users, their roles at places, API tokens, login with throttling, and sessions.
 
 Passwords: werkzeug's salted scrypt/pbkdf2 hashes, never stored plain. API tokens: 256 random
 bits shown once; only their SHA-256 is stored (a token is a key, not a password, so a fast
@@ -130,9 +130,9 @@ def set_password(session: Session, username: str, password: str) -> None:
     if problem:
         raise UserError(problem)
     uid = user_id(session, username)
-    session.execute(text("""
-        UPDATE app_user SET password_hash = :h, failed_logins = 0, locked_until = NULL
-        WHERE id = :u"""), {"h": generate_password_hash(password), "u": uid})
+    session.execute(text("UPDATE app_user SET password_hash = :h WHERE id = :u"),
+                    {"h": generate_password_hash(password), "u": uid})
+    clear_throttle(session, username)
 
 
 def cell_path(session: Session, cell_id: int | None) -> tuple[int, ...]:
@@ -169,40 +169,129 @@ def identity(session: Session, uid: int, via: str = "web") -> Identity | None:
                     via)
 
 
+@dataclass(frozen=True)
+class ThrottleRules:
+    """How failed logins slow down guessing without letting a stranger lock anyone out.
+
+    Failures are counted per *name and client* (after ``max_failures`` of them, each further
+    try from that client for that name waits 2^(n - max_failures) seconds, at most
+    ``lockout``) and per *client* (``client_max_failures`` failures across any names within
+    ``lockout`` of each other lock that client out for ``lockout``). No count belongs to an
+    account alone: someone typing the admin's name from elsewhere slows only themselves."""
+
+    max_failures: int = 5
+    client_max_failures: int = 20
+    lockout: dt.timedelta = dt.timedelta(minutes=15)
+
+
+# A name's count starts over after this long without a failure.
+NAME_MEMORY = dt.timedelta(days=1)
+
+
 @dataclass
 class LoginResult:
     identity: Identity | None
-    reason: str | None = None  # "bad_credentials" | "locked"
-    locked_until: dt.datetime | None = None
+    reason: str | None = None  # "bad_credentials" | "throttled"
+    retry_after: dt.datetime | None = None
+    # The username names an active user: only for the audit log, never for the answer.
+    known: bool = False
 
 
-def login(session: Session, username: str, password: str, *, max_failures: int,
-          lockout: dt.timedelta) -> LoginResult:
-    """Check a password; after ``max_failures`` wrong ones in a row the account is locked for
-    ``lockout``. Unknown users and wrong passwords answer alike (no user enumeration)."""
-    row = session.execute(text("""
-        SELECT id, password_hash, failed_logins, locked_until, now() AS now
-        FROM app_user WHERE username = :u AND active FOR UPDATE"""),
+def _name_hash(username: str) -> str:
+    return hashlib.sha256(username.lower().encode()).hexdigest()
+
+
+def _name_key(username: str, client: str) -> str:
+    return f"name:{_name_hash(username)}|{client[:64]}"
+
+
+def _client_key(client: str) -> str:
+    return f"client:{client[:64]}"
+
+
+_dummy: tuple = (None, "")
+
+
+def dummy_hash() -> str:
+    """A hash of nothing, made like real ones, for unknown names: checking a password against
+    it costs what checking a real user's costs, so the answer's timing names nobody. Made once
+    per ``generate_password_hash`` (tests make cheaper hashes)."""
+    global _dummy
+    if _dummy[0] is not generate_password_hash:
+        _dummy = (generate_password_hash, generate_password_hash(secrets.token_urlsafe(16)))
+    return _dummy[1]
+
+
+def _blocked_until(session: Session, keys: list[str]) -> dt.datetime | None:
+    return session.execute(text("""
+        SELECT max(blocked_until) FROM login_throttle
+        WHERE key = ANY(:k) AND blocked_until > now()"""), {"k": keys}).scalar()
+
+
+def _count_failure(session: Session, username: str, client: str, rules: ThrottleRules) -> None:
+    # One upsert per key: failures racing each other all count, none overwrites another.
+    lockout = rules.lockout.total_seconds()
+    for key, memory, blocked in (
+            (_name_key(username, client), NAME_MEMORY.total_seconds(),
+             "CASE WHEN {n} >= :max THEN now() + least(power(2, {n} - :max), :cap)"
+             " * interval '1 second' END"),
+            (_client_key(client), lockout,
+             "CASE WHEN {n} >= :cmax THEN now() + :cap * interval '1 second' END")):
+        # The count starts over when the last failure is older than the key's memory.
+        n = ("CASE WHEN t.last_failure_at < now() - :memory * interval '1 second' THEN 1"
+             " ELSE t.failures + 1 END")
+        session.execute(text(f"""
+            INSERT INTO login_throttle AS t (key, failures, last_failure_at, blocked_until)
+            VALUES (:key, 1, now(), {blocked.format(n="1")})
+            ON CONFLICT (key) DO UPDATE SET failures = {n}, last_failure_at = now(),
+                blocked_until = {blocked.format(n=n)}"""), {
+            "key": key, "memory": memory, "max": rules.max_failures,
+            "cmax": rules.client_max_failures, "cap": lockout})
+
+
+def check_login(session: Session, username: str, password: str, *, client: str,
+                rules: ThrottleRules) -> tuple[int | None, str | None, dt.datetime | None]:
+    """(user id or None, reason, retry after) for a password typed for ``username`` from
+    ``client`` (its IP address). Known and unknown names cost the same: the throttle is
+    looked up by keys that do not depend on the name existing, and an unknown name is
+    checked against ``dummy_hash``."""
+    blocked = _blocked_until(session, [_name_key(username, client), _client_key(client)])
+    if blocked is not None:
+        # No password check while blocked: a guess now tells nothing, right or wrong.
+        return None, "throttled", blocked
+    row = session.execute(text(
+        "SELECT id, password_hash FROM app_user WHERE username = :u AND active"),
         {"u": username}).one_or_none()
-    if row is None:
-        # Spend the same time as a real check, so timing does not reveal which users exist.
-        check_password_hash(generate_password_hash("x"), password)
-        return LoginResult(None, "bad_credentials")
-    if row.locked_until is not None and row.locked_until > row.now:
-        return LoginResult(None, "locked", row.locked_until)
-    if not check_password_hash(row.password_hash, password):
-        failures = row.failed_logins + 1
-        locked = row.now + lockout if failures >= max_failures else None
-        session.execute(text("""
-            UPDATE app_user SET failed_logins = :f, locked_until = :l WHERE id = :u"""),
-            {"f": 0 if locked else failures, "l": locked, "u": row.id})
-        if locked:
-            return LoginResult(None, "locked", locked)
-        return LoginResult(None, "bad_credentials")
-    session.execute(text("""
-        UPDATE app_user SET failed_logins = 0, locked_until = NULL, last_login_at = now()
-        WHERE id = :u"""), {"u": row.id})
-    return LoginResult(identity(session, row.id))
+    matches = check_password_hash(row.password_hash if row else dummy_hash(), password)
+    if row is None or not matches:
+        _count_failure(session, username, client, rules)
+        return None, "bad_credentials", None
+    session.execute(text("DELETE FROM login_throttle WHERE key = :k"),
+                    {"k": _name_key(username, client)})
+    return row.id, None, None
+
+
+def login(session: Session, username: str, password: str, *, client: str,
+          rules: ThrottleRules) -> LoginResult:
+    """Check a password (see ``check_login``); unknown users and wrong passwords answer
+    alike, and so do they while throttled."""
+    uid, reason, retry_after = check_login(session, username, password, client=client,
+                                           rules=rules)
+    if uid is None:
+        known = session.execute(text(
+            "SELECT 1 FROM app_user WHERE username = :u AND active"),
+            {"u": username}).scalar() is not None
+        return LoginResult(None, reason, retry_after, known)
+    session.execute(text("UPDATE app_user SET last_login_at = now() WHERE id = :u"),
+                    {"u": uid})
+    return LoginResult(identity(session, uid), known=True)
+
+
+def clear_throttle(session: Session, username: str) -> None:
+    """Forget failed logins for ``username`` from every client (a new password was set);
+    client lock-outs stay."""
+    session.execute(text("DELETE FROM login_throttle WHERE key LIKE :k"),
+                    {"k": f"name:{_name_hash(username)}|%"})
 
 
 def hash_token(token: str) -> str:
@@ -259,9 +348,13 @@ def tokens(session: Session, uid: int) -> list[dict]:
         WHERE user_id = :u ORDER BY id DESC"""), {"u": uid})]
 
 
-def list_users(session: Session) -> list[dict]:
+def list_users(session: Session, idle: dt.timedelta = dt.timedelta(hours=8)) -> list[dict]:
+    """Users with their roles, and how many sessions each has that were used within ``idle``
+    and not ended."""
     return [dict(r._mapping) for r in session.execute(text("""
-        SELECT u.id, u.username, u.display_name, u.active, u.last_login_at, u.locked_until,
+        SELECT u.id, u.username, u.display_name, u.active, u.last_login_at,
+               (SELECT count(*) FROM user_session s WHERE s.user_id = u.id
+                AND s.ended_at IS NULL AND s.last_seen_at > now() - :idle) AS sessions,
                coalesce(string_agg(r.role || coalesce('@' || c.code, ''), ', '
                                    ORDER BY r.role, c.code), '') AS roles,
                coalesce(json_agg(json_build_object('role', r.role, 'place', c.code)
@@ -270,7 +363,7 @@ def list_users(session: Session) -> list[dict]:
         FROM app_user u
         LEFT JOIN user_role r ON r.user_id = u.id
         LEFT JOIN cell c ON c.id = r.cell_id
-        GROUP BY u.id ORDER BY u.username"""))]
+        GROUP BY u.id ORDER BY u.username"""), {"idle": idle})]
 
 
 def set_locale(session: Session, uid: int, locale: str) -> None:

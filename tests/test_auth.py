@@ -43,11 +43,22 @@ def test_wrong_password_and_unknown_user_answer_alike(client, world, username):
     assert "用户名或密码错误" in response.get_data(as_text=True)
 
 
-def test_repeated_failures_lock_the_account_until_reset(app, client, world, runner):
-    for _ in range(app.config["LOGIN_MAX_FAILURES"] - 1):
+def test_repeated_failures_from_one_client_lock_that_client_out(app, client, world, session):
+    app.config["LOGIN_CLIENT_MAX_FAILURES"] = 3
+    for name in ("admin", "nobody", "s1-leader"):  # across names: a sweep, not a typo
+        assert login(client, name, "wrong-password-1").status_code == 401
+    locked = login(client, "c1-inspector")
+    assert locked.status_code == 429 and "失败次数过多" in locked.get_data(as_text=True)
+    assert int(locked.headers["Retry-After"]) > 60
+    # ...that client only: the same user from elsewhere gets in.
+    elsewhere = app.test_client()
+    assert elsewhere.post("/login", data={"username": "c1-inspector", "password": PASSWORD},
+                          environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 302
+
+
+def test_a_password_reset_clears_the_delay_for_that_name(app, client, world, runner, session):
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
         assert login(client, "admin", "wrong-password-1").status_code == 401
-    locked = login(client, "admin", "wrong-password-1")
-    assert locked.status_code == 429 and "锁定" in locked.get_data(as_text=True)
     assert login(client, "admin").status_code == 429  # even the right password
     result = runner.invoke(args=["users", "reset-password", "admin", "--password", "new-pass-22"])
     assert result.exit_code == 0, result.output
