@@ -66,6 +66,37 @@ def _validation_problem(exc: ValidationError) -> str:
         "null_island": lambda: _("(0, 0) is not a location"),
         "outside_china": lambda: _("outside China"),
         "out_of_range": lambda: _("out of range"),
+        # Bounds on uploads and geometries (gis/limits.py, gis/tables.py).
+        "too_many_vertices": lambda: _("%(count)s vertices; at most %(limit)s per feature",
+                                       count=p["count"], limit=p["limit"]),
+        "too_many_vertices_total": lambda: _(
+            "the features up to this one have %(count)s vertices; at most %(limit)s at once",
+            count=p["count"], limit=p["limit"]),
+        "too_many_features": lambda: _("%(count)s features; at most %(limit)s in one file",
+                                       count=p["count"], limit=p["limit"]),
+        "too_many_rows": lambda: _("more than %(limit)s rows in one upload", limit=p["limit"]),
+        "too_many_columns": lambda: _("%(count)s columns; at most %(limit)s",
+                                      count=p["count"], limit=p["limit"]),
+        "line_too_long": lambda: _("longer than %(limit)s bytes", limit=p["limit"]),
+        "too_many_cells": lambda: _("the sheet has or declares %(count)s cells; at most "
+                                    "%(limit)s", count=p["count"], limit=p["limit"]),
+        "too_large_uncompressed": lambda: _("%(count)s bytes once uncompressed; at most "
+                                            "%(limit)s", count=p["count"], limit=p["limit"]),
+        "extra_fields": lambda: _("%(count)s fields, the header has %(header)s",
+                                  count=p["count"], header=p["header"]),
+        "encoding": lambda: _("line %(line)s is not UTF-8 or GBK/GB18030 text (another "
+                              "encoding, such as Big5, Shift-JIS or Latin-1?); save the file "
+                              "as UTF-8", line=p["line"]),
+        "binary": lambda: _("binary file; expected CSV or XLSX"),
+        "control_character": lambda: _("contains a control character"),
+        "cell_code": lambda: _("a cell code is 1–32 ASCII letters, digits, '-' or '_'"),
+        "date_range": lambda: _("a date between %(first)s and %(last)s", first=p["first"],
+                                last=p["last"]),
+        "backdate_reason": lambda: _("required for a change dated this far back"),
+        "preview_timeout": lambda: _("too large to check within the time allowed; change "
+                                     "fewer cells at once"),
+        "nothing_changes": lambda: _("nothing changes: every boundary given is the current "
+                                     "one"),
     }
     return str(texts[exc.code]()) if exc.code in texts else exc.message
 

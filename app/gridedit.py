@@ -10,9 +10,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
-from app.auth import authorize, login_required, record
+from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
 from gis import redraw
+from gis.codes import is_cell_code
+from gis.limits import check_vertices
 from gis.validation import Field, ValidationError, validate
 
 bp = Blueprint("gridedit", __name__)
@@ -27,7 +29,10 @@ PROPOSAL = {
 COMMIT = {**PROPOSAL,
           "comment": Field(max_length=1000, min_length=1),
           "valid_from": Field(kind="datetime", required=False),
+          # Why a change reaches further into the past than the grace window (admins only).
+          "backdate_reason": Field(required=False, max_length=1000),
           "confirm_warnings": Field(kind="bool", required=False, default=False)}
+CELL_NAME = Field(max_length=100, min_length=1)
 REVERT = {"comment": Field(max_length=1000, min_length=1)}
 
 
@@ -63,17 +68,30 @@ def _proposal(code: str, body: dict) -> redraw.Proposal:
     else:
         proposal = redraw.Proposal(code)
     for cell_code, geojson in (body["geometries"] or {}).items():
+        if not is_cell_code(cell_code):
+            raise ValidationError("geometries", "a cell code is 1-32 ASCII letters, digits, "
+                                  "'-' or '_'", "cell_code")
         proposal.geometries[cell_code] = _geometry(cell_code, geojson)
-    proposal.new_cells.update({str(k): str(v) for k, v in (body["new_cells"] or {}).items()})
-    proposal.retire |= {str(c) for c in body["retire"] or []}
-    proposal.expected_versions.update({str(k): int(v) for k, v in
-                                       (body["expected_versions"] or {}).items()})
+    check_vertices(proposal.geometries.items(), current_app.extensions["gridwatch_limits"])
+    for new_code, name in (body["new_cells"] or {}).items():
+        if not is_cell_code(new_code):
+            raise ValidationError("new_cells", "a cell code is 1-32 ASCII letters, digits, '-' "
+                                  "or '_'", "cell_code")
+        proposal.new_cells[new_code] = validate({"name": name}, {"name": CELL_NAME})["name"]
+    for retired in body["retire"] or []:
+        if not is_cell_code(retired):
+            raise ValidationError("retire", "a cell code is 1-32 ASCII letters, digits, '-' "
+                                  "or '_'", "cell_code")
+        proposal.retire.add(retired)
+    for version_code, version in (body["expected_versions"] or {}).items():
+        proposal.expected_versions[str(version_code)] = validate(
+            {"expected_versions": version},
+            {"expected_versions": Field(kind="int", min=1)})["expected_versions"]
     children = redraw.current_children(db, code)
     for cell_code in set(proposal.geometries) | proposal.retire:
         if cell_code not in children and cell_code not in proposal.new_cells:
             raise ValidationError("geometries", f"{cell_code}: not a cell of grid {code}",
                                   "invalid")
-        authorize("edit_grid", _cell_path(code) + (-1,))
     return proposal
 
 
@@ -169,8 +187,21 @@ def preview(code: str):
     body = validate(request.get_json(silent=True), PROPOSAL)
     db = get_session()
     proposal = _proposal(code, body)
-    report = redraw.validate(db, proposal, _tolerance())
-    effect = redraw.effect(db, proposal)
+    limits = current_app.extensions["gridwatch_limits"]
+    # Validation and effect are PostGIS work proportional to the vertices sent: bounded in
+    # time, and in number per user, so one person cannot stall everyone's lookups.
+    if not redraw.claim_preview_slot(db, current_user.id, limits.preview_concurrency_per_user):
+        db.rollback()
+        abort(429, description=_("Your other previews are still running; try again when they "
+                                 "have finished."))
+    try:
+        with redraw.statement_timeout(db, limits.preview_statement_timeout_ms):
+            report = redraw.validate(db, proposal, _tolerance())
+            effect = redraw.effect(db, proposal)
+    except redraw.TooSlow:
+        db.rollback()
+        raise ValidationError("geometries", "too large to check within the time allowed; "
+                              "change fewer cells at once", "preview_timeout") from None
     db.rollback()  # a preview writes nothing
     return jsonify(validation=_report(report), effect=json.loads(json.dumps(effect,
                                                                              default=str)),
@@ -182,23 +213,29 @@ def preview(code: str):
 @bp.post("/api/v1/grid/<code>/commit")
 @login_required
 def commit(code: str):
-    _authorize_grid(code)
-    body = validate(request.get_json(silent=True), COMMIT)
+    body = validate(request.get_json(silent=True), COMMIT, zone=zone())
+    flag = authorize_dated("edit_grid", _cell_path(code) + (-1,), body["valid_from"],
+                           body["backdate_reason"])
     db = get_session()
     proposal = _proposal(code, body)
     try:
         change_id = redraw.commit(db, proposal, username=current_user.username,
                                   comment=body["comment"], valid_from=body["valid_from"],
                                   confirm_warnings=body["confirm_warnings"],
-                                  tolerance_m2=_tolerance())
+                                  tolerance_m2=_tolerance(),
+                                  backdate_reason=body["backdate_reason"] if flag else None)
     except redraw.Conflict as exc:
         db.rollback()
         return jsonify(error={"status": 409, "message": str(exc)}), 409
+    except redraw.NothingChanges:
+        db.rollback()
+        raise ValidationError("geometries", "nothing changes", "nothing_changes") from None
     except redraw.RedrawError:
         db.rollback()
         raise
-    record("grid_changed", target=f"grid {code}", change=change_id,
-           cells=sorted(proposal.geometries), comment=body["comment"])
+    record("grid_changed", target=f"grid {code}", flag=flag, change=change_id,
+           cells=sorted(proposal.geometries), comment=body["comment"],
+           valid_from=body["valid_from"], backdate_reason=body["backdate_reason"])
     db.commit()
     return jsonify(change=change_id, message=_("Change %(id)s committed.", id=change_id)), 201
 

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 def record(session: Session, action: str, *, target: str | None = None,
            detail: dict | None = None, user_id: int | None = None,
            username: str | None = None, remote_addr: str | None = None,
-           via: str = "web") -> None:
+           via: str = "web", flag: str | None = None) -> None:
     """Add one entry in the caller's transaction, so the entry and the write stand or fall
     together."""
     session.execute(text("""
-        INSERT INTO audit_log (user_id, username, action, target, detail, remote_addr, via)
-        VALUES (:uid, :u, :a, :t, CAST(:d AS jsonb), :ip, :via)"""), {
+        INSERT INTO audit_log (user_id, username, action, target, detail, remote_addr, via,
+                               flag)
+        VALUES (:uid, :u, :a, :t, CAST(:d AS jsonb), :ip, :via, :flag)"""), {"flag": flag,
         "uid": user_id, "u": username, "a": action, "t": (target or "")[:200] or None,
         "d": json.dumps(detail or {}, ensure_ascii=False, default=str), "ip": remote_addr,
         "via": via})
@@ -24,21 +25,23 @@ def record(session: Session, action: str, *, target: str | None = None,
 
 def entries(session: Session, *, username: str | None = None, action: str | None = None,
             contains: str | None = None, since: dt.datetime | None = None,
-            until: dt.datetime | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+            until: dt.datetime | None = None, flagged: bool = False, limit: int = 100,
+            offset: int = 0) -> list[dict]:
     """Filtered entries, newest first. Every filter is a bound parameter; LIKE wildcards in
     ``contains`` are escaped so they match literally."""
     if contains:
         contains = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return [dict(r._mapping) for r in session.execute(text("""
-        SELECT id, at, username, action, target, detail, remote_addr, via FROM audit_log
+        SELECT id, at, username, action, target, detail, remote_addr, via, flag FROM audit_log
         WHERE (CAST(:u AS text) IS NULL OR username = :u)
           AND (CAST(:a AS text) IS NULL OR action = :a)
           AND (CAST(:c AS text) IS NULL OR target ILIKE '%' || :c || '%'
                OR detail::text ILIKE '%' || :c || '%')
           AND (CAST(:s AS timestamptz) IS NULL OR at >= :s)
           AND (CAST(:e AS timestamptz) IS NULL OR at < :e)
+          AND (NOT :flagged OR flag IS NOT NULL)
         ORDER BY at DESC, id DESC LIMIT :lim OFFSET :off"""), {
-        "u": username, "a": action, "c": contains, "s": since, "e": until,
+        "u": username, "a": action, "c": contains, "s": since, "e": until, "flagged": flagged,
         "lim": limit, "off": offset})]
 
 

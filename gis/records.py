@@ -84,9 +84,10 @@ def update_complaint(session: Session, complaint_id: int, status: str) -> None:
 
 
 def set_cell_owner(session: Session, cell_id: int, person_id: int,
-                   valid_from: dt.datetime | None = None) -> None:
+                   valid_from: dt.datetime | None = None) -> bool:
     """Hand a cell to a new owner from ``valid_from`` (default now): the current owner's
-    period is closed there, the new one opens. Past answers stay answerable."""
+    period is closed there, the new one opens. Past answers stay answerable. False when that
+    person already owns the cell then (nothing is written)."""
     if not session.execute(text("SELECT 1 FROM person WHERE id = :p"), {"p": person_id}).scalar():
         raise NotFound(f"person {person_id} does not exist")
     at = valid_from or session.execute(text("SELECT now()")).scalar()
@@ -95,7 +96,7 @@ def set_cell_owner(session: Session, cell_id: int, person_id: int,
         WHERE cell_id = :c AND role = 'owner' AND valid @> CAST(:at AS timestamptz)"""),
         {"c": cell_id, "at": at}).one_or_none()
     if current is not None and current.person_id == person_id:
-        return
+        return False
     if current is not None:
         if current.valid_from >= at:
             raise GridWatchError("valid_from: the current owner's period starts at or after it")
@@ -107,6 +108,7 @@ def set_cell_owner(session: Session, cell_id: int, person_id: int,
                 (SELECT min(valid_from) FROM responsibility
                  WHERE cell_id = :c AND role = 'owner' AND valid_from > :at))"""),
         {"p": person_id, "c": cell_id, "at": at})
+    return True
 
 
 def set_grade_intervals(session: Session, intervals: dict[str, int]) -> None:
@@ -136,15 +138,18 @@ def checklist(session: Session) -> list[dict]:
         "SELECT code, title, category, active FROM checklist_item ORDER BY sort_order, code"))]
 
 
-def search_enterprises(session: Session, query: str, limit: int = 20) -> list[dict]:
-    """By name, management code or credit code; the query is a bound parameter, and LIKE's
+def search_enterprises(session: Session, query: str, limit: int = 20,
+                       cells: list[int] | None = None) -> list[dict]:
+    """By name, management code or credit code, among the enterprises currently in ``cells``
+    (gis.policy.visible_cells; None: all); the query is a bound parameter, and LIKE's
     wildcards in it are escaped so they match literally."""
     pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return [dict(r._mapping) for r in session.execute(text("""
-        SELECT e.management_code, e.name, e.grade, c.code AS cell_code, ec.cell_id,
+        SELECT e.management_code, e.name, e.grade, c.code AS cell_code,
                ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
         FROM enterprise e
         LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
         LEFT JOIN cell c ON c.id = ec.cell_id
-        WHERE e.name ILIKE :p OR e.management_code ILIKE :p OR e.credit_code ILIKE :p
-        ORDER BY e.management_code LIMIT :lim"""), {"p": pattern, "lim": limit})]
+        WHERE (e.name ILIKE :p OR e.management_code ILIKE :p OR e.credit_code ILIKE :p)
+          AND (CAST(:cells AS bigint[]) IS NULL OR ec.cell_id = ANY(CAST(:cells AS bigint[])))
+        ORDER BY e.management_code LIMIT :lim"""), {"p": pattern, "lim": limit, "cells": cells})]

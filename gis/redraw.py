@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import shapely
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from gis.codes import CELL_CODE_RULE, is_cell_code
 from gis.errors import GridWatchError
 
 
@@ -30,6 +33,44 @@ class RedrawError(GridWatchError):
 
 class Conflict(RedrawError):
     """Someone committed a change to the same cells since the editor loaded them."""
+
+
+class NothingChanges(RedrawError):
+    """Every boundary the proposal gives is the current one: a commit would only leave an
+    empty change in the history."""
+
+
+class TooSlow(RedrawError):
+    """PostgreSQL cancelled the work at the statement timeout."""
+
+
+# Advisory-lock namespace of preview slots (pg_try_advisory_xact_lock(namespace, key)).
+_PREVIEW_LOCKS = 0x6777  # "gw"
+
+
+def claim_preview_slot(session: Session, user_id: int, slots: int) -> bool:
+    """Take one of the user's ``slots`` preview slots until the transaction ends; False when
+    all are taken (by the user's other previews, in other connections)."""
+    for slot in range(max(slots, 1)):
+        if session.execute(text("SELECT pg_try_advisory_xact_lock(:ns, :key)"),
+                           {"ns": _PREVIEW_LOCKS, "key": (user_id * 64 + slot) % 2**31}
+                           ).scalar():
+            return True
+    return False
+
+
+@contextmanager
+def statement_timeout(session: Session, milliseconds: int):
+    """Each statement inside is cancelled after ``milliseconds`` (until the transaction
+    ends); a cancellation raises TooSlow, and the caller must roll back."""
+    session.execute(text("SELECT set_config('statement_timeout', :ms, true)"),
+                    {"ms": str(int(milliseconds))})
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.orig, "pgcode", None) == "57014":  # query_canceled
+            raise TooSlow(f"cancelled after {milliseconds} ms") from None
+        raise
 
 
 @dataclass
@@ -424,10 +465,16 @@ def effect(session: Session, proposal: Proposal, today: dt.date | None = None) -
 
 def commit(session: Session, proposal: Proposal, *, username: str, comment: str,
            valid_from: dt.datetime | None = None, confirm_warnings: bool = False,
-           tolerance_m2: float = 1.0, reverts: int | None = None) -> int:
-    """Validate and write the proposal as one change; returns the change id."""
+           tolerance_m2: float = 1.0, reverts: int | None = None,
+           backdate_reason: str | None = None) -> int:
+    """Validate and write the proposal as one change; returns the change id.
+    ``backdate_reason``: why a change dated in the past was allowed (kept with the change)."""
     if not comment or not comment.strip():
         raise RedrawError("comment: say why (required)")
+    bad = sorted(c for c in set(proposal.geometries) | set(proposal.new_cells) | proposal.retire
+                 if not is_cell_code(c))
+    if bad:
+        raise RedrawError(f"cell code {bad[0][:40]!r}: {CELL_CODE_RULE}")
     at = valid_from or session.execute(text("SELECT now()")).scalar()
     codes = sorted(set(proposal.geometries) | proposal.retire)
     # Lock the versions being replaced: a concurrent commit waits here, then fails the check.
@@ -451,12 +498,25 @@ def commit(session: Session, proposal: Proposal, *, username: str, comment: str,
     if report.warnings and not confirm_warnings:
         raise RedrawError("confirm the warnings first: " + "; ".join(
             f"{f.cell or ''} {f.message}".strip() for f in report.warnings[:10]))
+    # A boundary given exactly as it is now is no change: it gets no new version.
+    same = set(session.execute(text("""
+        UPDATE proposed o SET changed = false FROM cell c
+        JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+        WHERE c.code = o.code AND o.changed AND ST_Equals(o.geom, cv.geom)
+        RETURNING o.code""")).scalars())
+    for code in same:
+        proposal.geometries.pop(code, None)
+    codes = [c for c in codes if c not in same]
+    if not (proposal.geometries or proposal.new_cells or proposal.retire):
+        raise NothingChanges("nothing changes: every boundary given is the current one")
     for code in codes:
         if code in current and current[code].valid_from >= at:
             raise RedrawError(f"cell {code}: its current boundary starts on or after the "
                               "change; choose a later valid_from")
     summary = {"changed": sorted(proposal.geometries), "created": sorted(proposal.new_cells),
                "retired": sorted(proposal.retire)}
+    if backdate_reason:
+        summary["backdated"] = {"reason": backdate_reason.strip()}
     change_id = session.execute(text("""
         INSERT INTO grid_change (valid_from, username, comment, parent_code, reverts, summary)
         VALUES (:at, :u, :c, :p, :r, CAST(:s AS jsonb)) RETURNING id"""), {

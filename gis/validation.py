@@ -5,7 +5,6 @@ cleaned values or raises ``ValidationError`` naming the first bad field and why.
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -37,22 +36,6 @@ class Field:
     default: Any = None
 
 
-def _date(value: Any, field: str) -> dt.date:
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError(field, "not an ISO date (YYYY-MM-DD)", "not_date") from None
-
-
-def _datetime(value: Any, field: str) -> dt.datetime:
-    try:
-        return dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError(field, "not an ISO-8601 date-time", "not_datetime") from None
-
-
 def _number(value: Any, field: str, kind: str):
     if isinstance(value, bool):
         raise ValidationError(field, f"expected {'an integer' if kind == 'int' else 'a number'}",
@@ -72,11 +55,29 @@ def _number(value: Any, field: str, kind: str):
     return number
 
 
-def _one(name: str, spec: Field, value: Any):
+# C0 controls but tab, line feed and carriage return: no person types them, PostgreSQL refuses
+# NUL in text, and they hide content in logs and exports.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_character(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+def check_text(name: str, value: str) -> None:
+    """Refuse control characters in text a person or file gave."""
+    if control_character(value):
+        raise ValidationError(name, "contains a control character", "control_character")
+
+
+def _one(name: str, spec: Field, value: Any, zone: str | None):
+    from gis import dates
+
     kind = spec.kind
     if kind == "str":
         if not isinstance(value, str):
             raise ValidationError(name, "expected text", "expected_text")
+        check_text(name, value)
         value = value.strip()
         if spec.min_length is not None and len(value) < spec.min_length:
             raise ValidationError(name, f"at least {spec.min_length} characters", "min_length",
@@ -100,9 +101,11 @@ def _one(name: str, spec: Field, value: Any):
         elif not isinstance(value, bool):
             raise ValidationError(name, "expected true or false", "expected_bool")
     elif kind == "date":
-        value = _date(value, name)
+        value = dates.parse_date(value, name)
     elif kind == "datetime":
-        value = _datetime(value, name)
+        if zone is None:  # pragma: no cover - a programming error, not input
+            raise ValueError(f"{name}: validate() needs the bureau's zone for date-times")
+        value = dates.parse_datetime(value, zone, name)
     elif kind == "dict":
         if not isinstance(value, dict):
             raise ValidationError(name, "expected an object", "expected_object")
@@ -128,9 +131,10 @@ TRANSPORT_FIELDS = ("csrf_token", "lang")
 
 
 def validate(data: Mapping[str, Any] | None, schema: Mapping[str, Field], *,
-             ignore: tuple[str, ...] = TRANSPORT_FIELDS) -> dict[str, Any]:
+             ignore: tuple[str, ...] = TRANSPORT_FIELDS, zone: str | None = None
+             ) -> dict[str, Any]:
     """Clean ``data`` against ``schema``; ``ignore`` names transport fields (csrf_token,
-    lang)."""
+    lang); ``zone`` is the bureau's time zone, for date-times given without one."""
     if data is None or not isinstance(data, Mapping):
         raise ValidationError("body", "expected a JSON object", "expected_object")
     unknown = sorted(set(data) - set(schema) - set(ignore))
@@ -146,5 +150,5 @@ def validate(data: Mapping[str, Any] | None, schema: Mapping[str, Field], *,
             continue
         if isinstance(value, str) and not value.strip() and spec.required:
             raise ValidationError(name, "required", "required")
-        out[name] = _one(name, spec, value)
+        out[name] = _one(name, spec, value, zone)
     return out

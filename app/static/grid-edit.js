@@ -12,11 +12,7 @@
   var cellColour = {};
   C.cells.forEach(function (c, i) { cellColour[c.code] = palette[i % palette.length]; });
 
-  function esc(v) {
-    return String(v === null || v === undefined ? "" : v).replace(/[&<>"']/g, function (c) {
-      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-    });
-  }
+  var el = window.gridwatchElement;
   function send(url, body) {
     return fetch(url, {method: "POST", credentials: "same-origin",
                        headers: {"Content-Type": "application/json", "X-CSRFToken": token,
@@ -50,7 +46,9 @@
       villageLayer = L.geoJSON(data[1], {
         style: villageStyle,
         onEachFeature: function (feature, layer) {
-          layer.bindTooltip(feature.properties.name + " → " + (state.moves[feature.properties.code] || feature.properties.cell));
+          // Elements, not strings: Leaflet puts a string tooltip in as HTML.
+          layer.bindTooltip(el("span", {}, [feature.properties.name + " → " +
+            (state.moves[feature.properties.code] || feature.properties.cell)]));
           layer.on("click", function () {
             var code = feature.properties.code;
             if (state.selected[code]) { delete state.selected[code]; } else { state.selected[code] = true; }
@@ -65,8 +63,8 @@
         pmIgnore: false
       }).addTo(map);
       cellLayer.eachLayer(function (layer) {
-        layer.bindTooltip(layer.feature.properties.code, {permanent: true, direction: "center",
-                                                          className: "cell-label"});
+        layer.bindTooltip(el("span", {}, [layer.feature.properties.code]),
+                          {permanent: true, direction: "center", className: "cell-label"});
       });
       map.fitBounds(cellLayer.getBounds());
       document.body.dataset.editor = "ready";
@@ -97,16 +95,17 @@
   function showFindings(list) {
     var ul = document.getElementById("findings");
     findingLayer.clearLayers();
-    if (!list.length) { ul.innerHTML = '<li class="ok">' + esc(T.none) + "</li>"; return; }
-    ul.innerHTML = list.map(function (f) {
+    if (!list.length) { ul.replaceChildren(el("li", {className: "ok"}, [T.none])); return; }
+    ul.replaceChildren.apply(ul, list.map(function (f) {
       if (f.lat !== null && f.lat !== undefined) {
         L.circleMarker([f.lat, f.lon], {radius: 10, color: f.level === "error" ? "#c00" : "#d80",
                                         weight: 3, fill: false})
-          .bindPopup(esc(f.message)).addTo(findingLayer);
+          .bindPopup(el("span", {}, [f.message])).addTo(findingLayer);
       }
-      return '<li class="' + esc(f.level) + '">' + esc(f.level === "error" ? T.error : T.warning) +
-        (f.cell ? " · " + esc(f.cell) : "") + ": " + esc(f.message) + "</li>";
-    }).join("");
+      return el("li", {className: f.level === "error" ? "error" : "warning"}, [
+        (f.level === "error" ? T.error : T.warning) + (f.cell ? " · " + f.cell : "") + ": " +
+        f.message]);
+    }));
   }
 
   function showEffect(effect) {
@@ -124,9 +123,10 @@
         .forEach(function (v) { row.insertCell().textContent = v; });
     });
     document.getElementById("move-count").textContent = effect.moves.length;
-    document.getElementById("moves").innerHTML = effect.moves.map(function (m) {
-      return "<li>" + esc(m.name) + " (" + esc(m.grade) + "): " + esc(m.from_cell) + " → " + esc(m.to_cell) + "</li>";
-    }).join("");
+    var moves = document.getElementById("moves");
+    moves.replaceChildren.apply(moves, effect.moves.map(function (m) {
+      return el("li", {}, [m.name + " (" + m.grade + "): " + m.from_cell + " → " + m.to_cell]);
+    }));
   }
 
   function startReshape(code) {
@@ -172,13 +172,16 @@
     document.getElementById("reset").addEventListener("click", function () {
       state.moves = {}; state.geometries = {}; state.selected = {};
       loadLayers();
-      document.getElementById("findings").innerHTML = "<li>" + esc(T.noChanges) + "</li>";
+      document.getElementById("findings").replaceChildren(el("li", {}, [T.noChanges]));
     });
     document.getElementById("commit").addEventListener("click", function () {
       var b = body();
       b.comment = document.getElementById("comment").value;
       var when = document.getElementById("valid-from").value;
-      if (when) { b.valid_from = when + "T00:00:00+08:00"; }
+      // A bare date: the server reads it as midnight in the bureau's zone (gis/dates.py).
+      if (when) { b.valid_from = when; }
+      var reason = document.getElementById("backdate-reason").value.trim();
+      if (reason) { b.backdate_reason = reason; }
       b.confirm_warnings = document.getElementById("confirm").checked;
       send(C.commitUrl, b).then(function (r) {
         var out = document.getElementById("commit-result");

@@ -3,6 +3,28 @@
 (function () {
   "use strict";
   var token = document.querySelector('meta[name="csrf-token"]');
+  // Every string a user typed or a file carried reaches the page as text, never as HTML: build
+  // elements with this instead of concatenating markup. ``children``: strings (become text
+  // nodes), numbers, elements, or null (skipped).
+  window.gridwatchElement = function (tag, attributes, children) {
+    var node = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) {
+      var value = attributes[name];
+      if (value === null || value === undefined) { return; }
+      if (name === "style") {
+        Object.keys(value).forEach(function (p) { node.style.setProperty(p, value[p]); });
+      } else if (name === "className") {
+        node.className = value;
+      } else {
+        node.setAttribute(name, value);
+      }
+    });
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined) { return; }
+      node.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+    });
+    return node;
+  };
   window.gridwatchFetch = function (url, options) {
     options = options || {};
     options.headers = Object.assign({"Accept": "application/json"}, options.headers || {});
@@ -12,6 +34,15 @@
     options.credentials = "same-origin";
     return fetch(url, options);
   };
+  // A form whose address holds a typed value (the user of "add a role"): built on submit,
+  // here rather than in an inline handler, which the Content-Security-Policy forbids.
+  document.querySelectorAll("form[data-action-base]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      var value = document.getElementById(form.dataset.actionField).value;
+      form.action = form.dataset.actionBase + encodeURIComponent(value) +
+        (form.dataset.actionSuffix || "");
+    });
+  });
   document.querySelectorAll("form[data-json-action]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();

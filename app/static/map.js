@@ -131,7 +131,8 @@
                         {maxWidth: 320});
       }
       if (spec.label && feature.properties && feature.properties[spec.label]) {
-        layer.bindTooltip(String(feature.properties[spec.label]),
+        // An element, not a string: Leaflet puts a string tooltip in as HTML.
+        layer.bindTooltip(GW.el("span", {}, [feature.properties[spec.label]]),
                           {permanent: true, direction: "center", className: "cell-label"});
       }
       if (interactive && spec.id === "cells") {
@@ -139,25 +140,23 @@
       }
     },
 
-    escape: function (value) {
-      return String(value).replace(/[&<>"']/g, function (c) {
-        return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-      });
+    el: function (tag, attributes, children) {
+      return window.gridwatchElement(tag, attributes, children);
     },
 
     popup: function (spec, props) {
       var rows = spec.popup.map(function (field) {
         var value = props[field.prop];
-        if (value === null || value === undefined || value === "") { return ""; }
-        var shown = GW.escape(value);
+        if (value === null || value === undefined || value === "") { return null; }
+        var shown = String(value);
         if (field.kind === "tel") {
-          shown = '<a href="tel:' + GW.escape(value) + '">' + shown + "</a>";
+          shown = GW.el("a", {href: "tel:" + String(value)}, [String(value)]);
         } else if (field.kind === "number" && typeof value === "number") {
           shown = value.toLocaleString(document.documentElement.lang);
         }
-        return "<tr><th>" + GW.escape(field.label) + "</th><td>" + shown + "</td></tr>";
+        return GW.el("tr", {}, [GW.el("th", {}, [field.label]), GW.el("td", {}, [shown])]);
       });
-      return '<table class="popup">' + rows.join("") + "</table>";
+      return GW.el("table", {className: "popup"}, [GW.el("tbody", {}, rows)]);
     },
 
     drawTiles: function (entry) {
@@ -234,17 +233,19 @@
     showClasses: function (classes) {
       var box = document.getElementById("choropleth-legend");
       if (!box) { return; }
-      if (!classes || !classes.figure || !classes.breaks.length) { box.innerHTML = ""; return; }
+      box.replaceChildren();
+      if (!classes || !classes.figure || !classes.breaks.length) { return; }
       var lower = null;
-      box.innerHTML = classes.breaks.map(function (upper, i) {
-        var fmt = function (v) {
-          return v.toLocaleString(document.documentElement.lang, {maximumFractionDigits: 2});
-        };
+      var fmt = function (v) {
+        return v.toLocaleString(document.documentElement.lang, {maximumFractionDigits: 2});
+      };
+      classes.breaks.forEach(function (upper, i) {
         var label = (lower === null ? "≤ " + fmt(upper) : fmt(lower) + " – " + fmt(upper));
         lower = upper;
-        return '<li><span class="swatch square" style="background:' + classes.colors[i] +
-          '"></span>' + label + "</li>";
-      }).join("");
+        box.appendChild(GW.el("li", {}, [
+          GW.el("span", {className: "swatch square", style: {background: classes.colors[i]}}),
+          label]));
+      });
     },
 
     openCard: function (code) {
