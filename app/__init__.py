@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import (account, admin, api, auth, cli, db, errors, gridedit, i18n, lookup, main,
                      mapwall)
+    from app import ratelimit
     from gis.limits import Limits
 
     app.extensions["gridwatch_limits"] = Limits.from_config(app.config)
@@ -35,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
+    ratelimit.init_app(app)
     cli.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, gridedit.bp):
         app.register_blueprint(blueprint)

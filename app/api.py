@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from app.auth import authorize, login_required, record, require
 from app.db import get_session
+from app.ratelimit import rate_limited
 from gis import records
 from gis.errors import GridWatchError
 from gis.models import GRADES
@@ -66,19 +67,15 @@ def me():
 
 @bp.get("/enterprises")
 @login_required
+@rate_limited("enterprise")
 def search_enterprises():
     args = validate(request.args, SEARCH)
     from gis import policy
-    from gis.users import cell_path
 
     db = get_session()
-    found = records.search_enterprises(db, args["q"], args["limit"])
     # Only what the user may see: leaders and inspectors read their own area.
-    visible = [e for e in found
-               if policy.can(current_user.grants, "view", cell_path(db, e["cell_id"]))]
-    for e in visible:
-        e.pop("cell_id")
-    return jsonify(enterprises=visible)
+    return jsonify(enterprises=records.search_enterprises(
+        db, args["q"], args["limit"], cells=policy.visible_cells(db, current_user.grants)))
 
 
 @bp.post("/inspections")

@@ -7,10 +7,13 @@ import time
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
+from flask_login import current_user
 
 from app.auth import bearer_token, login_required
 from app.db import get_session, reader
+from app.ratelimit import rate_limited
 from gis.lookup import OutsideEveryCell, enterprise_responsible, lookup, parse_at, parse_point
+from gis.policy import visible_cells
 from gis.validation import Field, ValidationError, validate
 
 bp = Blueprint("lookup", __name__)
@@ -110,10 +113,13 @@ class FastLookup:
 
 @bp.get("/api/v1/enterprises/<code>/responsible")
 @login_required
+@rate_limited("enterprise")
 def api_enterprise_responsible(code: str):
     args = validate(request.args, AT_ARGS)
     at = parse_at(args["at"], _zone())
-    answer = enterprise_responsible(get_session(), code, at)
+    db = get_session()
+    # Outside one's area the answer is the one for a code that does not exist.
+    answer = enterprise_responsible(db, code, at, cells=visible_cells(db, current_user.grants))
     if answer is None:
         abort(404, description=f"enterprise {code!r} does not exist")
     answer["query"] = {"management_code": code, "at": at.isoformat() if at else None}

@@ -24,8 +24,9 @@ from sqlalchemy import text
 
 from app.auth import login_required
 from app.db import get_session
+from app.ratelimit import rate_limited
 from gis import policy
-from gis.supervision import Window, cell_rows, enterprise_rows, map_figures, visible_cells
+from gis.supervision import Window, cell_rows, enterprise_rows, map_figures
 from gis.validation import Field, ValidationError, validate
 from layers import REGISTRY, Layer, LayerQuery
 
@@ -108,20 +109,8 @@ def _window(args: dict) -> Window:
 
 
 def _visible() -> list[int] | None:
-    """Cells this user may see; None for everything (admins and city-wide roles alike)."""
-    grants = current_user.grants
-    if policy.has_role(grants, "admin"):
-        return None
-    places = set()
-    for g in grants:
-        if g.place is None:
-            continue
-        places.add(g.place)
-        if g.role == "inspector" and len(g.place_path) >= 2:
-            places.add(g.place_path[-2])  # inspectors read their whole station's grid
-    if any(len(g.place_path) == 1 for g in grants):
-        return None  # a role at the city itself sees the whole city
-    return visible_cells(get_session(), sorted(places))
+    """Cells this user may see; None for everything (the rule: gis.policy.readable_places)."""
+    return policy.visible_cells(get_session(), current_user.grants)
 
 
 def map_parts(m: folium.Map) -> dict:
@@ -236,6 +225,7 @@ def layer_list():
 
 @bp.get("/api/v1/layers/<layer_id>.geojson")
 @login_required
+@rate_limited("bulk")
 def layer_geojson(layer_id: str):
     layer = REGISTRY.get(layer_id) or abort(404)
     data = layer.query(get_session(), _layer_query(_filters()))
@@ -280,6 +270,7 @@ def figures_json():
 
 @bp.get("/cells/<code>/card")
 @login_required
+@rate_limited("bulk")
 def cell_card(code: str):
     args = _filters()
     query = _layer_query(args)
@@ -301,6 +292,7 @@ def cell_card(code: str):
 
 @bp.get("/enterprises")
 @login_required
+@rate_limited("bulk")
 def enterprise_list():
     args = _filters(LIST_FILTERS)
     query = _layer_query(args)

@@ -99,3 +99,14 @@ LIMIT_MAX_VERTICES_PER_REQUEST = 1000000
 LIMIT_PREVIEW_STATEMENT_TIMEOUT_MS = 10000
 # Previews one user may run at the same time (more get 429).
 LIMIT_PREVIEW_CONCURRENCY_PER_USER = 2
+
+# Per-user limits on bulk reads (gis/ratelimit.py), shared by every worker: a user may make
+# BURST reads at once, refilled at PER_MINUTE; beyond, 429 with Retry-After. Either at 0 turns
+# a limit off. "ENTERPRISE": one enterprise's record (the enterprise search, an enterprise's
+# responsible chain and contacts); a script walking every code is held to 30 a minute.
+READ_LIMIT_ENTERPRISE_BURST = 120
+READ_LIMIT_ENTERPRISE_PER_MINUTE = 30
+# "BULK": many records at once (enterprise list pages, cell cards, map layers as GeoJSON); the
+# map wall loads 6 layers per view, so this is 50 full reloads, then 10 a minute.
+READ_LIMIT_BULK_BURST = 300
+READ_LIMIT_BULK_PER_MINUTE = 60

@@ -109,9 +109,13 @@ def lookup(conn, lon: float, lat: float, at: dt.datetime | None = None,
 
 
 def enterprise_responsible(session: Session, management_code: str,
-                           at: dt.datetime | None = None) -> dict | None:
+                           at: dt.datetime | None = None,
+                           cells: list[int] | None = None) -> dict | None:
     """The same chain for an enterprise, through the cell it was assigned to at ``at``, plus
-    the enterprise's own responsible person. None when the enterprise does not exist."""
+    the enterprise's own responsible person and its contacts. None when the enterprise does
+    not exist or is not now in ``cells`` (gis.policy.visible_cells; None: all): the same
+    answer, so codes outside one's area cannot be probed. Visibility follows the enterprise's
+    current cell, as the lists do, whatever ``at`` asks about."""
     row = session.execute(text("""
         SELECT e.id, e.management_code, e.name, e.grade, e.credit_code, e.address,
                e.contact_name, e.contact_phone, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat,
@@ -120,7 +124,12 @@ def enterprise_responsible(session: Session, management_code: str,
         FROM enterprise e
         LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id
              AND ec.valid @> coalesce(CAST(:at AS timestamptz), now())
-        WHERE e.management_code = :code"""), {"code": management_code, "at": at}).one_or_none()
+        WHERE e.management_code = :code
+          AND (CAST(:cells AS bigint[]) IS NULL OR EXISTS (
+               SELECT 1 FROM enterprise_cell now_in WHERE now_in.enterprise_id = e.id
+                  AND now_in.valid_to IS NULL
+                  AND now_in.cell_id = ANY(CAST(:cells AS bigint[]))))"""),
+        {"code": management_code, "at": at, "cells": cells}).one_or_none()
     if row is None:
         return None
     answer: dict = {}

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -510,6 +511,20 @@ class LoginThrottle(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReadBucket(Base):
+    """One user's allowance of one kind of bulk read, a token bucket (gis.ratelimit). In the
+    database, not in a worker's memory, so the limit holds whatever the number of workers."""
+
+    __tablename__ = "read_bucket"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 JOB_STATUSES = ("queued", "running", "done", "failed")

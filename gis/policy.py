@@ -5,10 +5,17 @@ described by its *path*: the ids of the cells from the city (level 1) down to th
 (for an enterprise, down to its current cell). Views ask ``can(grants, action, path)`` through
 one decorator (``app.auth.require``); nothing else decides.
 
+Reading has one rule, ``readable_places``: the map wall, its layers and figures, the enterprise
+lists, the search and an enterprise's responsible chain all filter by ``visible_cells`` (many
+targets) or ask ``can(grants, "view", path)`` (one target), both built on it. What the point
+lookup reveals outside one's area is decided in docs/security.md ("What each role may read").
+
+
 | action              | who                                                                 |
 |---------------------|---------------------------------------------------------------------|
-| view                | admin anywhere; leader, grid_manager, inspector at or above the target; |
-|                     | an inspector also reads the rest of their station's grid (parent)    |
+| view                | see ``readable_places``: admin and roles at the city everything;     |
+|                     | leader, grid_manager, inspector at or above the target; an inspector |
+|                     | also reads the rest of their station's grid (parent)                 |
 | edit_grid           | grid_manager of a grid strictly containing the target cell          |
 | edit_owner          | grid_manager of a grid strictly containing the target cell          |
 | record_inspection   | inspector of a cell containing the enterprise                       |
@@ -18,6 +25,8 @@ one decorator (``app.auth.require``); nothing else decides.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sqlalchemy import text
 
 ACTIONS = ("view", "edit_grid", "edit_owner", "record_inspection", "handle_complaint", "admin")
 
@@ -40,23 +49,56 @@ def _within(place: int | None, path: tuple[int, ...]) -> bool:
     return place is not None and place in path
 
 
+def readable_places(grants: list[Grant] | tuple[Grant, ...]) -> tuple[int, ...] | None:
+    """The cells whose subtrees the user may read; None for everything (what lies outside
+    every cell included).
+
+    Admins and any role held at the city itself read everything. Everyone else reads the
+    places of their roles, and an inspector also the rest of their station's grid (the parent
+    of their cell): they stand in for each other there.
+    """
+    places = set()
+    for g in grants:
+        if g.role == "admin" or len(g.place_path) == 1:
+            return None
+        if g.place is None:
+            continue
+        places.add(g.place)
+        if g.role == "inspector" and len(g.place_path) >= 2:
+            places.add(g.place_path[-2])
+    return tuple(sorted(places))
+
+
+def visible_cells(session, grants: list[Grant] | tuple[Grant, ...]) -> list[int] | None:
+    """Ids of every cell the user may read (``readable_places`` and everything inside them,
+    retired cells included: their history stays readable); None for everything. Queries
+    filter their enterprises, complaints and cells by it."""
+    places = readable_places(grants)
+    if places is None:
+        return None
+    if not places:
+        return []
+    return list(session.execute(text("""
+        WITH RECURSIVE down(id) AS (
+            SELECT id FROM cell WHERE id = ANY(CAST(:p AS bigint[]))
+            UNION
+            SELECT c.id FROM cell c JOIN down ON c.parent_id = down.id
+        ) SELECT id FROM down"""), {"p": list(places)}).scalars())
+
+
 def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, ...] = ()) -> bool:
     """True when any grant allows ``action`` on the target whose cell path is ``path``."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
+    if action == "view":
+        places = readable_places(grants)
+        return places is None or any(_within(p, path) for p in places)
     for g in grants:
         if g.role == "admin":
-            if action in ("admin", "view"):
+            if action == "admin":
                 return True
             continue
-        if action == "view":
-            if _within(g.place, path):
-                return True
-            # Inspectors read their whole station's grid: the parent of their cell.
-            if g.role == "inspector" and len(g.place_path) >= 2 and \
-                    _within(g.place_path[-2], path):
-                return True
-        elif action in ("edit_grid", "edit_owner"):
+        if action in ("edit_grid", "edit_owner"):
             if g.role == "grid_manager" and _within(g.place, path) and path[-1] != g.place:
                 return True
         elif action in ("record_inspection", "handle_complaint"):

@@ -5,8 +5,8 @@ per-cell figures, complaint windows. All in SQL; lon/lat EPSG:4326, areas in kmÂ
 ``grade_interval``; A is the lowest risk and has the longest interval). An enterprise never
 inspected is overdue once its interval has passed since it came under supervision.
 
-Every query takes ``cells``: the ids of the cells the user may see (None = all). Leaders and
-inspectors see their own area only.
+Every query takes ``cells``: the ids of the cells the user may see (None = all), from
+``gis.policy.visible_cells``. Leaders and inspectors see their own area only.
 """
 from __future__ import annotations
 
@@ -51,18 +51,6 @@ enterprise_status AS (
       AND (CAST(:bbox AS text) IS NULL OR e.geom && ST_GeomFromText(:bbox, 4326))
 )
 """
-
-
-def visible_cells(session: Session, places: list[int] | None) -> list[int] | None:
-    """Every cell inside the given places (their subtrees); None stays None (all cells)."""
-    if places is None:
-        return None
-    return list(session.execute(text("""
-        WITH RECURSIVE down(id) AS (
-            SELECT id FROM cell WHERE id = ANY(CAST(:p AS bigint[]))
-            UNION
-            SELECT c.id FROM cell c JOIN down ON c.parent_id = down.id
-        ) SELECT id FROM down"""), {"p": places}).scalars())
 
 
 def enterprise_rows(session: Session, *, cells: list[int] | None, today: dt.date,

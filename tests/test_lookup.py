@@ -172,6 +172,8 @@ def test_time_travel_across_a_redraw_and_an_owner_change(inspector, session, wor
 
 
 def test_enterprise_responsible_chain_includes_its_own_person(inspector):
+    inspector.post("/logout")
+    login(inspector, "c1-inspector")  # E1 is in this inspector's cell
     answer = inspector.get("/api/v1/enterprises/E1/responsible").get_json()
     assert answer["enterprise"]["management_code"] == "E1"
     assert answer["cell"]["code"] == "S1-01"
@@ -271,3 +273,45 @@ def test_professional_grids_answer_with_their_owners_or_the_one_above(inspector,
     assert [(g["code"], g["owner"]["name"]) for g in east] == [("F", "食品站长"),
                                                               ("F-02", "食品专员")]
     assert east[0]["specialty"] == "food" and east[1]["level"] == 3
+
+
+def _contacts(session):
+    session.execute(text("""
+        UPDATE enterprise SET contact_name = '联系人' || management_code,
+                              contact_phone = '1390000000' || right(management_code, 1)"""))
+
+
+def test_an_enterprise_outside_ones_area_answers_as_if_it_did_not_exist(inspector, session):
+    _contacts(session)
+    # c2-inspector reads grid S2 only; E1 is in S1-01.
+    outside = inspector.get("/api/v1/enterprises/E1/responsible")
+    missing = inspector.get("/api/v1/enterprises/E0/responsible")
+    assert outside.status_code == missing.status_code == 404
+    assert outside.get_data(as_text=True).replace("E1", "E0") == missing.get_data(as_text=True)
+    assert "13900000001" not in outside.get_data(as_text=True)
+    # Inside the area, as before: the chain and the enterprise's contacts.
+    inside = inspector.get("/api/v1/enterprises/E2/responsible").get_json()
+    assert inside["enterprise"]["contact"] == {"name": "联系人E2", "phone": "13900000002"}
+    # A past date does not widen it: visibility follows where the enterprise is now.
+    assert inspector.get("/api/v1/enterprises/E1/responsible?at=2026-02-01").status_code == 404
+
+
+def test_the_lookup_never_carries_enterprise_contacts(inspector, session, app, token):
+    _contacts(session)
+    # From S2-01, the nearest enterprises include E1, outside c2-inspector's area: named (the
+    # responsibility plate at its gate names it too), never its contact person or phone.
+    answer = ask(inspector, lon=116.11, lat=38.45)
+    nearest = answer.get_json()["nearest_enterprises"]
+    assert {n["management_code"] for n in nearest} == {"E1", "E2"}
+    assert all(set(n) == {"management_code", "name", "grade", "distance_m"} for n in nearest)
+    body = answer.get_data(as_text=True)
+    assert "1390000000" not in body and "联系人" not in body
+    # The responsible officials stay, in anyone's area: they are public by design.
+    there = ask(inspector, lon=116.02, lat=38.45).get_json()  # S1-01, outside the area
+    assert (there["owner"]["name"], there["owner"]["phone"]) == ("甲", "13800000001")
+    r = there["responsibilities"]
+    assert {p["name"] for p in r["department"] + r["government"]} == {"甲", "所长", "镇长"}
+    phone = app.test_client()  # no cookie: a terminal with a token
+    phone.get("/api/v1/lookup?lon=116.11&lat=38.45", headers=token)
+    fast = phone.get("/api/v1/lookup?lon=116.11&lat=38.45", headers=token)
+    assert _fast(fast) and "1390000000" not in fast.get_data(as_text=True)

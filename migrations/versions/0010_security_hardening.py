@@ -10,6 +10,7 @@ Create Date: 2026-11-29
   ``locked_until``), with which anyone could lock out any account by typing its name.
 - ``job``: big imports run in the background, on a queue kept in PostgreSQL.
 - ``audit_log.flag``: entries a reviewer must see (changes dated in the past).
+- ``read_bucket``: per-user rate limits on bulk reads, shared by every worker.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -66,6 +67,14 @@ def upgrade():
     sa.UniqueConstraint('sid_hash', name=op.f('uq_user_session_sid_hash'))
     )
     op.create_index(op.f('ix_user_session_user_id'), 'user_session', ['user_id'], unique=False)
+    op.create_table('read_bucket',
+    sa.Column('user_id', sa.BigInteger(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('tokens', sa.Float(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_read_bucket_user_id_app_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', 'kind', name=op.f('pk_read_bucket'))
+    )
     op.drop_column('app_user', 'failed_logins')
     op.drop_column('app_user', 'locked_until')
     op.add_column('audit_log', sa.Column('flag', sa.String(length=32), nullable=True))
@@ -77,6 +86,7 @@ def downgrade():
     op.drop_column('audit_log', 'flag')
     op.add_column('app_user', sa.Column('locked_until', postgresql.TIMESTAMP(timezone=True), autoincrement=False, nullable=True))
     op.add_column('app_user', sa.Column('failed_logins', sa.INTEGER(), server_default=sa.text('0'), autoincrement=False, nullable=False))
+    op.drop_table('read_bucket')
     op.drop_index(op.f('ix_user_session_user_id'), table_name='user_session')
     op.drop_table('user_session')
     op.drop_index('ix_job_queued', table_name='job', postgresql_where=sa.text("status = 'queued'"))
