@@ -38,6 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     ratelimit.init_app(app)
     cli.init_app(app)
+    from app import jobs
+
+    jobs.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, gridedit.bp):
         app.register_blueprint(blueprint)
     app.wsgi_app = lookup.FastLookup(app)

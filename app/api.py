@@ -9,7 +9,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -150,21 +151,20 @@ def post_checklist_item():
 
 
 def sniff_table(head: bytes) -> str | None:
-    """'xlsx', 'csv' or None, judged by content, not by the file's name."""
+    """'xlsx', 'csv' or None, judged by content, not by the file's name. Any text is 'csv': its
+    encoding is judged line by line while reading, and a refusal names the line (a Latin-1
+    file is text in the wrong encoding, not the wrong type of file)."""
     if head.startswith(b"PK\x03\x04"):
         return "xlsx" if b"[Content_Types].xml" in head or b"xl/" in head else None
     if b"\x00" in head:
         return None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            head.decode(encoding)
-        except UnicodeDecodeError as exc:
-            # A multi-byte character cut at the end of the sample is still text.
-            if exc.start >= len(head) - 4:
-                return "csv"
-            continue
-        return "csv"
-    return None
+    return "csv"
+
+
+def _background(data: bytes, kind: str) -> bool:
+    config = current_app.config
+    return len(data) > config["IMPORT_BACKGROUND_BYTES"] or (
+        kind == "csv" and data.count(b"\n") > config["IMPORT_BACKGROUND_ROWS"])
 
 
 @bp.post("/imports/enterprises")
@@ -181,14 +181,27 @@ def import_enterprises():
     data = upload.read()
     kind = sniff_table(data[:8192])
     if kind is None:
-        abort(415, description="file: not a CSV or XLSX file")
+        abort(415, description=_("file: not a CSV or XLSX file"))
     db = get_session()
+    crs = request.form.get("crs") or None
+    skip_invalid = request.form.get("skip_invalid") == "true"
+    if _background(data, kind):
+        from app.jobs import status_url
+        from gis import jobs
+
+        job_id = jobs.enqueue(db, "enterprise_import", {
+            "kind": kind, "crs": crs, "skip_invalid": skip_invalid,
+            "via": getattr(g, "via", "web")}, file=data, file_name=upload.filename,
+            user_id=current_user.id, username=current_user.username,
+            remote_addr=request.remote_addr)
+        db.commit()
+        return jsonify(job=job_id, status="queued", status_url=status_url(job_id)), 202
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload.{kind}"
         path.write_bytes(data)
         try:
-            summary = run_import(db, path, crs=request.form.get("crs") or None,
-                                 skip_invalid=request.form.get("skip_invalid") == "true")
+            summary = run_import(db, path, crs=crs, skip_invalid=skip_invalid,
+                                 limits=current_app.extensions["gridwatch_limits"])
         except GridWatchError:
             db.rollback()
             raise

@@ -136,8 +136,11 @@ CRS_HELP = "CRS of coordinates without one: EPSG:4326, another EPSG code, or gcj
 @click.option("--skip-invalid", is_flag=True, help="Write the good features, report the rest.")
 @click.option("--valid-from", help="When the boundaries take effect (ISO date); default now.")
 @click.option("--comment", help="Why (kept with each new boundary version).")
+@click.option("--confirm", is_flag=True, help="Import even though changed boundaries open gaps "
+                                              "in their grid or leave enterprises without a "
+                                              "level-3 cell (listed first).")
 def grid_import(file, level, parent, kind, specialty, code_field, name_field, crs, make_valid,
-                skip_invalid, valid_from, comment):
+                skip_invalid, valid_from, comment, confirm):
     """Import cells from GeoJSON, Shapefile (folder or zip) or GeoPackage; upsert by code."""
     from gis.grid import import_cells
 
@@ -146,6 +149,8 @@ def grid_import(file, level, parent, kind, specialty, code_field, name_field, cr
         code_field=code_field, name_field=name_field, crs=crs, make_valid=make_valid,
         skip_invalid=skip_invalid, valid_from=_parse_when(valid_from),
         comment=comment or f"import {file}", user="cli", progress=_progress("cells"),
+        limits=current_app.extensions["gridwatch_limits"], confirm=confirm,
+        tolerance_m2=current_app.config["GRID_SLIVER_TOLERANCE_M2"],
     ), target=str(file))
 
 
@@ -188,8 +193,9 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
     failed = False
     try:
         with transaction(_sessions()) as session:
-            proposals = redraw.proposals_from_file(session, file, code_field=code_field,
-                                                   crs=crs, make_valid=make_valid)
+            proposals = redraw.proposals_from_file(
+                session, file, code_field=code_field, crs=crs, make_valid=make_valid,
+                limits=current_app.extensions["gridwatch_limits"])
             who = "cli"
             if username:
                 ident = users.identity(session, users.user_id(session, username))
@@ -242,8 +248,8 @@ def enterprises_import(file, crs, skip_invalid):
     from gis.enterprises import import_enterprises
 
     _run_import("enterprises", lambda s: import_enterprises(
-        s, file, crs=crs, skip_invalid=skip_invalid, progress=_progress("enterprises")),
-        target=str(file))
+        s, file, crs=crs, skip_invalid=skip_invalid, progress=_progress("enterprises"),
+        limits=current_app.extensions["gridwatch_limits"]), target=str(file))
 
 
 @enterprises_cli.command("export")

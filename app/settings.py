@@ -110,3 +110,16 @@ READ_LIMIT_ENTERPRISE_PER_MINUTE = 30
 # map wall loads 6 layers per view, so this is 50 full reloads, then 10 a minute.
 READ_LIMIT_BULK_BURST = 300
 READ_LIMIT_BULK_PER_MINUTE = 60
+
+# Background jobs (big imports) queue in PostgreSQL (gis/jobs.py). Worker threads each server
+# process starts at its first request; 0 when dedicated `flask jobs work` processes run them
+# (docs/deployment.md). Tests never start them.
+JOB_WORKER_THREADS = 1
+# A worker wakes on NOTIFY at once, and also polls this often (seconds) in case it missed one.
+JOB_POLL_SECONDS = 5
+# A job whose workers died this many times while running it is marked failed.
+JOB_MAX_ATTEMPTS = 3
+# Enterprise uploads larger than this many bytes, or with more CSV lines than
+# IMPORT_BACKGROUND_ROWS, are imported in the background: the API answers 202 with the job.
+IMPORT_BACKGROUND_BYTES = 1048576
+IMPORT_BACKGROUND_ROWS = 5000

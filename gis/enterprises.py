@@ -19,11 +19,14 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import tables
+from gis.codes import MANAGEMENT_CODE_RULE, is_management_code
 from gis.credit_code import validate_credit_code
 from gis.crs import check_lonlat, gcj02_to_wgs84, parse_crs
-from gis.errors import FileFormatError, ImportRefused, Problem
+from gis.errors import ImportRefused, Problem
 from gis.files import write_vector
 from gis.grid import ImportSummary, Progress
+from gis.limits import Limits
 from gis.models import GRADES, SPECIALTIES
 
 # field -> accepted headers (the first is the canonical English one).
@@ -46,6 +49,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 REQUIRED = ("management_code", "name", "grade", "lon", "lat")
 TEXT_FIELDS = ("name", "credit_code", "address", "industry", "specialty", "contact_name",
                "contact_phone", "products", "key_equipment")
+# The database's column widths (gis/models.py Enterprise), and a bound on the free-text ones,
+# so a long value is a row-naming refusal rather than a database error.
+MAX_LENGTH = {"management_code": 40, "name": 200, "address": 300, "industry": 100,
+              "contact_name": 100, "contact_phone": 40, "products": 2000, "key_equipment": 2000}
 # Staging and the upsert are set-based: COPY this many rows at a time, then one INSERT.
 CHUNK = 50_000
 
@@ -59,39 +66,9 @@ class EnterpriseRow:
     extra: dict
 
 
-def _decode(raw: bytes, source: str) -> str:
-    # Excel on Chinese Windows saves "CSV" as GBK (GB18030 is its superset); UTF-8 may carry a BOM.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise FileFormatError(f"{source}: neither UTF-8 nor GBK/GB18030 text")
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read CSV (UTF-8 or GBK) or XLSX into strings, one row per data row, header as given."""
-    path = Path(path)
-    if not path.exists():
-        raise FileFormatError(f"{path}: no such file")
-    raw = path.read_bytes()
-    if raw[:4] == b"PK\x03\x04":  # XLSX is a zip, whatever the file is called
-        try:
-            frame = pd.read_excel(io.BytesIO(raw), dtype=str, engine="openpyxl")
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
-            raise FileFormatError(f"{path}: cannot read as XLSX: {exc}") from exc
-    else:
-        if b"\x00" in raw[:4096]:
-            raise FileFormatError(f"{path}: binary file; expected CSV or XLSX")
-        content = _decode(raw, str(path))
-        try:
-            dialect = csv.Sniffer().sniff(content[:4096], delimiters=",\t;")
-            sep = dialect.delimiter
-        except csv.Error:
-            sep = ","
-        frame = pd.read_csv(io.StringIO(content), dtype=str, sep=sep, keep_default_na=False)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.fillna("")
+def read_table(path: str | Path, limits: Limits | None = None) -> pd.DataFrame:
+    """CSV (UTF-8 or GBK) or XLSX into strings, within ``limits`` (gis/tables.py)."""
+    return tables.read_table(path, limits)
 
 
 def _map_columns(columns: list[str], source: str) -> tuple[dict[str, str], list[str]]:
@@ -127,14 +104,19 @@ def parse_rows(frame: pd.DataFrame, source: str, crs: str | None = None
     rows: list[EnterpriseRow] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
-    for i, rec in enumerate(frame.to_dict("records")):
-        rowno = i + 2
+    # Frames from read_table carry each row's line (CSV) or sheet row (XLSX) number.
+    numbers = (frame.index if frame.index.name == tables.ROW_INDEX
+               else range(2, len(frame) + 2))
+    for rowno, rec in zip(numbers, frame.to_dict("records")):
         get = (lambda f: str(rec.get(inverse[f], "")).strip() if f in inverse else "")
         code = get("management_code")
-        where = f"row {rowno}" + (f" ({code})" if code else "")
-        errs = []
+        where = f"row {rowno}" + (f" ({code[:40]})" if code else "")
+        errs = [f"{f} is {len(get(f))} characters long; at most {n}"
+                for f, n in MAX_LENGTH.items() if len(get(f)) > n]
         if not code:
             errs.append("empty management_code")
+        elif len(code) <= 40 and not is_management_code(code):
+            errs.append(f"management_code {code!r} is not {MANAGEMENT_CODE_RULE}")
         elif code in seen:
             errs.append(f"management_code {code} repeats row {seen[code]}")
         if not get("name"):
@@ -263,9 +245,11 @@ def import_enterprises(
     skip_invalid: bool = False,
     valid_from: dt.datetime | None = None,
     progress: Progress | None = None,
+    limits: Limits | None = None,
 ) -> ImportSummary:
-    """``flask enterprises import``: validate all rows, then upsert in the caller's transaction."""
-    frame = read_table(path)
+    """``flask enterprises import``: validate all rows, then upsert in the caller's transaction.
+    The file is read within ``limits`` (rows, columns, line length, XLSX cells)."""
+    frame = read_table(path, limits)
     rows, problems = parse_rows(frame, str(path), crs)
     if problems and not skip_invalid:
         raise ImportRefused(str(path), problems)

@@ -18,6 +18,8 @@ import shapely
 
 from gis.crs import CrsError, CrsSpec, in_china, parse_crs, transform_geometry_gcj02_to_wgs84
 from gis.errors import FileFormatError
+from gis.limits import Limits, check_vertices
+from gis.validation import ValidationError
 
 VECTOR_SUFFIXES = {".geojson", ".json", ".shp", ".zip", ".gpkg"}
 
@@ -47,11 +49,40 @@ def _shapefile_in(path: Path) -> str:
     return str(path)
 
 
-def read_vector(path: str | Path, crs: str | CrsSpec | None = None) -> tuple[gpd.GeoDataFrame, str]:
+class VectorRefused(ValidationError, FileFormatError):
+    """A vector file over a bound (gis/limits.py): where, why and the limit."""
+
+
+def _check_size(source: str, path: Path, limits: Limits) -> None:
+    """Refuse, before GDAL builds any geometry, an archive that inflates past
+    ``max_uncompressed_bytes`` or a layer with more than ``max_features`` features."""
+    import pyogrio
+
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            total = sum(i.file_size for i in zf.infolist())
+        if total > limits.max_uncompressed_bytes:
+            raise VectorRefused("file", f"{total} bytes once uncompressed; at most "
+                                f"{limits.max_uncompressed_bytes}", "too_large_uncompressed",
+                                count=total, limit=limits.max_uncompressed_bytes)
+    try:
+        count = pyogrio.read_info(source).get("features")
+    except Exception:  # noqa: BLE001 - reading reports unreadable files with the reason
+        return
+    if count is not None and count > limits.max_features:
+        raise VectorRefused("file", f"{count} features; at most {limits.max_features} in one "
+                            "file", "too_many_features", count=count, limit=limits.max_features)
+
+
+def read_vector(path: str | Path, crs: str | CrsSpec | None = None,
+                limits: Limits | None = None) -> tuple[gpd.GeoDataFrame, str]:
     """Read a vector file and return (frame in EPSG:4326, description of the source CRS).
 
-    Raises FileFormatError (unreadable file, missing CRS) or CrsError (bad ``crs``).
+    Within ``limits``: features per file, vertices per feature and per file (the defaults when
+    None). Raises FileFormatError (unreadable file, missing CRS, over a limit) or CrsError
+    (bad ``crs``).
     """
+    limits = limits or Limits()
     path = Path(path)
     if not path.exists():
         raise FileFormatError(f"{path}: no such file or folder")
@@ -62,14 +93,21 @@ def read_vector(path: str | Path, crs: str | CrsSpec | None = None) -> tuple[gpd
         )
     override = parse_crs(crs) if crs not in (None, "") else None
     try:
+        source = _shapefile_in(path)
+        _check_size(source, path, limits)
         with warnings.catch_warnings():
             # pyogrio warns about unusual-but-readable files; we report what matters ourselves.
             warnings.simplefilter("ignore")
-            frame = gpd.read_file(_shapefile_in(path), engine="pyogrio")
+            frame = gpd.read_file(source, engine="pyogrio")
     except FileFormatError:
         raise
     except Exception as exc:  # noqa: BLE001 - GDAL errors come in many classes
         raise FileFormatError(f"{path}: cannot read: {exc}") from exc
+    try:
+        # Before any repair, reprojection or query spends time on a huge geometry.
+        check_vertices(((f"feature {i + 1}", g) for i, g in enumerate(frame.geometry)), limits)
+    except ValidationError as exc:
+        raise VectorRefused(exc.field, exc.message, exc.code, **exc.params) from None
 
     is_geojson = path.suffix.lower() in {".geojson", ".json"}
     if override is not None:
@@ -100,7 +138,7 @@ def read_vector(path: str | Path, crs: str | CrsSpec | None = None) -> tuple[gpd
 
 def plausible_in_china(geom) -> str | None:
     """None if the geometry's bounds lie in China (lon/lat), else the reason."""
-    if geom is None or geom.is_empty:
+    if not isinstance(geom, shapely.Geometry) or geom.is_empty:
         return None
     minx, miny, maxx, maxy = geom.bounds
     if in_china(minx, miny) and in_china(maxx, maxy):
@@ -116,7 +154,8 @@ def plausible_in_china(geom) -> str | None:
 def polygon_problem(geom, make_valid: bool):
     """Check one feature's geometry. Returns (geometry to use or None, problem or None,
     note about a repair or None). Only polygons are cell or township boundaries."""
-    if geom is None or geom.is_empty:
+    # A feature with "geometry": null reaches here as None, or as NaN from DataFrame rows.
+    if not isinstance(geom, shapely.Geometry) or geom.is_empty:
         return None, "no geometry", None
     note = None
     if not geom.is_valid:

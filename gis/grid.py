@@ -18,8 +18,10 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.codes import CELL_CODE_RULE, is_cell_code
 from gis.errors import ImportRefused, Problem
 from gis.files import plausible_in_china, polygon_problem, read_vector, write_vector
+from gis.limits import Limits
 from gis.models import KINDS, SPECIALTIES
 
 Progress = Callable[[int, int], None]
@@ -76,9 +78,10 @@ def records_from_file(
     name_field: str = "name",
     crs: str | None = None,
     make_valid: bool = False,
+    limits: Limits | None = None,
 ) -> tuple[list[CellRecord], list[Problem], list[str], str]:
     """Read a boundary file into cell records. Returns (records, problems, notes, source CRS)."""
-    frame, source_crs = read_vector(path, crs)
+    frame, source_crs = read_vector(path, crs, limits)
     problems: list[Problem] = []
     notes: list[str] = []
     records: list[CellRecord] = []
@@ -92,6 +95,10 @@ def records_from_file(
         where = f"feature {i + 1}" + (f" (code {code})" if code else "")
         if not code:
             problems.append(Problem(where, f"empty code field {code_field!r}"))
+            continue
+        if not is_cell_code(code):
+            problems.append(Problem(f"feature {i + 1}",
+                                    f"code {code[:40]!r} is not {CELL_CODE_RULE}"))
             continue
         if code in seen:
             problems.append(Problem(where, f"code {code} appears twice (also {seen[code]})"))
@@ -281,11 +288,20 @@ def import_cells(
     comment: str | None = None,
     user: str | None = None,
     progress: Progress | None = None,
+    limits: Limits | None = None,
+    confirm: bool = False,
+    tolerance_m2: float = 1.0,
 ) -> ImportSummary:
-    """``flask grid import``: read, check every feature, then upsert in the caller's transaction."""
+    """``flask grid import``: read, check every feature, then upsert in the caller's transaction.
+
+    A changed boundary of an existing level-3 cell is validated as the grid editor validates
+    a redraw (gis/redraw.py): a gap it opens in its grid, or an enterprise it leaves without a
+    level-3 cell, refuses the import (``NeedsConfirmation``, nothing written) unless
+    ``confirm``; confirmed, they are listed in the summary's notes."""
     records, problems, notes, source_crs = records_from_file(
         path, level=level, parent=parent, kind=kind, specialty=specialty,
         code_field=code_field, name_field=name_field, crs=crs, make_valid=make_valid,
+        limits=limits,
     )
     summary = ImportSummary(notes=[f"source CRS: {source_crs}", *notes])
     if not skip_invalid:
@@ -299,8 +315,57 @@ def import_cells(
         raise ImportRefused(str(path), problems)
     summary.refused = len(problems)
     summary.problems = problems
+    warnings = redraw_warnings(session, records, tolerance_m2)
+    if warnings and not confirm:
+        raise NeedsConfirmation(str(path), warnings)
+    summary.notes += [f"confirmed warning: {w}" for w in warnings]
     return upsert_cells(session, records, valid_from=valid_from, comment=comment, user=user,
                         summary=summary, progress=progress)
+
+
+class NeedsConfirmation(ImportRefused):
+    """The import would open gaps or leave enterprises without a level-3 cell; nothing was
+    written. Importing again with ``confirm`` (``--confirm``) writes it."""
+
+    def __str__(self) -> str:
+        return (super().__str__().replace("problem(s)", "warning(s)")
+                + "\ncheck them, then import again with --confirm to write it anyway")
+
+
+# Of the redraw findings, those an import must not cause unnoticed.
+CONFIRM_KINDS = ("gap", "uncovered")
+
+
+def redraw_warnings(session: Session, records: list[CellRecord],
+                    tolerance_m2: float = 1.0) -> list[Problem]:
+    """Gaps and enterprises without a level-3 cell that the changed boundaries of existing
+    level-3 cells would cause, grid by grid, found by gis/redraw.py's validation."""
+    from gis import redraw
+
+    rows = session.execute(text("""
+        SELECT c.code, p.code AS parent_code, cv.id AS version_id, ST_AsBinary(cv.geom) AS wkb
+        FROM cell c JOIN cell p ON p.id = c.parent_id AND p.level = 2
+        JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+        WHERE c.level = 3 AND c.retired_at IS NULL AND c.code = ANY(:codes)"""),
+        {"codes": [r.code for r in records if r.level == 3]}).all()
+    current = {r.code: r for r in rows}
+    grouped: dict[str, redraw.Proposal] = {}
+    for r in records:
+        now = current.get(r.code)
+        if now is None or shapely.equals(shapely.from_wkb(bytes(now.wkb)), r.geom):
+            continue
+        proposal = grouped.setdefault(now.parent_code, redraw.Proposal(now.parent_code))
+        proposal.geometries[r.code] = r.geom
+        proposal.expected_versions[r.code] = now.version_id
+    warnings = []
+    for parent_code, proposal in sorted(grouped.items()):
+        for f in redraw.validate(session, proposal, tolerance_m2).findings:
+            if f.kind not in CONFIRM_KINDS:
+                continue
+            place = f" at ({f.lon:.6f}, {f.lat:.6f})" if f.lon is not None else ""
+            where = f"grid {parent_code}" + (f" cell {f.cell}" if f.cell else "")
+            warnings.append(Problem(where, f"{f.message}{place}"))
+    return warnings
 
 
 CURRENT_CELLS_SQL = """

@@ -54,7 +54,9 @@ def setting_name(field: str) -> str:
 
 
 def vertex_count(geometry) -> int:
-    return 0 if geometry is None else int(shapely.get_num_coordinates(geometry))
+    if not isinstance(geometry, shapely.Geometry):  # None, or NaN from a DataFrame row
+        return 0
+    return int(shapely.get_num_coordinates(geometry))
 
 
 def check_vertices(named_geometries: Iterable[tuple[str, object]], limits: Limits) -> None:

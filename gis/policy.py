@@ -109,3 +109,9 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
 
 def has_role(grants, role: str) -> bool:
     return any(g.role == role for g in grants)
+
+
+def can_see_job(grants, user_id: int | None, job_user_id: int | None) -> bool:
+    """A background job (an import) is seen by the user who queued it and by admins: its
+    result lists rows of a file only they sent."""
+    return has_role(grants, "admin") or (user_id is not None and user_id == job_user_id)

@@ -593,13 +593,15 @@ def history(session: Session, code: str) -> dict:
 
 
 def proposals_from_file(session: Session, path, *, code_field: str = "code",
-                        crs: str | None = None, make_valid: bool = False) -> list[Proposal]:
+                        crs: str | None = None, make_valid: bool = False,
+                        limits=None) -> list[Proposal]:
     """New boundaries for existing cells, from a file, grouped by parent grid (one proposal
-    each). Every feature must name a live cell; problems are refused like an import's."""
+    each). Every feature must name a live cell; problems are refused like an import's. The
+    file is read within ``limits`` (gis/limits.py: features, vertices)."""
     from gis.errors import ImportRefused, Problem
     from gis.files import plausible_in_china, polygon_problem, read_vector
 
-    frame, _source = read_vector(path, crs)
+    frame, _source = read_vector(path, crs, limits)
     if code_field not in frame.columns:
         raise ImportRefused(str(path), [Problem("file", f"no code field {code_field!r}")])
     parents = dict(session.execute(text("""

@@ -129,3 +129,170 @@ def test_export_always_has_cell_code_null_outside(session, tmp_path):
         assert "cell_code" in back.columns and pd.isna(back.loc["HJ003", "cell_code"])
     raw = (tmp_path / "e.geojson").read_text(encoding="utf-8")
     assert '"cell_code": null' in raw
+
+
+# --- bounds on what one upload may cost (issue 10, finding 4) ------------------------------
+
+def hostile_xlsx(path, cell_ref="XFD1048576", dimension="A1:XFD1048576", extra_rows=""):
+    """A minimal valid XLSX written by hand: one sheet, the header row, then a cell far away.
+    With its <dimension> this is the 1.5 KB file that grew a worker to 7.7 GB."""
+    import zipfile
+
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    sheet = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             f'{dim}<sheetData>'
+             '<row r="1"><c r="A1" t="inlineStr"><is><t>management_code</t></is></c>'
+             '<c r="B1" t="inlineStr"><is><t>name</t></is></c></row>'
+             f'{extra_rows}'
+             f'<row r="{cell_ref.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}">'
+             f'<c r="{cell_ref}" t="inlineStr"><is><t>x</t></is></c></row>'
+             '</sheetData></worksheet>')
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.'
+            'org/package/2006/content-types"><Default Extension="rels" ContentType="application/'
+            'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType'
+            '="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName'
+            '="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.worksheet+xml"/></Types>'),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http:'
+            '//schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+            'Target="xl/workbook.xml"/></Relationships>'),
+        "xl/workbook.xml": (
+            '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxml'
+            'formats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/'
+            'officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" '
+            'r:id="rId1"/></sheets></workbook>'),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http:'
+            '//schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+            'Target="worksheets/sheet1.xml"/></Relationships>'),
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in parts.items():
+            zf.writestr(name, body)
+    return path
+
+
+def _bounded(work, limit_mb=100):
+    """Run ``work``; return (exception, peak traced MB). The attack grew a worker to 7.7 GB."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        work()
+    except Exception as exc:  # noqa: BLE001 - the exception is the result
+        caught = exc
+    else:
+        caught = None
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    assert peak < limit_mb, f"peak {peak:.0f} MB"
+    return caught
+
+
+def test_xlsx_declaring_a_huge_sheet_is_refused_before_reading(session, tmp_path):
+    from gis.tables import TableRefused
+
+    path = hostile_xlsx(tmp_path / "bomb.xlsx")
+    assert path.stat().st_size < 2000
+    err = _bounded(lambda: import_enterprises(session, path))
+    assert isinstance(err, TableRefused) and err.code == "too_many_cells"
+    assert "A1:XFD1048576" in str(err) and "5000000" in str(err)
+    assert count(session) == 0
+
+
+def test_xlsx_with_a_far_cell_and_no_dimension_is_refused_by_its_columns(session, tmp_path):
+    from gis.tables import TableRefused
+
+    path = hostile_xlsx(tmp_path / "bomb.xlsx", dimension=None)
+    err = _bounded(lambda: import_enterprises(session, path))
+    assert isinstance(err, TableRefused) and err.code == "too_many_columns"
+    assert err.field == "row 1048576" and err.params == {"count": 16384, "limit": 200}
+
+
+def test_xlsx_whose_dimension_lies_is_read_as_it_is(session, tmp_path):
+    """A dimension claiming less than the sheet holds does not let rows through unbounded."""
+    from gis.limits import Limits
+    from gis.tables import TableRefused
+
+    rows = "".join(f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>E{r}</t></is></c></row>'
+                   for r in range(2, 30))
+    path = hostile_xlsx(tmp_path / "lies.xlsx", cell_ref="A30", dimension="A1:B2",
+                        extra_rows=rows)
+    with pytest.raises(TableRefused, match="row 12: more than 10 rows"):
+        import_enterprises(session, path, limits=Limits(max_upload_rows=10))
+
+
+def test_xlsx_that_inflates_past_the_limit_is_refused_from_its_directory(session, tmp_path):
+    from gis.limits import Limits
+    from gis.tables import TableRefused
+
+    path = hostile_xlsx(tmp_path / "big.xlsx", cell_ref="B2", dimension="A1:B2")
+    with pytest.raises(TableRefused) as err:
+        import_enterprises(session, path, limits=Limits(max_uncompressed_bytes=1000))
+    assert err.value.code == "too_large_uncompressed"
+
+
+def test_csv_with_a_million_columns_is_refused_at_its_first_line(session, tmp_path):
+    from gis.tables import TableRefused
+
+    path = tmp_path / "wide.csv"
+    path.write_bytes(b",".join(b"c%d" % i for i in range(1_000_000)) + b"\r\nx\r\n")
+    err = _bounded(lambda: import_enterprises(session, path))
+    assert isinstance(err, TableRefused) and err.code == "line_too_long"
+    assert err.field == "line 1" and "65536" in str(err)
+
+
+def test_csv_with_too_many_columns_in_a_short_line_is_refused(session, tmp_path):
+    from gis.tables import TableRefused
+
+    path = write_csv(tmp_path, GOOD[:1], header=HEADER_EN + "," + ",".join(
+        f"x{i}" for i in range(300)))
+    with pytest.raises(TableRefused, match="line 1: 310 columns; at most 200"):
+        import_enterprises(session, path)
+
+
+def test_csv_rows_per_upload_are_bounded(session, tmp_path):
+    from gis.limits import Limits
+    from gis.tables import TableRefused
+
+    lines = [f"HJ{i:03d},n,,a,i,B,n,p,116.02,38.45" for i in range(6)]
+    with pytest.raises(TableRefused, match="line 7: more than 5 rows"):
+        import_enterprises(session, write_csv(tmp_path, lines), limits=Limits(max_upload_rows=5))
+    assert count(session) == 0
+
+
+def test_row_with_more_fields_than_the_header_is_named(session, tmp_path):
+    from gis.tables import TableRefused
+
+    with pytest.raises(TableRefused, match="line 3: 11 fields, the header has 10"):
+        import_enterprises(session, write_csv(tmp_path, [GOOD[0], GOOD[1] + ",extra"]))
+
+
+def test_row_numbers_are_the_files_lines_even_after_blank_lines(session, tmp_path):
+    with pytest.raises(ImportRefused, match="row 4 \\(HJ009\\)"):
+        import_enterprises(session, write_csv(tmp_path, [
+            GOOD[0], "", "HJ009,x,,a,i,Z,n,p,116.02,38.45"]))
+
+
+def test_enterprise_name_over_200_characters_is_named_not_a_database_error(session, tmp_path):
+    line = "HJ001," + "名" * 201 + ",,a,i,B,n,p,116.02,38.45"
+    with pytest.raises(ImportRefused, match="row 2 \\(HJ001\\): name is 201 characters long; "
+                                            "at most 200"):
+        import_enterprises(session, write_csv(tmp_path, [line]))
+    assert count(session) == 0
+
+
+def test_cli_long_name_is_a_clear_error_not_a_traceback(runner, tmp_path):
+    line = "HJ001," + "x" * 201 + ",,a,i,B,n,p,116.02,38.45"
+    result = runner.invoke(args=["enterprises", "import", str(write_csv(tmp_path, [line]))])
+    assert result.exit_code == 1
+    assert "row 2 (HJ001): name is 201 characters long" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

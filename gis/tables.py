@@ -1,0 +1,292 @@
+"""Reading uploaded tables (CSV as Excel saves it, XLSX) within bounds, before they are read whole.
+
+The bounds (``gis.limits.Limits``) are checked while reading, so a hostile file is refused
+before memory grows: an XLSX's archive sizes and declared sheet dimensions first, then its rows
+as they stream; a CSV's line lengths, columns and rows before pandas sees any of it. Errors are
+``ValidationError`` with a ``code`` and ``params`` so the web layer says them in the user's
+language, naming the line or row and the limit.
+
+Encodings: Excel on Chinese Windows saves CSV as GBK (GB18030 is its superset); elsewhere UTF-8,
+often with a BOM. Big5, Shift-JIS and even Latin-1 bytes often *decode* as GB18030 without an
+error, into strings of rare characters, so a successful decode is not enough: each line's
+characters are judged for plausibility (``implausible_line``) and the first line that reads as
+garbage is named.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import io
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from gis.errors import FileFormatError
+from gis.limits import Limits
+from gis.validation import ValidationError
+
+ROW_INDEX = "row"  # frames from read_table are indexed by the row/line number users see
+
+
+class TableRefused(ValidationError, FileFormatError):
+    """A table file refused before it was read whole: where, why, and the limit."""
+
+
+def _refuse(field: str, code: str, message: str, **params) -> TableRefused:
+    return TableRefused(field, message, code, **params)
+
+
+# --- encodings ---------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)  # at most the distinct characters of a file
+def _gb2312_weight(ch: str) -> float:
+    """How unlikely ``ch`` is in real Chinese business text: 0 (common) .. 1 (garbage).
+
+    GB2312's rows 1-3 (punctuation, numerals, full-width forms) and its level-1 hanzi (the 3,755
+    characters that make up 99.9 % of running text) are common; level-2 hanzi (place and person
+    names use a few) count half; other ideographs (GBK's extension) three quarters; kana, Greek,
+    Cyrillic, bopomofo, box drawing, private use and the rest count fully. Big5 or Shift-JIS
+    read as GBK lands mostly in the last three groups."""
+    try:
+        b = ch.encode("gb2312")
+    except UnicodeEncodeError:
+        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+            return 0.75
+        if ch in "\u00b7\u2014\u2026\u201c\u201d\u2018\u2019\u3001\u3002\uff5e\u00d7\u00a0\u2022":
+            return 0.0
+        return 1.0
+    if len(b) != 2:
+        return 0.0
+    row = b[0]
+    if row in (0xA1, 0xA2, 0xA3) or 0xB0 <= row <= 0xD7:
+        return 0.0
+    if 0xD8 <= row <= 0xF7:
+        return 0.5
+    return 1.0
+
+
+def implausible_line(line: str) -> bool:
+    """True when a decoded line reads like another encoding's bytes: at least two characters'
+    worth of unlikely ones, making up 40 % or more of its non-ASCII characters."""
+    weights = [_gb2312_weight(ch) for ch in line if ord(ch) > 0x7F]
+    if not weights:
+        return False
+    bad = sum(weights)
+    return bad >= 2 and bad / len(weights) >= 0.4
+
+
+def decode_text(raw: bytes) -> str:
+    """UTF-8 (BOM or not) or GBK/GB18030 text, or ValidationError naming the first line that is
+    neither (a byte sequence that does not decode, or one that decodes into garbage)."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        # The lines before the undecodable byte may already be garbage: name the first.
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        _check_plausible(raw[:line_start].decode("gb18030", errors="replace"))
+        raise _encoding_error(raw.count(b"\n", 0, exc.start) + 1) from None
+    _check_plausible(text)
+    return text
+
+
+def _encoding_error(line: int) -> TableRefused:
+    return _refuse("file", "encoding", f"line {line}: not UTF-8 or GBK/GB18030 text (another "
+                   "encoding, such as Big5, Shift-JIS or Latin-1?); save the file as UTF-8",
+                   line=line)
+
+
+def _check_plausible(text: str) -> None:
+    for number, line in enumerate(text.split("\n"), start=1):
+        if implausible_line(line):
+            raise _encoding_error(number)
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+def _csv_records(text: str, limits: Limits):
+    """(line number, fields) per non-blank record, bounded: a line longer than
+    ``max_line_bytes`` is refused before the csv module splits it."""
+    start = text[:4096]
+    try:
+        sep = csv.Sniffer().sniff(start, delimiters=",\t;").delimiter
+    except csv.Error:
+        sep = ","
+
+    def lines():
+        for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+            # UTF-8 bytes: the unit of the setting, and what the user's editor shows.
+            if len(line) > limits.max_line_bytes // 4 and \
+                    len(line.encode("utf-8")) > limits.max_line_bytes:
+                raise _refuse(f"line {number}", "line_too_long",
+                              f"longer than {limits.max_line_bytes} bytes",
+                              limit=limits.max_line_bytes)
+            yield line
+
+    csv.field_size_limit(max(limits.max_line_bytes, 1024))
+    reader = csv.reader(lines(), delimiter=sep)
+    try:
+        first = reader.line_num + 1
+        for fields in reader:
+            if any(f.strip() for f in fields):
+                yield first, fields
+            first = reader.line_num + 1
+    except csv.Error as exc:
+        # Only a quoted field running on past max_line_bytes gets here.
+        raise _refuse(f"line {reader.line_num}", "line_too_long",
+                      f"longer than {limits.max_line_bytes} bytes ({exc})",
+                      limit=limits.max_line_bytes) from None
+
+
+def read_csv(raw: bytes, limits: Limits) -> pd.DataFrame:
+    """A CSV's rows as strings, header as given; index: each record's line number."""
+    if b"\x00" in raw[:4096]:
+        raise _refuse("file", "binary", "binary file; expected CSV or XLSX")
+    text = decode_text(raw)
+    header: list[str] | None = None
+    rows, numbers = [], []
+    for number, fields in _csv_records(text, limits):
+        if len(fields) > limits.max_columns:
+            raise _refuse(f"line {number}", "too_many_columns",
+                          f"{len(fields)} columns; at most {limits.max_columns}",
+                          count=len(fields), limit=limits.max_columns)
+        if header is None:
+            header = [f.strip() for f in fields]
+            continue
+        if len(numbers) >= limits.max_upload_rows:
+            raise _refuse(f"line {number}", "too_many_rows",
+                          f"more than {limits.max_upload_rows} rows in one upload",
+                          limit=limits.max_upload_rows)
+        if len(fields) > len(header):
+            raise _refuse(f"line {number}", "extra_fields",
+                          f"{len(fields)} fields, the header has {len(header)}",
+                          count=len(fields), header=len(header))
+        rows.append(fields + [""] * (len(header) - len(fields)))
+        numbers.append(number)
+    return _frame(header or [], rows, numbers)
+
+
+# --- XLSX ---------------------------------------------------------------------------------
+
+def _check_archive(raw: bytes, limits: Limits) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile as exc:
+        raise _refuse("file", "unreadable", f"cannot read as XLSX: {exc}") from None
+    # The central directory's sizes bound what zipfile will inflate (it stops there), so a
+    # zip bomb is refused here without inflating anything.
+    total = sum(i.file_size for i in archive.infolist())
+    if total > limits.max_uncompressed_bytes:
+        raise _refuse("file", "too_large_uncompressed",
+                      f"{total} bytes once uncompressed; at most "
+                      f"{limits.max_uncompressed_bytes}", count=total,
+                      limit=limits.max_uncompressed_bytes)
+
+
+def _cell_text(value) -> str:
+    # As pandas' read_excel(dtype=str) gives them: 5.0 -> "5", dates as ISO text.
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
+        return value.date().isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def read_xlsx(raw: bytes, limits: Limits) -> pd.DataFrame:
+    """The first sheet's rows as strings, header as given; index: the sheet's row numbers."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    _check_archive(raw, limits)
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
+        raise _refuse("file", "unreadable", f"cannot read as XLSX: {exc}") from None
+    try:
+        rows_declared, cols_declared = sheet.max_row, sheet.max_column
+        if rows_declared and cols_declared:
+            ref = f"A1:{get_column_letter(cols_declared)}{rows_declared}"
+            cells = rows_declared * cols_declared
+            if cells > limits.max_xlsx_cells:
+                raise _refuse("file", "too_many_cells",
+                              f"the sheet declares {ref}, {cells} cells; at most "
+                              f"{limits.max_xlsx_cells}", ref=ref, count=cells,
+                              limit=limits.max_xlsx_cells)
+        # Rows are read as they are, never padded to what the sheet claims.
+        sheet.reset_dimensions()
+        header: list[str] | None = None
+        rows, numbers = [], []
+        cells = 0
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            values = list(values)
+            while values and (values[-1] is None or values[-1] == ""):
+                values.pop()
+            if not values:
+                continue
+            if len(values) > limits.max_columns:
+                raise _refuse(f"row {number}", "too_many_columns",
+                              f"{len(values)} columns; at most {limits.max_columns}",
+                              count=len(values), limit=limits.max_columns)
+            cells += len(values)
+            if cells > limits.max_xlsx_cells:
+                raise _refuse("file", "too_many_cells", f"more than {limits.max_xlsx_cells} "
+                              "cells", ref="", count=cells, limit=limits.max_xlsx_cells)
+            if header is None:
+                header = [_cell_text(v).strip() for v in values]
+                continue
+            if len(numbers) >= limits.max_upload_rows:
+                raise _refuse(f"row {number}", "too_many_rows",
+                              f"more than {limits.max_upload_rows} rows in one upload",
+                              limit=limits.max_upload_rows)
+            if len(values) > len(header):
+                header += [""] * (len(values) - len(header))
+            texts = [_cell_text(v) for v in values]
+            rows.append(texts + [""] * (len(header) - len(texts)))
+            numbers.append(number)
+    except ValidationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged sheet
+        raise _refuse("file", "unreadable", f"cannot read as XLSX: {exc}") from None
+    finally:
+        book.close()
+    return _frame(header or [], rows, numbers)
+
+
+def _frame(header: list[str], rows: list[list[str]], numbers: list[int]) -> pd.DataFrame:
+    columns, seen = [], {}
+    for i, name in enumerate(header):
+        name = name or f"Unnamed: {i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        columns.append(name)
+    frame = pd.DataFrame(rows, columns=columns, dtype=str,
+                         index=pd.Index(numbers, name=ROW_INDEX, dtype="int64"))
+    return frame
+
+
+def is_xlsx(raw: bytes) -> bool:
+    return raw[:4] == b"PK\x03\x04"  # XLSX is a zip, whatever the file is called
+
+
+def read_table(path: str | Path, limits: Limits | None = None) -> pd.DataFrame:
+    """CSV (UTF-8 or GBK) or XLSX into strings, one row per data row, header as given, within
+    ``limits``. The index holds each row's line (CSV) or row (XLSX) number."""
+    limits = limits or Limits()
+    path = Path(path)
+    if not path.exists():
+        raise _refuse("file", "missing", f"{path}: no such file")
+    raw = path.read_bytes()
+    return read_xlsx(raw, limits) if is_xlsx(raw) else read_csv(raw, limits)
