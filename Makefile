@@ -13,6 +13,7 @@ export FLASK_APP := app
 demo: install assets db  ## install, start PostGIS, migrate, load the demo city, serve
 	$(BIN)/flask --app app demo load
 	@echo "GridWatch demo at http://$(HOST):$(PORT)/"
+	@# Background jobs (big imports) run on the server's own worker thread (JOB_WORKER_THREADS).
 	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
 
 serve: install assets db

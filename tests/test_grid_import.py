@@ -1,4 +1,5 @@
 """`flask grid import` / `grid export`: formats, CRS rules, bad geometry, idempotence, history."""
+import datetime as dt
 import json
 import zipfile
 
@@ -238,3 +239,124 @@ def test_export_to_unknown_extension_is_refused(session, tmp_path):
 
     with pytest.raises(FileFormatError, match=".geojson or .gpkg"):
         export_cells(session, tmp_path / "out.kml")
+
+
+# --- issue 10: bounds, null geometries, imports that open gaps ------------------------------
+
+PAST = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def test_null_geometry_is_named_not_a_traceback(session, tmp_path):
+    path = tmp_path / "null.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "C", "name": "x"}, "geometry": None},
+        {"type": "Feature", "properties": {"code": "D", "name": "y"},
+         "geometry": shapely.geometry.mapping(CITY)}]}), encoding="utf-8")
+    with pytest.raises(ImportRefused, match=r"feature 1 \(code C\): no geometry"):
+        import_cells(session, path, level=1)
+
+
+def test_null_geometry_in_redraw_is_named(session, tmp_path):
+    from gis.redraw import proposals_from_file
+    from tests.factories import two_cell_city
+
+    two_cell_city(session, valid_from=PAST)
+    path = tmp_path / "null.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "C-S-01"}, "geometry": None}]}),
+        encoding="utf-8")
+    with pytest.raises(ImportRefused, match=r"feature 1 \(code C-S-01\): no geometry"):
+        proposals_from_file(session, path)
+
+
+def _circle(n):
+    return shapely.Point(116.05, 38.45).buffer(0.04, quad_segs=n // 4)
+
+
+def test_feature_with_too_many_vertices_is_refused_naming_it(session, tmp_path):
+    from gis.files import VectorRefused
+    from gis.limits import Limits
+
+    path = tmp_path / "dense.geojson"
+    frame([{"code": "C", "name": "c", "geometry": CITY},
+           {"code": "D", "name": "d", "geometry": _circle(4000)}]).to_file(path)
+    with pytest.raises(VectorRefused) as err:
+        import_cells(session, path, level=1, limits=Limits(max_vertices_per_feature=1000))
+    assert err.value.field == "feature 2" and err.value.params["count"] > 1000
+    assert cells(session) == []
+
+
+def test_file_with_too_many_features_is_refused_before_reading(session, tmp_path):
+    from gis.files import VectorRefused
+    from gis.limits import Limits
+
+    path = tmp_path / "many.geojson"
+    frame([{"code": f"C{i}", "name": "c", "geometry": CITY} for i in range(12)]).to_file(path)
+    with pytest.raises(VectorRefused, match="12 features; at most 10"):
+        import_cells(session, path, level=1, limits=Limits(max_features=10))
+
+
+def test_redraw_file_is_bounded_in_vertices(session, tmp_path):
+    from gis.files import VectorRefused
+    from gis.limits import Limits
+    from gis.redraw import proposals_from_file
+
+    path = tmp_path / "dense.geojson"
+    frame([{"code": "C-S-01", "geometry": _circle(4000)}]).to_file(path)
+    with pytest.raises(VectorRefused, match="feature 1"):
+        proposals_from_file(session, path, limits=Limits(max_vertices_per_feature=1000))
+
+
+def _shrunk_cell_file(tmp_path):
+    path = tmp_path / "one.geojson"
+    frame([{"code": "C-S-01", "name": "west",
+            "geometry": shapely.box(116.0, 38.4, 116.005, 38.41)}]).to_file(path)
+    return path
+
+
+def test_import_that_opens_a_gap_and_orphans_enterprises_needs_confirm(session, tmp_path):
+    """The attack: a one-feature import shrank a cell to a sliver, exit 0, enterprises fell
+    back to the station grid unnoticed."""
+    from gis.grid import NeedsConfirmation
+    from tests.factories import two_cell_city
+
+    two_cell_city(session, valid_from=PAST)
+    add_enterprises(session, ("E1", 116.02, 38.45), ("E2", 116.03, 38.46), valid_from=PAST)
+    with pytest.raises(NeedsConfirmation) as err:
+        import_cells(session, _shrunk_cell_file(tmp_path), level=3, parent="C-S")
+    message = str(err.value)
+    assert "part of the grid belongs to no cell" in message
+    assert "enterprise E1 would be in no cell" in message and "E2" in message
+    assert "--confirm" in message
+    assert cell_of(session, "E1") == ("C-S-01", False)  # nothing written
+    summary = import_cells(session, _shrunk_cell_file(tmp_path), level=3, parent="C-S",
+                           confirm=True)
+    assert summary.updated == 1
+    assert any("E1" in note for note in summary.notes)
+
+
+def test_cli_grid_import_exits_non_zero_without_confirm(runner, session, tmp_path):
+    from tests.factories import two_cell_city
+
+    two_cell_city(session, valid_from=PAST)
+    add_enterprises(session, ("E1", 116.02, 38.45), valid_from=PAST)
+    path = _shrunk_cell_file(tmp_path)
+    result = runner.invoke(args=["grid", "import", str(path), "--level", "3",
+                                 "--parent", "C-S"])
+    assert result.exit_code == 1
+    assert "enterprise E1 would be in no cell" in result.output
+    assert cell_of(session, "E1") == ("C-S-01", False)
+    result = runner.invoke(args=["grid", "import", str(path), "--level", "3",
+                                 "--parent", "C-S", "--confirm"])
+    assert result.exit_code == 0, result.output
+
+
+def test_an_import_that_keeps_the_grid_covered_needs_no_confirm(session, tmp_path):
+    from tests.factories import two_cell_city
+
+    two_cell_city(session, valid_from=PAST)
+    path = tmp_path / "both.geojson"
+    frame([{"code": "C-S-01", "name": "w", "geometry": shapely.box(116.0, 38.4, 116.06, 38.5)},
+           {"code": "C-S-02", "name": "e", "geometry": shapely.box(116.06, 38.4, 116.1, 38.5)}]
+          ).to_file(path)
+    assert import_cells(session, path, level=3, parent="C-S").updated == 2
