@@ -23,6 +23,9 @@ bp = Blueprint("auth", __name__)
 LOGIN_FORM = {"username": Field(max_length=64, min_length=1),
               "password": Field(max_length=200, min_length=1),
               "next": Field(required=False, max_length=500)}
+PASSWORD_FORM = {"current_password": Field(max_length=200, min_length=1),
+                 "new_password": Field(max_length=200, min_length=1),
+                 "new_password_again": Field(max_length=200, min_length=1)}
 TOKEN_FORM = {"name": Field(max_length=100, min_length=1)}
 LANGUAGE_FORM = {"lang": Field(choices=("zh_Hans_CN", "en"))}
 
@@ -86,6 +89,9 @@ def login():
                                username=form["username"]), status, headers
     lang = session.get("lang")
     session.clear()  # a fresh session on login: no session fixation
+    result.identity.sid = users.start_session(
+        db, result.identity.id, remote_addr=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"))
     login_user(result.identity)
     # The user's saved choice wins; else keep the language they picked before logging in.
     if result.identity.locale or lang:
@@ -99,18 +105,68 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    db = get_session()
+    if current_user.sid:
+        users.end_sessions(db, current_user.id, "logout", sid=current_user.sid)
     record("logout")
-    get_session().commit()
+    db.commit()
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
 
 
+def _account_page(status: int = 200, **extra):
+    db = get_session()
+    return render_template(
+        "auth/account.html", tokens=users.tokens(db, current_user.id),
+        sessions=users.sessions(db, current_user.id, current_app.permanent_session_lifetime,
+                                current_user.sid), **extra), status
+
+
 @bp.get("/account")
 @login_required
 def account():
-    return render_template("auth/account.html",
-                           tokens=users.tokens(get_session(), current_user.id))
+    return _account_page()
+
+
+@bp.post("/account/password")
+@login_required
+def change_password():
+    form = validate(request.form, PASSWORD_FORM)
+    _refuse_nul(form)
+    if form["new_password"] != form["new_password_again"]:
+        return _account_page(400, password_error=_("The two new passwords differ."))
+    if users.check_password_strength(form["new_password"]):
+        return _account_page(400, password_error=_(
+            "The new password needs at least %(n)s characters, mixing letters with digits or "
+            "symbols.", n=users.MIN_PASSWORD))
+    db = get_session()
+    refused = users.change_own_password(
+        db, current_user.id, form["current_password"], form["new_password"],
+        sid=current_user.sid, client=request.remote_addr or "", rules=throttle_rules())
+    if refused:
+        record("password_change_refused", target=f"user {current_user.username}",
+               reason=refused)
+        db.commit()
+        message = (_("Too many attempts; try again later.") if refused == "throttled"
+                   else _("The current password is wrong."))
+        return _account_page(429 if refused == "throttled" else 400, password_error=message)
+    record("password_changed", target=f"user {current_user.username}")
+    db.commit()
+    flash(_("Password changed. Your other sessions have been ended."))
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int):
+    db = get_session()
+    if not users.end_sessions(db, current_user.id, "ended_by_user", session_id=session_id):
+        abort(404)
+    record("session_ended", target=f"session {session_id}")
+    db.commit()
+    flash(_("Session ended."))
+    return redirect(url_for("auth.account"))
 
 
 @bp.post("/account/tokens")
@@ -122,8 +178,7 @@ def create_token():
     record("token_created", target=f"token {token_id}", name=form["name"])
     db.commit()
     # Shown once, on this response only; only its hash is kept.
-    return render_template("auth/account.html", new_token=token,
-                           tokens=users.tokens(db, current_user.id))
+    return _account_page(new_token=token)
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

@@ -81,7 +81,10 @@ def role_remove(username: str):
 def password_reset(username: str):
     form = validate(request.form, PASSWORD)
     db = get_session()
-    users.set_password(db, username, form["password"])
+    # Every session of the user ends (a copied cookie with them); an admin resetting their
+    # own password stays logged in here.
+    users.set_password(db, username, form["password"],
+                       keep_sid=_my_sid() if username == _me() else None)
     record("password_reset", target=f"user {username}")
     db.commit()
     flash(_("Password of %(name)s reset.", name=username))
@@ -117,3 +120,9 @@ def _me() -> str:
     from flask_login import current_user
 
     return current_user.username
+
+
+def _my_sid() -> str | None:
+    from flask_login import current_user
+
+    return current_user.sid

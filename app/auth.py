@@ -25,6 +25,8 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Where a bearer token is accepted; everywhere else only a logged-in session.
+TOKEN_PATHS = ("/api/", "/tiles/", "/open311/")
 
 
 def init_app(app: Flask) -> None:
@@ -108,10 +110,16 @@ def forget_tokens() -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    try:
-        return users.identity(get_session(), int(user_id))
-    except ValueError:
+    # "<user id>:<session id>": the session must still be live on the server, so logging
+    # out, a password reset or a role removal ends a copied cookie too.
+    uid, _sep, sid = user_id.partition(":")
+    if not uid.isdigit() or not sid:
         return None
+    db = get_session()
+    ident = users.session_identity(db, int(uid), sid, current_app.permanent_session_lifetime)
+    if ident is not None and ident.session_touched:
+        db.commit()  # last_seen_at, at most once a minute
+    return ident
 
 
 @login_manager.unauthorized_handler
@@ -132,6 +140,12 @@ def _authenticate_and_check_csrf():
     token = bearer_token(request.headers.get("Authorization"))
     g.via = "web"
     if token is not None:
+        if not request.path.startswith(TOKEN_PATHS):
+            # Tokens are for the API: a leaked one must not reach the account page (and
+            # mint more tokens) or the admin pages.
+            from flask_babel import gettext
+
+            abort(401, description=gettext("API tokens are accepted only by the API."))
         cache = current_app.extensions["gridwatch_token_cache"]
         ident = cache.get(token)
         if ident is None:

@@ -41,6 +41,10 @@ class Identity:
     via: str = "web"
     # token_identity wrote api_token.last_used_at: the caller must commit.
     token_touched: bool = False
+    # The browser session (user_session) this identity came from; None for tokens and the CLI.
+    sid: str | None = None
+    # session_identity wrote user_session.last_seen_at: the caller must commit.
+    session_touched: bool = False
 
     # Flask-Login's protocol, kept here so the web layer needs no wrapper class.
     is_authenticated = True
@@ -48,7 +52,8 @@ class Identity:
     is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # What Flask-Login keeps in the cookie: the session id makes it revocable.
+        return f"{self.id}:{self.sid}" if self.sid else str(self.id)
 
     @property
     def roles(self) -> list[str]:
@@ -118,20 +123,28 @@ def add_role(session: Session, username: str, role: str, place: str | None = Non
 
 
 def remove_role(session: Session, username: str, role: str, place: str | None = None) -> int:
+    """Remove a role; the user's sessions end with it (they log in again to what is left)."""
     uid = user_id(session, username)
-    return session.execute(text("""
+    removed = session.execute(text("""
         DELETE FROM user_role WHERE user_id = :u AND role = :r
         AND coalesce(cell_id, 0) = coalesce(:c, 0)"""),
         {"u": uid, "r": role, "c": _cell_id(session, place)}).rowcount
+    if removed:
+        end_sessions(session, uid, "role_removed")
+    return removed
 
 
-def set_password(session: Session, username: str, password: str) -> None:
+def set_password(session: Session, username: str, password: str, *,
+                 keep_sid: str | None = None, why: str = "password_reset") -> None:
+    """A new password; ends every session of the user but ``keep_sid`` (whoever knew the old
+    password, or holds a copied cookie, is out) and forgets the name's failed logins."""
     problem = check_password_strength(password)
     if problem:
         raise UserError(problem)
     uid = user_id(session, username)
     session.execute(text("UPDATE app_user SET password_hash = :h WHERE id = :u"),
                     {"h": generate_password_hash(password), "u": uid})
+    end_sessions(session, uid, why, keep_sid=keep_sid)
     clear_throttle(session, username)
 
 
@@ -167,6 +180,89 @@ def identity(session: Session, uid: int, via: str = "web") -> Identity | None:
         return None
     return Identity(row.id, row.username, row.display_name, row.locale, _grants(row.grants),
                     via)
+
+
+def hash_sid(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def start_session(session: Session, uid: int, *, remote_addr: str | None,
+                  user_agent: str | None) -> str:
+    """A new browser session for ``uid``; returns its id for the cookie (only its hash is
+    kept, so the table cannot be used to impersonate anyone)."""
+    sid = secrets.token_urlsafe(32)
+    session.execute(text("""
+        INSERT INTO user_session (user_id, sid_hash, remote_addr, user_agent)
+        VALUES (:u, :h, :ip, :ua)"""), {"u": uid, "h": hash_sid(sid),
+                                        "ip": (remote_addr or "")[:64] or None,
+                                        "ua": (user_agent or "")[:200] or None})
+    return sid
+
+
+def session_identity(session: Session, uid: int, sid: str, idle: dt.timedelta
+                     ) -> Identity | None:
+    """The user of a browser session, in one query (it runs on every request): only while the
+    session is not ended, was used within ``idle`` and the user is active. ``last_seen_at`` is
+    refreshed at most once a minute, so most requests write nothing."""
+    row = session.execute(text(f"""
+        WITH s AS (
+            SELECT id, user_id, last_seen_at FROM user_session
+            WHERE sid_hash = :h AND user_id = :u AND ended_at IS NULL
+              AND last_seen_at > now() - :idle
+        ), touch AS (
+            UPDATE user_session x SET last_seen_at = now() FROM s
+            WHERE x.id = s.id AND s.last_seen_at < now() - interval '1 minute'
+            RETURNING x.id
+        )
+        SELECT u.id, u.username, u.display_name, u.locale, {GRANTS_SQL} AS grants,
+               (SELECT count(*) FROM touch) AS touched
+        FROM s JOIN app_user u ON u.id = s.user_id AND u.active"""),
+        {"h": hash_sid(sid), "u": uid, "idle": idle}).one_or_none()
+    if row is None:
+        return None
+    return Identity(row.id, row.username, row.display_name, row.locale, _grants(row.grants),
+                    sid=sid, session_touched=row.touched > 0)
+
+
+def end_sessions(session: Session, uid: int, why: str, *, keep_sid: str | None = None,
+                 session_id: int | None = None, sid: str | None = None) -> int:
+    """End the user's sessions (all, all but ``keep_sid``, the one numbered ``session_id`` or
+    the one whose id is ``sid``); returns how many. Their cookies stop working at once."""
+    return session.execute(text("""
+        UPDATE user_session SET ended_at = now(), ended_why = :why
+        WHERE user_id = :u AND ended_at IS NULL
+          AND (CAST(:keep AS text) IS NULL OR sid_hash <> :keep)
+          AND (CAST(:id AS bigint) IS NULL OR id = :id)
+          AND (CAST(:sid AS text) IS NULL OR sid_hash = :sid)"""), {
+        "u": uid, "why": why[:32], "keep": hash_sid(keep_sid) if keep_sid else None,
+        "id": session_id, "sid": hash_sid(sid) if sid else None}).rowcount
+
+
+def sessions(session: Session, uid: int, idle: dt.timedelta,
+             current_sid: str | None = None) -> list[dict]:
+    """The user's live sessions, newest first; ``current`` marks the one asking."""
+    return [dict(r._mapping) for r in session.execute(text("""
+        SELECT id, created_at, last_seen_at, remote_addr, user_agent,
+               sid_hash = :cur AS current
+        FROM user_session WHERE user_id = :u AND ended_at IS NULL
+          AND last_seen_at > now() - :idle
+        ORDER BY created_at DESC, id DESC"""), {
+        "u": uid, "idle": idle, "cur": hash_sid(current_sid) if current_sid else ""})]
+
+
+def change_own_password(session: Session, uid: int, current: str, new: str, *, sid: str,
+                        client: str, rules: ThrottleRules) -> str | None:
+    """The user's own password change, proving the current one (throttled like a login, so a
+    stolen cookie cannot be used to guess it). Ends the user's other sessions. Returns None,
+    or why not: "bad_credentials", "throttled"."""
+    username = session.execute(text("SELECT username FROM app_user WHERE id = :u"),
+                               {"u": uid}).scalar_one()
+    checked, reason, _retry = check_login(session, username, current, client=client,
+                                          rules=rules)
+    if checked != uid:
+        return reason
+    set_password(session, username, new, keep_sid=sid, why="password_changed")
+    return None
 
 
 @dataclass(frozen=True)
