@@ -17,11 +17,13 @@ ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "_artifacts")
 
 
 LIVE_DATABASE: dict = {}
+# Long enough for the production check (32 bytes or more), used by no real server.
+BROWSER_KEY = "browser-test-key-not-for-any-real-server"
 
 
-@pytest.fixture(scope="session")
-def live_url(database_url):
-    """Base URL of a running GridWatch serving the demo city."""
+def serve_demo(suffix: str, prepare=None):
+    """Load the demo city into a database of its own (the test database's name + ``suffix``),
+    let ``prepare(session)`` change it, and serve it; yields (base URL, database URL)."""
     from werkzeug.serving import make_server
 
     from app import create_app
@@ -30,20 +32,31 @@ def live_url(database_url):
     from gis.migrate import upgrade
 
     url = make_url(TEST_URL)
-    db_url = url.set(database=f"{url.database}_live").render_as_string(hide_password=False)
+    db_url = url.set(database=f"{url.database}{suffix}").render_as_string(hide_password=False)
     _prepare_database(db_url)
     upgrade(db_url)
-    LIVE_DATABASE["url"] = db_url
     engine = make_engine(db_url)
     with transaction(make_session_factory(engine)) as session:
         load_demo(session, today=dt.date.today())
+        if prepare is not None:
+            prepare(session)
     engine.dispose()
-    app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "browser-test"})
+    app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": BROWSER_KEY})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", db_url
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def live_url(database_url):
+    """Base URL of a running GridWatch serving the demo city."""
+    for base, db_url in serve_demo("_live"):
+        LIVE_DATABASE["url"] = db_url
+        yield base
 
 
 class PageLog:
@@ -64,10 +77,12 @@ class PageLog:
 def page(browser, live_url):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     log = PageLog()
-    own = urlsplit(live_url).netloc
+    # The app's own servers (the demo city, and tests' servers of their own) all listen on
+    # the loopback address; anything else is outside.
+    own = urlsplit(live_url).hostname
 
     def guard(route):
-        if urlsplit(route.request.url).netloc != own:
+        if urlsplit(route.request.url).hostname != own:
             log.outside.append(route.request.url)
             route.abort()
         else:

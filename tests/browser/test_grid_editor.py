@@ -47,7 +47,7 @@ def border_village(db, source, target):
 def open_editor(page, live_url):
     page.set_viewport_size({"width": 1600, "height": 1000})
     sign_in(page, live_url, "manager", "demo-manager-2026", f"/grid/{GRID}/edit")
-    page.wait_for_function("document.body.dataset.editor === 'ready'", timeout=30000)
+    page.wait_for_selector("body[data-editor='ready']", state="attached", timeout=30000)
     page.wait_for_timeout(400)  # fitBounds settles
 
 
@@ -58,9 +58,10 @@ def click_at(page, lon, lat):
 
 
 def wait_preview(page):
-    page.wait_for_function(
-        "['valid', 'invalid', 'failed'].includes(document.body.dataset.preview)",
-        timeout=20000)
+    # Selectors, not wait_for_function: its string predicates are eval'd in the page, which the
+    # Content-Security-Policy (rightly) forbids.
+    page.wait_for_selector("body[data-preview='valid'], body[data-preview='invalid'], "
+                           "body[data-preview='failed']", state="attached", timeout=20000)
     return page.evaluate("document.body.dataset.preview")
 
 
@@ -81,7 +82,7 @@ def test_moving_a_village_end_to_end(page, live_url, db):
     screenshot(page, "grid-editor-villages.png")
     page.fill("#comment", "均衡工作量：移交一个村")
     page.click("#commit")
-    page.wait_for_function("document.body.dataset.committed !== undefined", timeout=20000)
+    page.wait_for_selector("body[data-committed]", state="attached", timeout=20000)
     change = page.evaluate("document.body.dataset.committed")
     assert change.isdigit(), page.inner_text("#commit-result")
     # The history shows the old version closed by this change.
@@ -131,13 +132,13 @@ def test_bad_reshape_is_refused_then_an_upload_commits(page, live_url, db, tmp_p
     screenshot(page, "grid-editor-bad-edit.png")
     page.fill("#comment", "错误的改动")
     page.click("#commit")
-    page.wait_for_function("document.body.dataset.committed !== undefined", timeout=20000)
+    page.wait_for_selector("body[data-committed]", state="attached", timeout=20000)
     assert page.evaluate("document.body.dataset.committed") == "failed-400"
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM grid_change")).scalar() == changes_before
     # Start over and upload new boundaries: a village handed from -03 to -05.
     page.click("#reset")
-    page.wait_for_function("document.body.dataset.editor === 'ready'", timeout=20000)
+    page.wait_for_selector("body[data-editor='ready']", state="attached", timeout=20000)
     village = border_village(db, f"{GRID}-03", f"{GRID}-05")
     with db.connect() as conn:
         geoms = dict(conn.execute(text("""
@@ -161,7 +162,7 @@ def test_bad_reshape_is_refused_then_an_upload_commits(page, live_url, db, tmp_p
     assert wait_preview(page) == "valid"
     page.fill("#comment", "上传新边界")
     page.click("#commit")
-    page.wait_for_function("document.body.dataset.committed !== undefined", timeout=20000)
+    page.wait_for_selector("body[data-committed]", state="attached", timeout=20000)
     assert page.evaluate("document.body.dataset.committed").isdigit(), page.inner_text(
         "#commit-result")
     problems = [p for p in page.log.problems() if "/commit" not in p and "400" not in p]

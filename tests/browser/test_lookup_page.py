@@ -16,11 +16,11 @@ SPOT = (116.0875, 38.4424)  # in the city, near the centre
 def open_page(page, live_url):
     page.set_viewport_size(PHONE)
     sign_in(page, live_url, "inspector", "demo-inspector-2026", "/lookup?lang=zh_Hans_CN")
-    page.wait_for_function("document.body.dataset.drawn === 'true'", timeout=30000)
+    page.wait_for_selector("body[data-drawn='true']", state="attached", timeout=30000)
 
 
 def wait_card(page):
-    page.wait_for_function("document.body.dataset.lookup !== undefined", timeout=15000)
+    page.wait_for_selector("body[data-lookup]", state="attached", timeout=15000)
     assert page.evaluate("document.body.dataset.lookup") == "found"
     card = page.inner_text("#lookup-card")
     assert "网格责任人" in card
@@ -82,7 +82,7 @@ def test_device_location_refused_gives_the_fallback(browser, live_url):
     try:
         sign_in(page, live_url, "inspector", "demo-inspector-2026", "/lookup?lang=zh_Hans_CN")
         page.click("#locate")
-        page.wait_for_function("document.body.dataset.lookup === 'denied'", timeout=15000)
+        page.wait_for_selector("body[data-lookup='denied']", state="attached", timeout=15000)
         assert "点选地图" in page.inner_text("#lookup-message")
     finally:
         context.close()

@@ -13,7 +13,7 @@ pytestmark = [
 
 def open_wall(page, live_url, query=""):
     sign_in(page, live_url, "leader", "demo-leader-2026", "/map" + query)
-    page.wait_for_function("document.body.dataset.drawn === 'true'", timeout=30000)
+    page.wait_for_selector("body[data-drawn='true']", state="attached", timeout=30000)
     return page.evaluate("GridWatchMap.drawn")
 
 
@@ -47,15 +47,15 @@ def test_refresh_and_filters_keep_the_view(page, live_url):
     page.evaluate("void GridWatchMap.map.setView([38.45, 116.1], 13, {animate: false})")
     before = page.evaluate("[GridWatchMap.map.getCenter().lat, GridWatchMap.map.getZoom()]")
     page.select_option("#time-filter select[name=days]", "30")
-    page.wait_for_function("document.body.dataset.drawn === 'true'", timeout=30000)
+    page.wait_for_selector("body[data-drawn='true']", state="attached", timeout=30000)
     assert "days=30" in page.url
     page.evaluate("void GridWatchMap.refresh()")
-    page.wait_for_function("document.body.dataset.drawn === 'true'", timeout=30000)
+    page.wait_for_selector("body[data-drawn='true']", state="attached", timeout=30000)
     after = page.evaluate("[GridWatchMap.map.getCenter().lat, GridWatchMap.map.getZoom()]")
     assert after == before
     # A reload (the wall's browser restarted) comes back to the same place.
     page.reload()
-    page.wait_for_function("document.body.dataset.drawn === 'true'", timeout=30000)
+    page.wait_for_selector("body[data-drawn='true']", state="attached", timeout=30000)
     assert page.evaluate("GridWatchMap.map.getZoom()") == 13
     assert page.log.problems() == []
 
