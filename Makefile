@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := app
+# The demo and the development server run on the published development secret key, which the
+# app accepts only in development; a real server sets its own (docs/deployment.md).
+export GRIDWATCH_ENV ?= development
 
 .PHONY: demo serve test install assets translations db testdb bench lint clean
 

@@ -20,8 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
     if test_config:
         app.config.update(test_config)
-    if app.config["ENV"] == "production" and app.config["SECRET_KEY"] == "dev-only-change-me":
-        raise RuntimeError("set GRIDWATCH_SECRET_KEY: the default key is for development only")
+    _check_secret_key(app.config)
 
     from app import (account, admin, api, auth, cli, db, errors, gridedit, i18n, lookup, main,
                      mapwall)
@@ -44,7 +43,39 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, gridedit.bp):
         app.register_blueprint(blueprint)
     app.wsgi_app = lookup.FastLookup(app)
+    if app.config["PROXY_FIX_X_FOR"]:
+        # Outermost, so everything inside (the fast path included) sees the client's address.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]))
     return app
+
+
+DEVELOPMENT = ("development", "dev")
+DEVELOPMENT_KEY = "dev-only-change-me"
+MIN_SECRET_KEY_BYTES = 32
+
+
+def _check_secret_key(config) -> None:
+    """Refuse to start on a key anyone could know or guess: the published default, an empty
+    or a short one (whoever has the key can forge any user's session cookie). Only an
+    explicit ENV = "development" (or "dev") allows the default or a short key."""
+    key = config.get("SECRET_KEY")
+    if not isinstance(key, (str, bytes)):
+        raise RuntimeError("GRIDWATCH_SECRET_KEY must be text (quote it if it looks like a "
+                           "number)")
+    raw = key.encode() if isinstance(key, str) else key
+    if not raw.strip():
+        raise RuntimeError("set GRIDWATCH_SECRET_KEY: the secret key is empty")
+    if str(config.get("ENV") or "").strip().lower() in DEVELOPMENT:
+        return
+    if key == DEVELOPMENT_KEY:
+        raise RuntimeError("set GRIDWATCH_SECRET_KEY: the default key is for development only "
+                           "(GRIDWATCH_ENV=development)")
+    if len(raw) < MIN_SECRET_KEY_BYTES:
+        raise RuntimeError(f"GRIDWATCH_SECRET_KEY has {len(raw)} bytes; at least "
+                           f"{MIN_SECRET_KEY_BYTES} random ones are needed, e.g. "
+                           "python3 -c 'import secrets; print(secrets.token_hex(32))'")
 
 
 def _server_timing(app: Flask) -> None:

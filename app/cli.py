@@ -349,7 +349,7 @@ def users_add_role(username, role, place):
 @click.argument("username")
 @click.option("--password", required=True)
 def users_reset_password(username, password):
-    """Set a new password (and lift a lock-out)."""
+    """Set a new password; ends the user's sessions and clears failed-login delays."""
     from gis.users import set_password
 
     _user_command(lambda s: set_password(s, username, password), "password_reset",

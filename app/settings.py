@@ -9,12 +9,20 @@ environment variables ``GRIDWATCH_<NAME>`` (values parsed as JSON when they pars
 # SQLAlchemy URL of a PostGIS database. DATABASE_URL in the environment overrides it.
 DATABASE_URL = "postgresql+psycopg2://gridwatch:gridwatch@127.0.0.1:5432/gridwatch"
 
-# Signs session cookies. The default is for development only: set GRIDWATCH_SECRET_KEY in
-# production (the app refuses to start with the default when GRIDWATCH_ENV is "production").
+# Signs session cookies: whoever knows it can forge anyone's login. The app refuses to start
+# with this published default, an empty key or one shorter than 32 bytes, unless ENV is
+# "development". Set GRIDWATCH_SECRET_KEY to 32 random bytes or more (docs/deployment.md).
 SECRET_KEY = "dev-only-change-me"
 
-# "development" or "production".
-ENV = "development"
+# "development" (or "dev") allows the default secret key, for the demo (`make demo` sets it).
+# Anything else, or nothing, is production.
+ENV = "production"
+
+# Behind a reverse proxy: how many proxies in front of the app add to X-Forwarded-For (1 for
+# the one in docs/deployment.md). 0 ignores the header, as it must when clients reach the app
+# directly (they could type any address into it). The client address is what the audit log
+# records, what login throttling counts and what a session is bound to.
+PROXY_FIX_X_FOR = 0
 
 # The UI language when the user has not chosen one: zh_Hans_CN (Chinese) or en.
 BABEL_DEFAULT_LOCALE = "zh_Hans_CN"

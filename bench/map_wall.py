@@ -31,6 +31,7 @@ import http.server
 import json
 import os
 import re
+import secrets
 import socket
 import statistics
 import subprocess
@@ -159,7 +160,8 @@ class Gunicorn:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, DATABASE_URL=normalise_url(url), GRIDWATCH_SECRET_KEY="bench")
+        env = dict(os.environ, DATABASE_URL=normalise_url(url),
+                   GRIDWATCH_SECRET_KEY=secrets.token_hex(32))
         self.log = tempfile.NamedTemporaryFile(prefix="gw-map-bench-gunicorn-", suffix=".log",
                                                delete=False)
         self.process = subprocess.Popen(
@@ -205,7 +207,7 @@ def start_app(url: str, server: str = "werkzeug"):
         def log_request(self, *args, **kwargs):
             pass
 
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32)})
     running = Server(make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet))
 
     def close():

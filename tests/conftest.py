@@ -26,6 +26,8 @@ def _test_url() -> str:
 
 
 TEST_URL = _test_url()
+# Long enough for production mode, which the tests run in (ENV's default).
+TEST_SECRET_KEY = "test-secret-key-not-for-any-server-0123456789"
 
 
 def _prepare_database(url: str) -> None:
@@ -95,7 +97,7 @@ def app(connection, database_url):
     from app import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url,
-                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False})
+                      "SECRET_KEY": TEST_SECRET_KEY, "WTF_CSRF_ENABLED": False})
     # Every request and CLI command shares the test's transaction, so it is rolled back too.
     app.extensions["gridwatch.sessions"] = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)

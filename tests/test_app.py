@@ -39,7 +39,7 @@ def test_healthz_checks_the_database(client):
 def test_environment_overrides_defaults_in_the_factory(monkeypatch):
     monkeypatch.setenv("GRIDWATCH_MAX_CONTENT_LENGTH", "1024")
     monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1:1/y")
-    app = create_app({"TESTING": True})
+    app = create_app({"TESTING": True, "ENV": "development"})
     assert app.config["MAX_CONTENT_LENGTH"] == 1024
     assert app.config["DATABASE_URL"] == "postgresql://x@127.0.0.1:1/y"
 

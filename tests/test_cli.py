@@ -71,7 +71,7 @@ def test_shapefile_without_prj_exits_1_naming_the_crs(runner, tmp_path):
 
 
 def test_missing_database_is_reported_not_a_traceback(tmp_path):
-    app = create_app({"TESTING": True,
+    app = create_app({"TESTING": True, "ENV": "development",
                       "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
     result = app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 1
