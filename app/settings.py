@@ -62,7 +62,8 @@ REMEMBER_COOKIE_SAMESITE = "Lax"
 # CLI is still honoured by this one for up to this long. 0 checks every call.
 API_TOKEN_CACHE_SECONDS = 5
 
-# How long a login lasts without activity, in seconds (a working day).
+# How long a login lasts, in seconds (a working day); the server also ends a session unused
+# this long.
 PERMANENT_SESSION_LIFETIME = 8 * 3600
 
 # CSRF tokens on forms and fetch() writes (header X-CSRFToken); valid this long, in seconds.

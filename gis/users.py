@@ -327,6 +327,14 @@ def _blocked_until(session: Session, keys: list[str]) -> dt.datetime | None:
 def _count_failure(session: Session, username: str, client: str, rules: ThrottleRules) -> None:
     # One upsert per key: failures racing each other all count, none overwrites another.
     lockout = rules.lockout.total_seconds()
+    # Keys nobody failed with for NAME_MEMORY count from zero anyway: drop a few each time,
+    # so a sweep over many names leaves no lasting trace.
+    session.execute(text("""
+        DELETE FROM login_throttle WHERE key IN (
+            SELECT key FROM login_throttle
+            WHERE last_failure_at < now() - :memory * interval '1 second'
+              AND (blocked_until IS NULL OR blocked_until < now())
+            LIMIT 100 FOR UPDATE SKIP LOCKED)"""), {"memory": NAME_MEMORY.total_seconds()})
     for key, memory, blocked in (
             (_name_key(username, client), NAME_MEMORY.total_seconds(),
              "CASE WHEN {n} >= :max THEN now() + least(power(2, {n} - :max), :cap)"

@@ -27,7 +27,7 @@ def test_every_limit_has_a_setting():
 def test_factory_builds_limits_from_settings():
     from app import create_app
 
-    app = create_app({"TESTING": True, "LIMIT_MAX_UPLOAD_ROWS": 7})
+    app = create_app({"TESTING": True, "ENV": "development", "LIMIT_MAX_UPLOAD_ROWS": 7})
     limits = app.extensions["gridwatch_limits"]
     assert limits.max_upload_rows == 7
     assert limits.max_columns == Limits().max_columns

@@ -9,7 +9,7 @@ import shapely
 import pytest
 from sqlalchemy import text
 
-from tests.factories import USERS, login, small_world
+from tests.factories import PASSWORD, USERS, login, small_world
 
 ALL_USERS = [u for u, _role, _place in USERS]
 
@@ -51,6 +51,12 @@ CASES = [
     ("own language", "post", "/account/language", {"data": {"lang": "en"}},
      _allow(*ALL_USERS)),
     ("log out", "post", "/logout", {}, _allow(*ALL_USERS)),
+    ("change own password", "post", "/account/password",
+     {"data": {"current_password": PASSWORD, "new_password": "other-pass-2",
+               "new_password_again": "other-pass-2"}}, _allow(*ALL_USERS)),
+    # A session is ended by its own user; to anyone else it does not exist.
+    ("end s1-leader's session", "post", "/account/sessions/SESSION/end", {},
+     {u: (True if u == "s1-leader" else 404) for u in ALL_USERS}),
     # Redrawing inside grid S1: its manager (or an admin-less manager above) only.
     ("preview a redraw of S1", "post", "/api/v1/grid/S1/preview",
      {"json": {"geometries": "EDGE"}}, _allow("s1-manager")),
@@ -62,7 +68,7 @@ CASES = [
     ("revoke s1-leader's token", "post", "/account/tokens/TOKEN/revoke", {},
      {u: (True if u in ("s1-leader", "admin") else 404) for u in ALL_USERS}),
 ]
-COVERED = {(m.upper(), url.replace("TOKEN", "1").replace("CHANGE", "1"))
+COVERED = {(m.upper(), url.replace("TOKEN", "1").replace("CHANGE", "1").replace("SESSION", "1"))
            for _n, m, url, _k, _w in CASES}
 # S1's inner edge moved from 116.05 to 116.04: a valid reshape of its two cells.
 EDGE = {
@@ -111,6 +117,12 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
         from gis.users import create_token
 
         url = url.replace("TOKEN", str(create_token(session, "s1-leader", "phone")[0]))
+    if "SESSION" in url:
+        from gis.users import start_session, user_id
+
+        start_session(session, user_id(session, "s1-leader"), remote_addr=None, user_agent=None)
+        url = url.replace("SESSION", str(session.execute(text(
+            "SELECT max(id) FROM user_session")).scalar()))
     before = session.execute(text("SELECT count(*) FROM audit_log")).scalar()
     response = getattr(client, method)(url, **kwargs)
     if who[username] == 404:
@@ -152,7 +164,7 @@ def _matches(rule: str, url: str) -> bool:
 
 def test_anonymous_writes_are_refused(client, world):
     for _name, method, url, kwargs, _who in CASES:
-        url = url.replace("TOKEN", "1").replace("CHANGE", "1")
+        url = url.replace("TOKEN", "1").replace("CHANGE", "1").replace("SESSION", "1")
         response = getattr(client, method)(url, **{k: v for k, v in kwargs.items()
                                                   if k != "data" or v != "CSV"})
         assert response.status_code in (401, 302), url
