@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from gis import jobs
-from tests.conftest import TEST_URL, _prepare_database
+from tests.conftest import TEST_SECRET_KEY, TEST_URL, _prepare_database
 
 HEADER = "management_code,name,grade,lon,lat\n"
 
@@ -44,7 +44,7 @@ def jobs_url(database_url):
 def queue_app(jobs_url):
     from app import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": jobs_url, "SECRET_KEY": "test",
+    app = create_app({"TESTING": True, "DATABASE_URL": jobs_url, "SECRET_KEY": TEST_SECRET_KEY,
                       "WTF_CSRF_ENABLED": False, "IMPORT_BACKGROUND_BYTES": 20,
                       "JOB_POLL_SECONDS": 0.5})
     yield app

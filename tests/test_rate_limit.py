@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from gis.ratelimit import Rate, take
+from tests.conftest import TEST_SECRET_KEY
 from tests.factories import add_enterprises, login, small_world
 
 UTC = dt.timezone.utc
@@ -66,8 +67,9 @@ def test_the_limit_is_shared_by_every_worker(client, world, app, connection, dat
     from app import create_app
 
     # A second worker: its own app and memory, the same database.
-    other = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
-                        "WTF_CSRF_ENABLED": False, "READ_LIMIT_ENTERPRISE_BURST": 10})
+    other = create_app({"TESTING": True, "DATABASE_URL": database_url,
+                        "SECRET_KEY": TEST_SECRET_KEY, "WTF_CSRF_ENABLED": False,
+                        "READ_LIMIT_ENTERPRISE_BURST": 10})
     other.extensions["gridwatch.sessions"] = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     other.extensions["gridwatch.reader"] = lambda: nullcontext(
