@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = SessionInterface()
     app.extensions["gridwatch_token_cache"] = TokenCache(app.config["API_TOKEN_CACHE_SECONDS"])
     app.before_request(_authenticate_and_check_csrf)
+    users.dummy_hash()  # now, not on the first unknown name (whose answer it would slow)
 
 
 class SessionInterface(SecureCookieSessionInterface):

@@ -191,6 +191,11 @@ def start_session(session: Session, uid: int, *, remote_addr: str | None,
     """A new browser session for ``uid``; returns its id for the cookie (only its hash is
     kept, so the table cannot be used to impersonate anyone)."""
     sid = secrets.token_urlsafe(32)
+    # The user's sessions that ended or lapsed a month ago have told their story.
+    session.execute(text("""
+        DELETE FROM user_session WHERE user_id = :u
+          AND (ended_at < now() - interval '30 days'
+               OR last_seen_at < now() - interval '30 days')"""), {"u": uid})
     session.execute(text("""
         INSERT INTO user_session (user_id, sid_hash, remote_addr, user_agent)
         VALUES (:u, :h, :ip, :ua)"""), {"u": uid, "h": hash_sid(sid),

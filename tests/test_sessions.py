@@ -175,3 +175,11 @@ def test_a_token_with_a_session_cookie_still_cannot_reach_pages(app, client, wor
     login(client, "s1-leader")
     assert client.get("/account", headers=headers).status_code == 401
     assert client.get("/account").status_code == 200
+
+
+def test_sessions_that_ended_a_month_ago_are_dropped_at_the_next_login(client, world, session):
+    login(client, "s1-leader")
+    client.post("/logout")
+    session.execute(text("UPDATE user_session SET ended_at = now() - interval '31 days'"))
+    login(client, "s1-leader")
+    assert session.execute(text("SELECT count(*) FROM user_session")).scalar() == 1
