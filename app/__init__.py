@@ -23,7 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _check_secret_key(app.config)
 
     from app import (account, admin, api, auth, cli, db, errors, gridedit, i18n, lookup, main,
-                     mapwall)
+                     mapwall, security)
     from app import ratelimit
     from gis.limits import Limits
 
@@ -31,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     _server_timing(app)  # first, so the timing includes authentication
     _vendor_urls(app)
+    security.init_app(app)
     db.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)

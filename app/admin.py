@@ -25,6 +25,7 @@ AUDIT_FILTER = {"username": Field(required=False, max_length=64),
                 "q": Field(required=False, max_length=100),
                 "since": Field(kind="date", required=False),
                 "until": Field(kind="date", required=False),
+                "flagged": Field(kind="bool", required=False, default=False),
                 "page": Field(kind="int", required=False, min=1, max=10000, default=1)}
 PAGE_SIZE = 50
 
@@ -101,7 +102,8 @@ def audit_log():
     until = args["until"] + dt.timedelta(days=1) if args["until"] else None
     entries = audit.entries(db, username=args["username"] or None,
                             action=args["action"] or None, contains=args["q"] or None,
-                            since=args["since"], until=until, limit=PAGE_SIZE + 1,
+                            since=args["since"], until=until, flagged=args["flagged"],
+                            limit=PAGE_SIZE + 1,
                             offset=(args["page"] - 1) * PAGE_SIZE)
     return render_template("admin/audit.html", entries=entries[:PAGE_SIZE],
                            more=len(entries) > PAGE_SIZE, args=args,

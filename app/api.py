@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
-from app.auth import authorize, login_required, record, require
+from app.auth import authorize, authorize_dated, login_required, record, require, zone
 from app.db import get_session
 from app.ratelimit import rate_limited
 from gis import records
@@ -32,8 +32,10 @@ INSPECTION = {
     "rectification_deadline": Field(kind="date", required=False),
 }
 COMPLAINT = {"status": Field(choices=records.COMPLAINT_STATUSES)}
-OWNER = {"person_id": Field(kind="int", min=1), "valid_from": Field(kind="datetime",
-                                                                      required=False)}
+OWNER = {"person_id": Field(kind="int", min=1),
+         "valid_from": Field(kind="datetime", required=False),
+         # Why an owner change reaches further into the past than the grace window (admins).
+         "backdate_reason": Field(required=False, max_length=1000)}
 INTERVALS = {g: Field(kind="int", min=1, max=3650, required=False) for g in GRADES}
 CHECKLIST_ITEM = {"code": Field(max_length=16, pattern=r"[A-Za-z0-9_-]+"),
                   "title": Field(max_length=200, min_length=1),
@@ -114,13 +116,15 @@ def update_complaint(number: str):
 @bp.put("/cells/<code>/owner")
 @login_required
 def set_owner(code: str):
-    body = validate(_json_body(), OWNER)
+    body = validate(_json_body(), OWNER, zone=zone())
     db = get_session()
     cell_id, path = _or_404(records.cell_target, db, code)
-    authorize("edit_owner", path)
-    _or_404(records.set_cell_owner, db, cell_id, body["person_id"], body["valid_from"])
-    record("cell_owner_set", target=f"cell {code}", person_id=body["person_id"],
-           valid_from=body["valid_from"])
+    flag = authorize_dated("edit_owner", path, body["valid_from"], body["backdate_reason"])
+    if not _or_404(records.set_cell_owner, db, cell_id, body["person_id"], body["valid_from"]):
+        db.rollback()
+        return jsonify(cell=code, person_id=body["person_id"], unchanged=True)
+    record("cell_owner_set", target=f"cell {code}", flag=flag, person_id=body["person_id"],
+           valid_from=body["valid_from"], backdate_reason=body["backdate_reason"])
     db.commit()
     return jsonify(cell=code, person_id=body["person_id"])
 

@@ -14,6 +14,7 @@ from typing import Callable
 
 from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -217,13 +218,15 @@ def _city_path() -> tuple[int, ...]:
     return (city,) if city else ()
 
 
-def record(action: str, target: str | None = None, **detail) -> None:
-    """Audit a write in the request's transaction (commit it with the write)."""
+def record(action: str, target: str | None = None, *, flag: str | None = None,
+           **detail) -> None:
+    """Audit a write in the request's transaction (commit it with the write); ``flag`` marks
+    an entry reviewers must see (e.g. "backdated")."""
     ident = current_user if current_user.is_authenticated else None
     audit_log.record(
         get_session(), action, target=target, detail=detail,
         user_id=ident.id if ident else None, username=ident.username if ident else None,
-        remote_addr=request.remote_addr, via=getattr(g, "via", "web"))
+        remote_addr=request.remote_addr, via=getattr(g, "via", "web"), flag=flag)
 
 
 def throttle_rules() -> users.ThrottleRules:
@@ -232,3 +235,31 @@ def throttle_rules() -> users.ThrottleRules:
         max_failures=config["LOGIN_MAX_FAILURES"],
         client_max_failures=config["LOGIN_CLIENT_MAX_FAILURES"],
         lockout=dt.timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"]))
+
+
+def zone() -> str:
+    """The bureau's time zone: dates typed without one are local time there."""
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def authorize_dated(action: str, path: tuple[int, ...], valid_from, reason: str | None
+                    ) -> str | None:
+    """Authorize a change taking effect at ``valid_from``; returns the audit flag to record
+    ("backdated") or None. Shared by every dated write of the web layer."""
+    now = dt.datetime.now(dt.timezone.utc)
+    grace = dt.timedelta(hours=current_app.config["BACKDATE_GRACE_HOURS"])
+    decision = policy.dated_change(current_user.grants, action, path, valid_from, now, grace,
+                                   reason)
+    if decision.allowed:
+        return decision.flag
+    if decision.needs_reason:
+        from gis.validation import ValidationError
+
+        raise ValidationError("backdate_reason", "required for a change dated this far back",
+                              "backdate_reason")
+    if decision.flag:
+        abort(403, description=gettext(
+            "A change may be dated at most %(hours)s hours in the past; ask an administrator "
+            "to record an older one, with a reason.",
+            hours=current_app.config["BACKDATE_GRACE_HOURS"]))
+    abort(403)

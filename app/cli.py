@@ -51,7 +51,8 @@ def _progress(label: str):
     return report
 
 
-def _run_import(label: str, work, target: str | None = None) -> None:
+def _run_import(label: str, work, target: str | None = None, flag: str | None = None,
+                **detail) -> None:
     from gis import audit
 
     _require_database()
@@ -59,9 +60,10 @@ def _run_import(label: str, work, target: str | None = None) -> None:
         with transaction(_sessions()) as session:
             summary = work(session)
             audit.record(session, f"{label}_imported", target=target, username="cli",
-                         remote_addr="localhost", via="cli", detail={
+                         remote_addr="localhost", via="cli", flag=flag, detail={
                              "inserted": summary.inserted, "updated": summary.updated,
-                             "unchanged": summary.unchanged, "refused": summary.refused})
+                             "unchanged": summary.unchanged, "refused": summary.refused,
+                             **detail})
     except GridWatchError as exc:
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:  # CRS and option errors
@@ -74,17 +76,41 @@ def _run_import(label: str, work, target: str | None = None) -> None:
 
 
 def _parse_when(value: str | None) -> dt.datetime | None:
+    """gis.dates' rules: a bare date is local midnight in the bureau's zone."""
+    from gis.dates import parse_datetime
+    from gis.validation import ValidationError
+
     if not value:
         return None
     try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not an ISO-8601 date or date-time") from exc
-    if when.tzinfo is None:
-        # A bare date means local midnight in the bureau's zone, as users read it.
-        from zoneinfo import ZoneInfo
-        when = when.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
-    return when
+        return parse_datetime(value, current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    except ValidationError as exc:
+        raise click.BadParameter(f"{value!r}: {exc.message}") from exc
+
+
+def _dated(when: dt.datetime | None, reason: str | None, grants=None,
+           path: tuple[int, ...] = ()) -> str | None:
+    """May a change take effect at ``when``? Returns the audit flag ("backdated") or None.
+    ``grants``: the --user's roles; None is the server's operator, who may date a change into
+    the past like an administrator: with a reason."""
+    from gis import policy
+
+    operator = grants is None
+    decision = policy.dated_change(
+        (policy.Grant("admin"),) if operator else grants, "edit_grid", path, when,
+        dt.datetime.now(dt.timezone.utc),
+        dt.timedelta(hours=current_app.config["BACKDATE_GRACE_HOURS"]), reason)
+    if operator and decision.flag is None:
+        return None
+    if decision.allowed:
+        return decision.flag
+    if decision.needs_reason:
+        raise click.UsageError("--reason is required for a change dated in the past "
+                               f"({when:%Y-%m-%d %H:%M %Z})")
+    raise click.UsageError(
+        f"a change may be dated at most {current_app.config['BACKDATE_GRACE_HOURS']} hours in "
+        "the past; an administrator (--user with the admin role) may date it further back "
+        "with --reason")
 
 
 @db_cli.command("upgrade")
@@ -136,22 +162,26 @@ CRS_HELP = "CRS of coordinates without one: EPSG:4326, another EPSG code, or gcj
 @click.option("--skip-invalid", is_flag=True, help="Write the good features, report the rest.")
 @click.option("--valid-from", help="When the boundaries take effect (ISO date); default now.")
 @click.option("--comment", help="Why (kept with each new boundary version).")
+@click.option("--reason", help="Why the boundaries take effect in the past (required with a "
+                               "past --valid-from; the import is flagged in the audit log).")
 @click.option("--confirm", is_flag=True, help="Import even though changed boundaries open gaps "
                                               "in their grid or leave enterprises without a "
                                               "level-3 cell (listed first).")
 def grid_import(file, level, parent, kind, specialty, code_field, name_field, crs, make_valid,
-                skip_invalid, valid_from, comment, confirm):
+                skip_invalid, valid_from, comment, reason, confirm):
     """Import cells from GeoJSON, Shapefile (folder or zip) or GeoPackage; upsert by code."""
     from gis.grid import import_cells
 
+    when = _parse_when(valid_from)
+    flag = _dated(when, reason)
     _run_import("cells", lambda s: import_cells(
         s, file, level=level, parent=parent, kind=kind, specialty=specialty,
         code_field=code_field, name_field=name_field, crs=crs, make_valid=make_valid,
-        skip_invalid=skip_invalid, valid_from=_parse_when(valid_from),
+        skip_invalid=skip_invalid, valid_from=when,
         comment=comment or f"import {file}", user="cli", progress=_progress("cells"),
         limits=current_app.extensions["gridwatch_limits"], confirm=confirm,
         tolerance_m2=current_app.config["GRID_SLIVER_TOLERANCE_M2"],
-    ), target=str(file))
+    ), target=str(file), flag=flag, valid_from=when, reason=reason)
 
 
 @grid_cli.command("export")
@@ -183,13 +213,16 @@ def grid_export(file, at):
                                                        "(multipart cells, cells without owner).")
 @click.option("--dry-run", is_flag=True, help="Validate and list the enterprises that would "
                                                "move; write nothing.")
+@click.option("--reason", help="Why the change takes effect in the past (required with a past "
+                               "--valid-from; the change is flagged in the audit log).")
 def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid,
-                confirm_warnings, dry_run):
+                confirm_warnings, dry_run, reason):
     """Replace the boundaries of the cells FILE names (one transaction; history kept)."""
     from gis import audit, policy, redraw, users
 
     _require_database()
     tolerance = current_app.config["GRID_SLIVER_TOLERANCE_M2"]
+    when = _parse_when(valid_from)
     failed = False
     try:
         with transaction(_sessions()) as session:
@@ -197,13 +230,17 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
                 session, file, code_field=code_field, crs=crs, make_valid=make_valid,
                 limits=current_app.extensions["gridwatch_limits"])
             who = "cli"
+            flags = {p.parent_code: _dated(when, reason) for p in proposals} \
+                if not username else {}
             if username:
                 ident = users.identity(session, users.user_id(session, username))
                 for p in proposals:
                     path = users.cell_path(session, redraw.parent_row(session, p.parent_code).id)
-                    if ident is None or not policy.can(ident.grants, "edit_grid", path + (-1,)):
+                    if ident is None or not policy.can(ident.grants, "edit_grid", path + (-1,)) \
+                            and not policy.has_role(ident.grants, "admin"):
                         raise click.ClickException(
                             f"user {username} is not allowed to edit grid {p.parent_code}")
+                    flags[p.parent_code] = _dated(when, reason, ident.grants, path + (-1,))
                 who = username
             for p in proposals:
                 report = redraw.validate(session, p, tolerance)
@@ -225,15 +262,17 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
             if dry_run:
                 click.echo("dry run: nothing written")
                 return
-            when = _parse_when(valid_from)
             for p in proposals:
+                flag = flags[p.parent_code]
                 change = redraw.commit(session, p, username=who, comment=comment,
                                        valid_from=when, confirm_warnings=confirm_warnings,
-                                       tolerance_m2=tolerance)
+                                       tolerance_m2=tolerance,
+                                       backdate_reason=reason if flag else None)
                 audit.record(session, "grid_changed", target=f"grid {p.parent_code}",
-                             username=who, remote_addr="localhost", via="cli",
+                             username=who, remote_addr="localhost", via="cli", flag=flag,
                              detail={"change": change, "cells": sorted(p.geometries),
-                                     "comment": comment})
+                                     "comment": comment, "valid_from": when,
+                                     "reason": reason})
                 click.echo(f"committed change {change} in grid {p.parent_code}")
     except GridWatchError as exc:
         raise click.ClickException(str(exc)) from exc

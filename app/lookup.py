@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from app.auth import bearer_token, login_required
 from app.db import get_session, reader
+from app.security import STATIC_HEADERS
 from app.ratelimit import rate_limited
 from gis.lookup import OutsideEveryCell, enterprise_responsible, lookup, parse_at, parse_point
 from gis.policy import visible_cells
@@ -86,7 +87,8 @@ class FastLookup:
         elapsed = (time.perf_counter() - started) * 1000
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(body))),
-                                  ("Server-Timing", f'app;dur={elapsed:.3f};desc="fast"')])
+                                  ("Server-Timing", f'app;dur={elapsed:.3f};desc="fast"'),
+                                  *STATIC_HEADERS.items()])
         return [body]
 
     def _answer(self, environ) -> bytes | None:

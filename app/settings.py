@@ -87,6 +87,11 @@ MAP_REFRESH_SECONDS = 300
 # Gaps and overlaps smaller than this (m²) are rounding, not errors, when validating a redraw.
 GRID_SLIVER_TOLERANCE_M2 = 1.0
 
+# A boundary or owner change may take effect this many hours in the past (a form filled in
+# late) and is then flagged "backdated" in the audit log. Further back only an administrator
+# may date a change, giving a reason: it rewrites who was responsible when.
+BACKDATE_GRACE_HOURS = 48
+
 # Bounds on uploads, imports and grid previews (gis/limits.py), checked before a file is read
 # whole, so one small hostile file cannot exhaust a worker's memory or time.
 # Data rows in one enterprise upload (CSV or XLSX).

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import crs
 from gis.crs import check_lonlat, gcj02_to_wgs84
+from gis.dates import parse_datetime
 from gis.errors import GridWatchError
 from gis.validation import ValidationError
 
@@ -38,22 +38,12 @@ class OutsideEveryCell(GridWatchError):
 
 
 def parse_at(value: str | None, zone: str) -> dt.datetime | None:
-    """ISO date or date-time. A bare date means the end of that day in the bureau's zone:
-    "who was responsible on 1 March" is answered as things stood when that day closed, so a
-    change made that day counts. A date-time without zone is in the bureau's zone too."""
+    """An "as of" date or date-time (``at``), by gis.dates' rules: a bare date means the end of
+    that day in the bureau's zone ("who was responsible on 1 March" is answered as things stood
+    when that day closed, so a change made that day counts); no zone means the bureau's."""
     if value is None or value == "":
         return None
-    try:
-        if len(value) == 10:
-            day = dt.date.fromisoformat(value)
-            when = dt.datetime.combine(day, dt.time(23, 59, 59, 999999))
-        else:
-            when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError("at", "not an ISO-8601 date or date-time", "not_datetime") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=ZoneInfo(zone))
-    return when
+    return parse_datetime(value, zone, "at", day_end=True)
 
 
 def parse_point(lon: str | None, lat: str | None, crs_name: str | None

@@ -38,6 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from gis.codes import CELL_CODE, MANAGEMENT_CODE
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -147,6 +149,8 @@ class Cell(Base):
     station: Mapped[Station | None] = relationship()
 
     __table_args__ = (
+        # gis/codes.py: codes are shown and linked everywhere, so only a safe alphabet.
+        CheckConstraint(f"code ~ '^{CELL_CODE}$'", name="code_format"),
         CheckConstraint("level BETWEEN 1 AND 3", name="level_1_to_3"),
         CheckConstraint(f"kind IN {_in(KINDS)}", name="kind_known"),
         CheckConstraint(
@@ -275,6 +279,7 @@ class Enterprise(Base):
     )
 
     __table_args__ = (
+        CheckConstraint(f"management_code ~ '^{MANAGEMENT_CODE}$'", name="code_format"),
         CheckConstraint(f"grade IN {_in(GRADES)}", name="grade_a_to_d"),
         CheckConstraint(
             f"specialty IS NULL OR specialty IN {_in(SPECIALTIES)}", name="specialty_known"

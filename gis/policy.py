@@ -10,7 +10,6 @@ lists, the search and an enterprise's responsible chain all filter by ``visible_
 targets) or ask ``can(grants, "view", path)`` (one target), both built on it. What the point
 lookup reveals outside one's area is decided in docs/security.md ("What each role may read").
 
-
 | action              | who                                                                 |
 |---------------------|---------------------------------------------------------------------|
 | view                | see ``readable_places``: admin and roles at the city everything;     |
@@ -21,9 +20,13 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 | record_inspection   | inspector of a cell containing the enterprise                       |
 | handle_complaint    | inspector of a cell containing the complaint's place                |
 | admin               | admin (users, roles, reference data)                                |
+
+Changes dated in the past (``dated_change``): within a short grace window the ordinary rule,
+flagged; further back only an administrator with a reason, flagged.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -109,6 +112,40 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
 
 def has_role(grants, role: str) -> bool:
     return any(g.role == role for g in grants)
+
+
+# A change dated this little before "now" is the same moment (clocks, a slow form): not
+# backdated.
+_SKEW = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Dated:
+    """May a change dated ``valid_from`` be made? ``flag`` is set when it is allowed but must
+    stand out in the audit log (and, later, the gap report): it rewrites what the past says."""
+
+    allowed: bool
+    flag: str | None = None
+    needs_reason: bool = False
+
+
+def dated_change(grants, action: str, path: tuple[int, ...], valid_from: dt.datetime | None,
+                 now: dt.datetime, grace: dt.timedelta, reason: str | None = None) -> Dated:
+    """A write (``edit_grid``/``edit_owner``) taking effect at ``valid_from``.
+
+    Moving a boundary or an owner into the past moves past inspections into other cells and
+    changes who was responsible: the record leaders are assessed on. So: at or after now, the
+    ordinary rule; in the past but within ``grace`` (a form filled in yesterday), the ordinary
+    rule, flagged "backdated"; further back, only an administrator, with a reason, flagged.
+    """
+    ordinary = can(grants, action, path)
+    if valid_from is None or valid_from >= now - _SKEW:
+        return Dated(ordinary)
+    if valid_from >= now - grace and ordinary:
+        return Dated(True, "backdated")
+    if has_role(grants, "admin"):
+        return Dated(bool(reason and reason.strip()), "backdated", needs_reason=True)
+    return Dated(False, "backdated")
 
 
 def can_see_job(grants, user_id: int | None, job_user_id: int | None) -> bool:

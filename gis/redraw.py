@@ -581,7 +581,8 @@ def history(session: Session, code: str) -> dict:
     """A cell's timeline: boundary versions with who and why, and its owners."""
     versions = [dict(r._mapping) for r in session.execute(text("""
         SELECT cv.id, cv.valid_from, cv.valid_to, cv.created_by, cv.comment, cv.change_id,
-               g.reverts, round((ST_Area(cv.geom::geography) / 1e6)::numeric, 3) AS area_km2
+               g.reverts, g.summary -> 'backdated' ->> 'reason' AS backdate_reason,
+               round((ST_Area(cv.geom::geography) / 1e6)::numeric, 3) AS area_km2
         FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
         LEFT JOIN grid_change g ON g.id = cv.change_id
         WHERE c.code = :c ORDER BY cv.valid_from DESC"""), {"c": code})]

@@ -188,6 +188,8 @@ def test_cli_redraw_into_the_past_needs_a_reason_and_is_flagged(runner, session,
     assert flags(session, "grid_changed") == ["backdated"]
     summary = session.execute(text("SELECT summary FROM grid_change")).scalar()
     assert summary["backdated"]["reason"] == "2025 年底调整的补录"
+    history = redraw.history(session, "S1-01")
+    assert history["versions"][0]["backdate_reason"] == "2025 年底调整的补录"
 
 
 # --- 9. input that gave a 500 ----------------------------------------------------------------
@@ -200,7 +202,7 @@ def test_a_nul_byte_anywhere_is_a_400_naming_it(client, world, url):
     login(client, "admin")
     answer = client.get(url, headers={"Accept": "application/json"})
     assert answer.status_code == 400, answer.get_data(as_text=True)[:300]
-    assert "control character" in answer.get_json()["error"]["message"]
+    assert "含有控制字符" in answer.get_json()["error"]["message"]  # said in Chinese
 
 
 def test_nul_in_a_json_body_and_a_form_is_a_400(client, world):
@@ -284,3 +286,55 @@ def test_an_owner_change_to_the_same_owner_writes_and_audits_nothing(client, ses
     again = client.put("/api/v1/cells/S1-01/owner", json={"person_id": pid})
     assert again.status_code == 200 and again.get_json()["unchanged"] is True
     assert len(flags(session, "cell_owner_set")) == 1
+
+
+# --- 4. previews that stalled everyone ---------------------------------------------------------
+
+def test_a_preview_with_too_many_vertices_is_refused_before_postgis_sees_it(app, client, world):
+    from gis.limits import Limits
+
+    app.extensions["gridwatch_limits"] = Limits(max_vertices_per_feature=1000)
+    login(client, "s1-manager")
+    ring = shapely.Point(116.05, 38.45).buffer(0.04, quad_segs=2000)  # 8,001 vertices
+    answer = client.post("/api/v1/grid/S1/preview", json={
+        "geometries": {"S1-01": geojson(shapely.MultiPolygon([ring]))}})
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["field"] == "S1-01"
+
+
+def test_a_preview_is_cancelled_at_the_statement_timeout(app, client, world):
+    from gis.limits import Limits
+
+    app.extensions["gridwatch_limits"] = Limits(preview_statement_timeout_ms=1)
+    login(client, "s1-manager")
+    ring = shapely.Point(116.05, 38.45).buffer(0.2, quad_segs=20000)
+    answer = client.post("/api/v1/grid/S1/preview", json={
+        "geometries": {"S1-01": geojson(shapely.MultiPolygon([ring]))}})
+    assert answer.status_code == 400, answer.get_json()
+    assert answer.get_json()["error"]["field"] == "geometries"
+    assert "限定时间" in answer.get_json()["error"]["message"]  # "within the time allowed"
+    # The session is usable again: the next (ordinary) preview answers.
+    app.extensions["gridwatch_limits"] = Limits()
+    ok = client.post("/api/v1/grid/S1/preview", json={
+        "geometries": {"S1-01": geojson(box(116.0, 38.4, 116.04, 38.5)),
+                       "S1-02": geojson(box(116.04, 38.4, 116.1, 38.5))}})
+    assert ok.status_code == 200
+
+
+def test_one_user_runs_at_most_n_previews_at_once(app, client, session, engine, world):
+    from gis.limits import Limits
+
+    app.extensions["gridwatch_limits"] = Limits(preview_concurrency_per_user=2)
+    login(client, "s1-manager")
+    uid = session.execute(text("SELECT id FROM app_user WHERE username = 's1-manager'")).scalar()
+    body = {"geometries": {"S1-01": geojson(box(116.0, 38.4, 116.04, 38.5)),
+                           "S1-02": geojson(box(116.04, 38.4, 116.1, 38.5))}}
+    # Two previews of this user running elsewhere (other connections hold their slots).
+    with engine.connect() as other:
+        with other.begin():
+            for slot in range(2):
+                assert other.execute(text("SELECT pg_try_advisory_xact_lock(:ns, :key)"), {
+                    "ns": redraw._PREVIEW_LOCKS, "key": uid * 64 + slot}).scalar()
+            busy = client.post("/api/v1/grid/S1/preview", json=body)
+            assert busy.status_code == 429
+    assert client.post("/api/v1/grid/S1/preview", json=body).status_code == 200

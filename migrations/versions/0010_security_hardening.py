@@ -9,6 +9,7 @@ Create Date: 2026-11-29
 - ``login_throttle`` replaces the per-account lock-out (``app_user.failed_logins`` and
   ``locked_until``), with which anyone could lock out any account by typing its name.
 - ``job``: big imports run in the background, on a queue kept in PostgreSQL.
+- Cell and management codes get one format (gis/codes.py), enforced by CHECK constraints.
 - ``audit_log.flag``: entries a reviewer must see (changes dated in the past).
 - ``read_bucket``: per-user rate limits on bulk reads, shared by every worker.
 """
@@ -23,6 +24,11 @@ depends_on = None
 
 
 def upgrade():
+    # Frozen copies of gis/codes.py's formats as of this revision.
+    op.create_check_constraint(op.f('ck_cell_code_format'), 'cell',
+                               "code ~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$'")
+    op.create_check_constraint(op.f('ck_enterprise_code_format'), 'enterprise',
+                               "management_code ~ '^[A-Za-z0-9][A-Za-z0-9_./-]{0,39}$'")
     op.create_table('login_throttle',
     sa.Column('key', sa.String(length=160), nullable=False),
     sa.Column('failures', sa.Integer(), server_default='0', nullable=False),
@@ -82,6 +88,8 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_constraint(op.f('ck_enterprise_code_format'), 'enterprise', type_='check')
+    op.drop_constraint(op.f('ck_cell_code_format'), 'cell', type_='check')
     op.drop_index(op.f('ix_audit_log_flag'), table_name='audit_log')
     op.drop_column('audit_log', 'flag')
     op.add_column('app_user', sa.Column('locked_until', postgresql.TIMESTAMP(timezone=True), autoincrement=False, nullable=True))
