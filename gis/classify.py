@@ -2,9 +2,9 @@
 county's 53 cells give."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+
+from gis.warnings_ import ignoring
 
 SCHEMES = ("natural_breaks", "quantiles", "equal_interval")
 
@@ -21,9 +21,8 @@ def class_breaks(values: list[float | None], k: int = 5, scheme: str = "natural_
     k = int(min(k, distinct.size))
     if k <= 1:
         return [float(distinct.max())], [None if v is None else 0 for v in values]
-    with warnings.catch_warnings():
+    with ignoring():
         # mapclassify warns when it merges tied classes; fewer classes is the right answer.
-        warnings.simplefilter("ignore")
         if scheme == "quantiles":
             classifier = mapclassify.Quantiles(present, k=k)
         elif scheme == "equal_interval":

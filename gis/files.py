@@ -9,7 +9,6 @@ Everything returned is lon/lat, EPSG:4326. The CRS rules users rely on:
 from __future__ import annotations
 
 import json
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from gis.crs import CrsError, CrsSpec, in_china, parse_crs, transform_geometry_g
 from gis.errors import FileFormatError
 from gis.limits import Limits, check_vertices
 from gis.validation import ValidationError
+from gis.warnings_ import ignoring
 
 VECTOR_SUFFIXES = {".geojson", ".json", ".shp", ".zip", ".gpkg"}
 
@@ -95,9 +95,8 @@ def read_vector(path: str | Path, crs: str | CrsSpec | None = None,
     try:
         source = _shapefile_in(path)
         _check_size(source, path, limits)
-        with warnings.catch_warnings():
+        with ignoring():
             # pyogrio warns about unusual-but-readable files; we report what matters ourselves.
-            warnings.simplefilter("ignore")
             frame = gpd.read_file(source, engine="pyogrio")
     except FileFormatError:
         raise

@@ -84,7 +84,6 @@ from __future__ import annotations
 
 import math
 import threading
-import warnings
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
@@ -93,6 +92,8 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
+
+from gis.warnings_ import ignoring
 
 __all__ = [
     "CLASSES",
@@ -395,10 +396,8 @@ def _run_g_local_locked(values, graph, permutations, seed):
 
     state = np.random.get_state()
     try:
-        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-            warnings.filterwarnings(
-                "ignore", message=_ESDA_ALTERNATIVE_WARNING, category=DeprecationWarning
-            )
+        with ignoring(DeprecationWarning, _ESDA_ALTERNATIVE_WARNING), \
+                np.errstate(divide="ignore", invalid="ignore"):
             g = esda.G_Local(
                 values,
                 graph,
