@@ -92,6 +92,10 @@ def _proposal(code: str, body: dict) -> redraw.Proposal:
         if cell_code not in children and cell_code not in proposal.new_cells:
             raise ValidationError("geometries", f"{cell_code}: not a cell of grid {code}",
                                   "invalid")
+    for cell_code in proposal.expected_versions:
+        if cell_code not in children:
+            raise ValidationError("expected_versions", f"{cell_code[:40]}: not a cell of grid "
+                                  f"{code}", "invalid")
     return proposal
 
 
@@ -106,6 +110,8 @@ def finding_text(f: redraw.Finding) -> str:
         "multipart": lambda: _("the cell is in several separate pieces"),
         "uncovered": lambda: _("enterprise %(code)s would be in no cell", code=f.enterprise),
         "no_owner": lambda: _("new cell has no owner of its own: it falls to the grid's owner"),
+        "code_taken": lambda: _("this code exists or existed; codes are never reused"),
+        "no_boundary": lambda: _("a new cell needs a boundary"),
     }
     return str(texts[f.kind]()) if f.kind in texts else f.message
 

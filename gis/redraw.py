@@ -311,7 +311,15 @@ def validate(session: Session, proposal: Proposal, tolerance_m2: float = 1.0) ->
         findings.append(Finding("error", "uncovered", None,
                                 f"enterprise {r.management_code} would be in no cell",
                                 r.lon, r.lat, enterprise=r.management_code))
+    taken = set(session.execute(text("SELECT code FROM cell WHERE code = ANY(:codes)"),
+                                {"codes": sorted(proposal.new_cells)}).scalars())
     for code in sorted(proposal.new_cells):
+        # The preview says what the commit would refuse, so neither surprises the other.
+        if code in taken:
+            findings.append(Finding("error", "code_taken", code,
+                                    f"code {code} exists or existed; codes are never reused"))
+        if code not in proposal.geometries:
+            findings.append(Finding("error", "no_boundary", code, "new cell has no boundary"))
         findings.append(Finding("warning", "no_owner", code,
                                 "new cell has no owner of its own: it falls to the grid's "
                                 "owner until one is named"))

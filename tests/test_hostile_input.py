@@ -338,3 +338,23 @@ def test_one_user_runs_at_most_n_previews_at_once(app, client, session, engine, 
             busy = client.post("/api/v1/grid/S1/preview", json=body)
             assert busy.status_code == 429
     assert client.post("/api/v1/grid/S1/preview", json=body).status_code == 200
+
+
+def test_the_preview_refuses_what_the_commit_would(client, session, world):
+    """Found by scripts/security_probe.py: a new cell named like an existing one, or with no
+    boundary, previewed as valid; the second even committed a cell without a boundary."""
+    login(client, "s1-manager")
+    taken = client.post("/api/v1/grid/S1/preview", json=split_s1_02("S2-01")).get_json()
+    assert not taken["validation"]["ok"]
+    assert [e["kind"] for e in taken["validation"]["errors"]] == ["code_taken"]
+    bare = {"new_cells": {"S1-98": "无边界"}}
+    preview = client.post("/api/v1/grid/S1/preview", json=bare).get_json()
+    assert [e["kind"] for e in preview["validation"]["errors"]] == ["no_boundary"]
+    commit = client.post("/api/v1/grid/S1/commit", json={**bare, "comment": "x",
+                                                        "confirm_warnings": True})
+    assert commit.status_code == 400
+    assert not session.execute(text("SELECT 1 FROM cell WHERE code = 'S1-98'")).scalar()
+    foreign = client.post("/api/v1/grid/S1/preview", json={
+        **split_s1_02("S1-03"), "expected_versions": {"S2-01": 1}})
+    assert foreign.status_code == 400
+    assert foreign.get_json()["error"]["field"] == "expected_versions"
