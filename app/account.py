@@ -62,7 +62,7 @@ def _audit_name(username: str, known: bool) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render_template("auth/login.html", next=request.args.get("next", ""))
     form = validate(request.form, LOGIN_FORM)
     _refuse_nul(form)

@@ -44,9 +44,10 @@ def _cell_path(code: str) -> tuple[int, ...]:
     return tuple(path)
 
 
-def _authorize_grid(code: str) -> None:
-    """Editing happens strictly inside the grid: a manager of ``code`` (or above) may."""
-    authorize("edit_grid", _cell_path(code) + (-1,))
+def _authorize_grid(code: str, action: str = "open_editor") -> None:
+    """Editing happens strictly inside the grid: a manager of ``code`` (or above) may; the
+    page and previews are also open to admins, who may commit only dated corrections."""
+    authorize(action, _cell_path(code) + (-1,))
 
 
 def _geometry(code: str, value) -> object:
@@ -255,7 +256,7 @@ def revert(change_id: int):
                         {"i": change_id}).scalar()
     if parent is None:
         abort(404, description=f"change {change_id} does not exist")
-    _authorize_grid(parent)
+    _authorize_grid(parent, "edit_grid")
     try:
         new_id = redraw.revert(db, change_id, username=current_user.username,
                                comment=body["comment"])

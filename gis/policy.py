@@ -17,6 +17,8 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 |                     | also reads the rest of their station's grid (parent)                 |
 | edit_grid           | grid_manager of a grid strictly containing the target cell          |
 | edit_owner          | grid_manager of a grid strictly containing the target cell          |
+| open_editor         | who may edit_grid there, and admin (for corrections dated in the    |
+|                     | past, see ``dated_change``; previews write nothing)                 |
 | record_inspection   | inspector of a cell containing the enterprise                       |
 | handle_complaint    | inspector of a cell containing the complaint's place                |
 | admin               | admin (users, roles, reference data)                                |
@@ -31,7 +33,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-ACTIONS = ("view", "edit_grid", "edit_owner", "record_inspection", "handle_complaint", "admin")
+ACTIONS = ("view", "edit_grid", "edit_owner", "open_editor", "record_inspection",
+           "handle_complaint", "admin")
 
 
 @dataclass(frozen=True)
@@ -98,10 +101,12 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
         return places is None or any(_within(p, path) for p in places)
     for g in grants:
         if g.role == "admin":
-            if action == "admin":
+            # The editor's page and previews, for corrections dated in the past
+            # (``dated_change``): an admin commits nothing else there.
+            if action in ("admin", "open_editor"):
                 return True
             continue
-        if action in ("edit_grid", "edit_owner"):
+        if action in ("edit_grid", "edit_owner", "open_editor"):
             if g.role == "grid_manager" and _within(g.place, path) and path[-1] != g.place:
                 return True
         elif action in ("record_inspection", "handle_complaint"):

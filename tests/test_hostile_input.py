@@ -170,6 +170,26 @@ def test_a_backdated_redraw_that_moves_past_inspections_is_refused(client, sessi
     assert done.status_code == 201 and flags(session, "grid_changed") == [None]
 
 
+def test_an_admin_corrects_a_past_boundary_in_the_editor_with_a_reason(client, session, world):
+    login(client, "admin")
+    assert client.get("/grid/S1/edit").status_code == 200
+    body = {"geometries": {"S1-01": geojson(box(116.0, 38.4, 116.04, 38.5)),
+                           "S1-02": geojson(box(116.04, 38.4, 116.1, 38.5))},
+            "comment": "按 2025 年底批复补录"}
+    assert client.post("/api/v1/grid/S1/preview",
+                       json={"geometries": body["geometries"]}).status_code == 200
+    assert client.post("/api/v1/grid/S1/commit", json=body).status_code == 403  # not dated
+    dated = {**body, "valid_from": "2025-12-01"}
+    assert client.post("/api/v1/grid/S1/commit", json=dated).status_code == 400  # no reason
+    done = client.post("/api/v1/grid/S1/commit", json={**dated, "backdate_reason": "批复补录"})
+    assert done.status_code == 201, done.get_json()
+    assert flags(session, "grid_changed") == ["backdated"]
+    assert cell_of(session, "W1", at=NOW - dt.timedelta(days=100)) == ("S1-02", False)
+    change = done.get_json()["change"]
+    assert client.post(f"/api/v1/grid/changes/{change}/revert",
+                       json={"comment": "撤销"}).status_code == 403  # reverting is editing
+
+
 def test_cli_redraw_into_the_past_needs_a_reason_and_is_flagged(runner, session, world,
                                                                 tmp_path):
     import geopandas as gpd
