@@ -179,7 +179,7 @@ def grid_import(file, level, parent, kind, specialty, code_field, name_field, cr
         code_field=code_field, name_field=name_field, crs=crs, make_valid=make_valid,
         skip_invalid=skip_invalid, valid_from=when,
         comment=comment or f"import {file}", user="cli", progress=_progress("cells"),
-        limits=current_app.extensions["gridwatch_limits"], confirm=confirm,
+        limits=current_app.extensions["gridwatch_limits"].for_operator(), confirm=confirm,
         tolerance_m2=current_app.config["GRID_SLIVER_TOLERANCE_M2"],
     ), target=str(file), flag=flag, valid_from=when, reason=reason)
 
@@ -228,7 +228,7 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
         with transaction(_sessions()) as session:
             proposals = redraw.proposals_from_file(
                 session, file, code_field=code_field, crs=crs, make_valid=make_valid,
-                limits=current_app.extensions["gridwatch_limits"])
+                limits=current_app.extensions["gridwatch_limits"].for_operator())
             who = "cli"
             flags = {p.parent_code: _dated(when, reason) for p in proposals} \
                 if not username else {}
@@ -288,7 +288,7 @@ def enterprises_import(file, crs, skip_invalid):
 
     _run_import("enterprises", lambda s: import_enterprises(
         s, file, crs=crs, skip_invalid=skip_invalid, progress=_progress("enterprises"),
-        limits=current_app.extensions["gridwatch_limits"]), target=str(file))
+        limits=current_app.extensions["gridwatch_limits"].for_operator()), target=str(file))
 
 
 @enterprises_cli.command("export")

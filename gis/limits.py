@@ -7,7 +7,7 @@ settings (``Limits.from_config``) and passes it down; ``gis/`` never reads setti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Iterable, Mapping
 
 import shapely
@@ -47,6 +47,16 @@ class Limits:
             if key in config and config[key] is not None:
                 values[f.name] = int(config[key])
         return cls(**values)
+
+    def for_operator(self) -> "Limits":
+        """The server's operator (the CLI) imports whole registers: a province has millions
+        of enterprises and tens of thousands of cells. No caps on how much in all (rows,
+        cells, features, vertices of a file, uncompressed bytes); the bounds on one item (a
+        line, the columns, one feature's vertices) still catch a broken file early."""
+        unbounded = 2 ** 62
+        return replace(self, max_upload_rows=unbounded, max_xlsx_cells=unbounded,
+                       max_features=unbounded, max_vertices_per_request=unbounded,
+                       max_uncompressed_bytes=unbounded)
 
 
 def setting_name(field: str) -> str:

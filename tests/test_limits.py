@@ -54,3 +54,14 @@ def test_request_with_too_many_vertices_in_total_is_refused():
 
 def test_missing_geometries_count_nothing():
     check_vertices([("a", None)], Limits(max_vertices_per_feature=1))
+
+
+def test_the_operator_imports_whole_registers_but_broken_lines_still_stop_early():
+    from gis.limits import Limits
+
+    web = Limits()
+    cli = web.for_operator()
+    assert cli.max_upload_rows > 10_000_000 and cli.max_features > 1_000_000
+    assert cli.max_xlsx_cells > 10 ** 9 and cli.max_vertices_per_request > 10 ** 9
+    assert (cli.max_line_bytes, cli.max_columns, cli.max_vertices_per_feature) == (
+        web.max_line_bytes, web.max_columns, web.max_vertices_per_feature)
