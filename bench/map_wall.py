@@ -83,6 +83,7 @@ window.addEventListener("gridwatch:drawn", function () {
   window.__gwDrawnAt = performance.now();
   requestAnimationFrame(function () { requestAnimationFrame(function () {
     window.__gwPaintedAt = performance.now();
+    document.documentElement.dataset.gwPainted = "true";
   }); });
 });
 """
@@ -307,10 +308,10 @@ def wall_browser(browser, base: str) -> dict:
         responses = []
         page.on("response", lambda r: data_kind(r.url) and responses.append(r))
         page.goto(base + "/map", wait_until="commit", timeout=WALL_TIMEOUT_MS)
-        page.wait_for_function(
-            "document.body && document.body.dataset.drawn === 'true'"
-            " && window.__gwDrawnAt !== undefined", timeout=WALL_TIMEOUT_MS)
-        page.wait_for_function("window.__gwPaintedAt !== undefined", timeout=WALL_TIMEOUT_MS)
+        # A selector, not wait_for_function: its predicates are eval'd in the page, which the
+        # Content-Security-Policy forbids. Painted comes after drawn (DRAWN_PROBE).
+        page.wait_for_selector("html[data-gw-painted='true']", state="attached",
+                               timeout=WALL_TIMEOUT_MS)
         info = page.evaluate("""() => ({
             drawnAt: window.__gwDrawnAt, paintedAt: window.__gwPaintedAt,
             drawn: Object.assign({}, GridWatchMap.drawn),
