@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
+from app.mappage import build_map, layer_query, map_parts
 from gis import redraw
 from gis.codes import is_cell_code
 from gis.limits import check_vertices
@@ -133,13 +134,11 @@ def _tolerance() -> float:
 @login_required
 def editor(code: str):
     _authorize_grid(code)
-    from app.mapwall import _layer_query, build_map, map_parts
-
     args = validate(request.args, {})
     children = redraw.current_children(get_session(), code)
     # The grid outline is context only: clicks must reach the villages and cells below it.
     # SVG, not canvas: a few hundred village polygons, each a click target for selection.
-    m = build_map(_layer_query(args), args, layer_ids=("grids",), refresh=False,
+    m = build_map(layer_query(args), args, layer_ids=("grids",), refresh=False,
                   interactive=False, prefer_canvas=False)
     return render_template("grid/edit.html", code=code, **map_parts(m),
                            cells=[{"code": c, "name": v["name"], "version": v["version_id"]}

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from app.auth import bearer_token, login_required
 from app.db import get_session, reader
+from app.mappage import build_map, layer_query, map_parts
 from app.security import STATIC_HEADERS
 from app.ratelimit import rate_limited
 from gis.lookup import OutsideEveryCell, enterprise_responsible, lookup, parse_at, parse_point
@@ -131,10 +132,8 @@ def api_enterprise_responsible(code: str):
 @bp.get("/lookup")
 @login_required
 def page():
-    from app.mapwall import _layer_query, build_map, map_parts
-
     args = validate(request.args, {})
     # Cells are drawn for orientation only: a tap anywhere is a lookup, not a popup.
-    m = build_map(_layer_query(args), args, layer_ids=("grids", "cells"), refresh=False,
+    m = build_map(layer_query(args), args, layer_ids=("grids", "cells"), refresh=False,
                   interactive=False)
     return render_template("lookup/page.html", **map_parts(m))

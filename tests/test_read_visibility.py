@@ -68,7 +68,7 @@ def test_every_read_path_shows_the_same_enterprises(client, world, username):
 def test_the_map_wall_uses_the_policy(app, world):
     from flask_login import login_user
 
-    from app.mapwall import _visible
+    from app.mappage import visible as _visible
     from gis.users import identity, user_id
 
     with app.test_request_context():

@@ -1,0 +1,160 @@
+"""The Folium map page that the map wall, the point lookup and the grid editor share: remote
+layers from the registry, the page's filters handed to map.js, the city's extent.
+
+A layer's data stays with the map wall's endpoints (``mapwall.layer_geojson``, tiles,
+figures, the cell card); this module only builds the page that fetches them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import folium
+from branca.element import MacroElement
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from folium.elements import JSCSSMixin
+from folium.plugins import HeatMap, VectorGridProtobuf
+from jinja2 import Template
+from sqlalchemy import text
+
+from app.db import get_session
+from gis import policy
+from gis.supervision import Window
+from gis.validation import ValidationError
+from layers import REGISTRY, Layer, LayerQuery
+
+DEFAULT_DAYS = 365
+
+
+class RemoteLayer(JSCSSMixin, folium.map.Layer):
+    """A Folium layer whose features come from the app at run time (see map.js). It asks for
+    the same plugin scripts as Folium's own HeatMap and VectorGridProtobuf, so
+    ``app.assets.localize`` serves them from the app."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.featureGroup();
+        {%- if this.show %}
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {%- endif %}
+        GridWatchMap.register({{ this.get_name() }}, {{ this.spec|tojson }},
+                              {{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, spec: dict, name: str, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "RemoteLayer"
+        self.spec = spec
+        self.default_js = []
+        if spec["render"] == "heat":
+            self.default_js += HeatMap.default_js
+        if spec.get("tileUrl"):
+            self.default_js += VectorGridProtobuf.default_js
+
+
+class Configure(MacroElement):
+    """Hands the page's filters and texts to map.js before any layer registers."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        GridWatchMap.configure({{ this.config|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self._name = "Configure"
+        self.config = config
+
+
+def _window(args: dict) -> Window:
+    if args.get("from") or args.get("to"):
+        start = args.get("from") or dt.date(2000, 1, 1)
+        end = args.get("to") or dt.date.today()
+        if end < start:
+            raise ValidationError("to", "before from", "invalid")
+        return Window(start, end)
+    return Window.last(args.get("days") or DEFAULT_DAYS)
+
+
+def visible() -> list[int] | None:
+    """Cells this user may see; None for everything (the rule: gis.policy.readable_places)."""
+    return policy.visible_cells(get_session(), current_user.grants)
+
+
+def map_parts(m: folium.Map) -> dict:
+    """The Folium page split for embedding in our templates."""
+    root = m.get_root()
+    root.render()
+    return {"map_header": root.header.render(), "map_html": root.html.render(),
+            "map_script": root.script.render()}
+
+
+def layer_query(args: dict) -> LayerQuery:
+    at = None
+    if args.get("at"):
+        at = dt.datetime.combine(args["at"], dt.time.max, tzinfo=dt.timezone.utc)
+    return LayerQuery(cells=visible(), window=_window(args), today=dt.date.today(), at=at,
+                      params={k: v for k, v in args.items() if v is not None})
+
+
+def layer_spec(layer: Layer, query: LayerQuery) -> dict:
+    """What map.js needs to draw one layer, with the user's language applied."""
+    spec = {
+        "id": layer.id, "title": _(layer.title), "render": layer.render,
+        "url": url_for("mapwall.layer_geojson", layer_id=layer.id),
+        "style": layer.style, "label": layer.label,
+        "popup": [{"label": _(f.label), "prop": f.prop, "kind": f.kind} for f in layer.popup],
+    }
+    threshold = current_app.config["VECTOR_TILE_THRESHOLD"]
+    if layer.tiles is not None and layer.count is not None:
+        count = layer.count(get_session(), query)
+        if count > threshold:
+            spec["tileUrl"] = url_for("mapwall.layer_tile", layer_id=layer.id, z=0, x=0,
+                                      y=0).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
+            spec["count"] = count
+    return spec
+
+
+def city_bounds() -> list[list[float]] | None:
+    row = get_session().execute(text("""
+        SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+            SELECT ST_Extent(cv.geom) AS e FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
+            WHERE c.level = 1 AND cv.valid_to IS NULL) b""")).one()
+    if row[0] is None:
+        return None
+    from gis.coords import folium_bounds
+
+    return folium_bounds((row[0], row[1], row[2], row[3]))
+
+
+def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | None = None,
+              refresh: bool = True, interactive: bool = True,
+              prefer_canvas: bool = True) -> folium.Map:
+    from app.assets import localize, new_map
+
+    bounds = city_bounds()
+    m = new_map(current_app.config, location=None, zoom_start=10, control_scale=True,
+                prefer_canvas=prefer_canvas, width="100%", height="100%")
+    Configure({
+        "filters": {k: str(v) for k, v in filters.items() if v is not None},
+        "refreshSeconds": current_app.config["MAP_REFRESH_SECONDS"] if refresh else 0,
+        "figuresUrl": url_for("mapwall.figures_json"),
+        "cardUrl": url_for("mapwall.cell_card", code="__CODE__"),
+        "i18n": {"loadFailed": _("A layer could not be loaded.")},
+    }).add_to(m)
+    if bounds:
+        # Before the layers: a tile layer starts loading the view it is added in, and until
+        # fitBounds that is folium's default view, the whole world at zoom 1.
+        m.fit_bounds(bounds)
+    for layer in REGISTRY.values():
+        if layer_ids is None or layer.id in layer_ids:
+            spec = layer_spec(layer, query)
+            if not interactive:
+                spec["style"] = {**spec["style"], "interactive": False}
+            RemoteLayer(spec, name=_(layer.title), show=layer.show).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    localize(m.get_root(), lambda path: url_for("static", filename=path))
+    return m
