@@ -131,6 +131,16 @@ def db_downgrade(revision: str) -> None:
     migrate.downgrade(_url(), revision)
 
 
+@db_cli.command("freeze-sql")
+@click.argument("revision")
+def db_freeze_sql(revision: str) -> None:
+    """Copy gis/sql/ to migrations/frozen/REVISION.sql, for the migration REVISION that loads it
+    (docs/sql.md)."""
+    from gis.sqlsource import freeze
+
+    click.echo(f"wrote {freeze(revision)}")
+
+
 @db_cli.command("current")
 def db_current() -> None:
     """Show the database's migration revision."""

@@ -8,7 +8,13 @@ A cell without its own owner at a moment is answered for by its parent's owner, 
 grandparent's: "who was responsible for this place then" always has an answer when the city
 has one. Kept in SQL so lookups, maps and reports share one definition.
 """
+from pathlib import Path
+
 from alembic import op
+
+from gis.sqlsource import load_file
+
+FROZEN = Path(__file__).resolve().parents[1] / "frozen"
 
 revision = "0003"
 down_revision = "0002"
@@ -17,23 +23,8 @@ depends_on = None
 
 
 def upgrade():
-    op.execute(r"""
-CREATE OR REPLACE FUNCTION gw_cell_owner(p_cell bigint, p_at timestamptz,
-                                         OUT person_id bigint, OUT from_cell_id bigint)
-LANGUAGE sql STABLE AS $fn$
-    WITH RECURSIVE up(cell_id, parent_id, depth) AS (
-        SELECT id, parent_id, 0 FROM cell WHERE id = p_cell
-        UNION ALL
-        SELECT c.id, c.parent_id, up.depth + 1 FROM cell c JOIN up ON c.id = up.parent_id
-    )
-    SELECT r.person_id, up.cell_id
-    FROM up JOIN responsibility r ON r.cell_id = up.cell_id AND r.role = 'owner'
-         AND r.valid @> p_at
-    ORDER BY up.depth
-    LIMIT 1
-$fn$;
-""")
+    load_file(op.get_bind(), FROZEN / "0003.sql")
 
 
 def downgrade():
-    op.execute("DROP FUNCTION IF EXISTS gw_cell_owner(bigint, timestamptz)")
+    load_file(op.get_bind(), FROZEN / "0002.sql")

@@ -13,7 +13,13 @@ constraint's index on (cell_id, valid), which matches every version: ~0.8 ms per
 The temp tables gw_assign recreates every transaction invalidate its plans anyway, so
 planning each call costs next to nothing extra.
 """
+from pathlib import Path
+
 from alembic import op
+
+from gis.sqlsource import load_file
+
+FROZEN = Path(__file__).resolve().parents[1] / "frozen"
 
 revision = "0007"
 down_revision = "0006"
@@ -22,9 +28,8 @@ depends_on = None
 
 
 def upgrade():
-    op.execute("ALTER FUNCTION gw_assign(timestamptz, bigint[]) "
-               "SET plan_cache_mode = force_custom_plan")
+    load_file(op.get_bind(), FROZEN / "0007.sql")
 
 
 def downgrade():
-    op.execute("ALTER FUNCTION gw_assign(timestamptz, bigint[]) RESET plan_cache_mode")
+    load_file(op.get_bind(), FROZEN / "0005.sql")

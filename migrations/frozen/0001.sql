@@ -1,0 +1,1 @@
+-- Frozen: revision 0001 defined no gw_* function or trigger.

@@ -1,0 +1,240 @@
+-- Frozen: every gw_* function and trigger as revision 0003 left them (gis/sqlsource.py dump).
+-- Loaded by that revision's upgrade and the next one's downgrade. Never edit: today's rules
+-- live in gis/sql/ (docs/sql.md).
+
+CREATE OR REPLACE FUNCTION public.gw_assign(p_at timestamp with time zone, p_ids bigint[] DEFAULT NULL::bigint[])
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    n_changed integer;
+    n_ids integer := coalesce(cardinality(p_ids), 0);
+    n_scope bigint;
+BEGIN
+    -- Scratch tables live for the transaction; checking first keeps the log free of NOTICEs.
+    IF to_regclass('pg_temp.gw_wanted') IS NULL THEN
+        CREATE TEMP TABLE gw_wanted (
+            enterprise_id bigint PRIMARY KEY, cell_id bigint, on_edge boolean NOT NULL
+        ) ON COMMIT DROP;
+        CREATE TEMP TABLE gw_scope (enterprise_id bigint PRIMARY KEY) ON COMMIT DROP;
+        CREATE TEMP TABLE gw_changed (
+            enterprise_id bigint PRIMARY KEY, cell_id bigint, on_edge boolean NOT NULL,
+            old_id bigint, old_from timestamptz, until timestamptz
+        ) ON COMMIT DROP;
+    END IF;
+    TRUNCATE gw_wanted, gw_changed;
+
+    IF p_ids IS NOT NULL AND n_ids > 2000 THEN
+        TRUNCATE gw_scope;
+        INSERT INTO gw_scope
+        SELECT DISTINCT e.id FROM enterprise e JOIN unnest(p_ids) AS u(id) ON e.id = u.id
+        WHERE e.valid_from <= p_at;
+        GET DIAGNOSTICS n_scope = ROW_COUNT;
+        ANALYZE gw_scope;
+    END IF;
+
+    IF p_ids IS NOT NULL AND n_ids <= 2000 THEN
+        -- Few enterprises: probe the cells' GiST index once per point.
+        INSERT INTO gw_wanted
+        SELECT DISTINCT ON (e.id) e.id, v.cell_id,
+               coalesce(count(*) OVER (PARTITION BY e.id, v.level) > 1 AND v.cell_id IS NOT NULL,
+                        false)
+        FROM enterprise e
+        LEFT JOIN LATERAL (
+            SELECT cv.cell_id, c.level, c.code
+            FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
+            WHERE c.kind = 'territorial' AND cv.valid @> p_at AND ST_Covers(cv.geom, e.geom)
+        ) v ON true
+        WHERE e.id = ANY (p_ids) AND e.valid_from <= p_at
+        ORDER BY e.id, v.level DESC NULLS LAST, v.code;
+    ELSIF p_ids IS NOT NULL AND n_scope * 20 <
+            (SELECT reltuples FROM pg_class WHERE oid = 'enterprise'::regclass) THEN
+        -- A larger batch that is still a small share of all enterprises: point by point too,
+        -- the ids from gw_scope (the cells-outer pass below reads every enterprise).
+        INSERT INTO gw_wanted
+        SELECT DISTINCT ON (e.id) e.id, v.cell_id,
+               coalesce(count(*) OVER (PARTITION BY e.id, v.level) > 1 AND v.cell_id IS NOT NULL,
+                        false)
+        FROM gw_scope s
+        JOIN enterprise e ON e.id = s.enterprise_id
+        LEFT JOIN LATERAL (
+            SELECT cv.cell_id, c.level, c.code
+            FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
+            WHERE c.kind = 'territorial' AND cv.valid @> p_at AND ST_Covers(cv.geom, e.geom)
+        ) v ON true
+        ORDER BY e.id, v.level DESC NULLS LAST, v.code;
+    ELSE
+        -- Pass 1, the bulk: level-3 cells outer, each probing the enterprises' GiST index once
+        -- (so each polygon is prepared once for all its points). OFFSET 0 is what keeps the
+        -- cells outer: it hides the cells' own index, so the planner cannot flatten the join
+        -- and loop over points instead (a LATERAL subquery does not prevent that; measured
+        -- by bench/assignment.py: 10x slower at 1M x 10k).
+        INSERT INTO gw_wanted
+        SELECT e.id, (array_agg(v.cell_id ORDER BY v.code))[1], count(*) > 1
+        FROM (
+            SELECT cv.cell_id, c.code, cv.geom
+            FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
+            WHERE c.kind = 'territorial' AND c.level = 3 AND cv.valid @> p_at
+            OFFSET 0
+        ) v
+        JOIN enterprise e ON ST_Covers(v.geom, e.geom)
+        WHERE e.valid_from <= p_at
+          AND (p_ids IS NULL OR e.id IN (SELECT s.enterprise_id FROM gw_scope s))
+        GROUP BY e.id;
+
+        -- Pass 2, the few left (outside all level-3 cells): shallower cells, point by point.
+        INSERT INTO gw_wanted
+        SELECT DISTINCT ON (e.id) e.id, v.cell_id,
+               coalesce(count(*) OVER (PARTITION BY e.id, v.level) > 1 AND v.cell_id IS NOT NULL,
+                        false)
+        FROM enterprise e
+        LEFT JOIN LATERAL (
+            SELECT cv.cell_id, c.level, c.code
+            FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
+            WHERE c.kind = 'territorial' AND c.level < 3 AND cv.valid @> p_at
+              AND ST_Covers(cv.geom, e.geom)
+        ) v ON true
+        WHERE e.valid_from <= p_at
+          AND (p_ids IS NULL OR e.id IN (SELECT s.enterprise_id FROM gw_scope s))
+          AND NOT EXISTS (SELECT 1 FROM gw_wanted w WHERE w.enterprise_id = e.id)
+        ORDER BY e.id, v.level DESC NULLS LAST, v.code;
+    END IF;
+
+    -- Compare with the rows valid at p_at; keep only what changed.
+    INSERT INTO gw_changed
+    SELECT w.enterprise_id, w.cell_id, w.on_edge, ec.id, ec.valid_from,
+           CASE WHEN ec.id IS NOT NULL THEN ec.valid_to
+                ELSE (SELECT min(f.valid_from) FROM enterprise_cell f
+                      WHERE f.enterprise_id = w.enterprise_id AND f.valid_from > p_at) END
+    FROM gw_wanted w
+    LEFT JOIN enterprise_cell ec ON ec.enterprise_id = w.enterprise_id AND ec.valid @> p_at
+    WHERE ec.id IS NULL OR ec.cell_id IS DISTINCT FROM w.cell_id OR ec.on_edge <> w.on_edge;
+    GET DIAGNOSTICS n_changed = ROW_COUNT;
+    IF n_changed = 0 THEN
+        RETURN 0;
+    END IF;
+
+    -- A row that began at this very instant (same transaction) is replaced, not closed:
+    -- closing it would leave an empty period.
+    DELETE FROM enterprise_cell ec USING gw_changed c
+    WHERE ec.id = c.old_id AND c.old_from = p_at;
+    UPDATE enterprise_cell ec SET valid_to = p_at FROM gw_changed c
+    WHERE ec.id = c.old_id AND c.old_from < p_at;
+
+    -- Where the previous period ended at p_at with the same answer, extend it instead of
+    -- starting a new row: history stays one row per real change.
+    WITH merged AS (
+        UPDATE enterprise_cell p SET valid_to = c.until
+        FROM gw_changed c
+        WHERE p.enterprise_id = c.enterprise_id AND p.valid_to = p_at
+          AND p.cell_id IS NOT DISTINCT FROM c.cell_id AND p.on_edge = c.on_edge
+        RETURNING p.enterprise_id
+    )
+    INSERT INTO enterprise_cell (enterprise_id, cell_id, on_edge, valid_from, valid_to)
+    SELECT c.enterprise_id, c.cell_id, c.on_edge, p_at, c.until
+    FROM gw_changed c
+    WHERE NOT EXISTS (SELECT 1 FROM merged m WHERE m.enterprise_id = c.enterprise_id);
+
+    RETURN n_changed;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.gw_cell_owner(p_cell bigint, p_at timestamp with time zone, OUT person_id bigint, OUT from_cell_id bigint)
+ RETURNS record
+ LANGUAGE sql
+ STABLE
+AS $function$
+    WITH RECURSIVE up(cell_id, parent_id, depth) AS (
+        SELECT id, parent_id, 0 FROM cell WHERE id = p_cell
+        UNION ALL
+        SELECT c.id, c.parent_id, up.depth + 1 FROM cell c JOIN up ON c.id = up.parent_id
+    )
+    SELECT r.person_id, up.cell_id
+    FROM up JOIN responsibility r ON r.cell_id = up.cell_id AND r.role = 'owner'
+         AND r.valid @> p_at
+    ORDER BY up.depth
+    LIMIT 1
+$function$;
+
+CREATE OR REPLACE FUNCTION public.gw_cell_version_frozen()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF NOT ST_Equals(NEW.geom, OLD.geom) OR NEW.cell_id <> OLD.cell_id
+       OR NEW.valid_from <> OLD.valid_from THEN
+        RAISE EXCEPTION 'cell_version % is history: close it (valid_to) and insert a new version',
+            OLD.id USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.gw_cell_version_inserted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE t timestamptz;
+BEGIN
+    FOR t IN SELECT DISTINCT valid_from FROM new_rows LOOP
+        PERFORM gw_assign(t, (
+            SELECT array_agg(DISTINCT e.id)
+            FROM new_rows v JOIN enterprise e ON e.geom && v.geom
+            WHERE v.valid_from = t AND e.valid_from <= t));
+    END LOOP;
+    RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.gw_cell_version_updated()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE t timestamptz;
+BEGIN
+    FOR t IN
+        SELECT DISTINCT n.valid_to FROM new_rows n JOIN old_rows o ON o.id = n.id
+        WHERE n.valid_to IS NOT NULL AND n.valid_to IS DISTINCT FROM o.valid_to
+    LOOP
+        PERFORM gw_assign(t, (
+            SELECT array_agg(DISTINCT e.id)
+            FROM new_rows v JOIN enterprise e ON e.geom && v.geom
+            WHERE v.valid_to = t AND e.valid_from <= t));
+    END LOOP;
+    RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.gw_enterprise_inserted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE t timestamptz;
+BEGIN
+    FOR t IN SELECT DISTINCT valid_from FROM new_rows LOOP
+        PERFORM gw_assign(t, (SELECT array_agg(id) FROM new_rows WHERE valid_from = t));
+    END LOOP;
+    RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.gw_enterprise_updated()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE ids bigint[];
+BEGIN
+    SELECT array_agg(n.id) INTO ids
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE NOT ST_Equals(n.geom, o.geom) OR n.valid_from <> o.valid_from;
+    IF ids IS NOT NULL THEN
+        PERFORM gw_assign(greatest(now(), (SELECT max(valid_from) FROM new_rows)), ids);
+    END IF;
+    RETURN NULL;
+END $function$;
+
+CREATE TRIGGER cell_version_assign_insert AFTER INSERT ON public.cell_version REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION gw_cell_version_inserted();
+
+CREATE TRIGGER cell_version_assign_update AFTER UPDATE ON public.cell_version REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION gw_cell_version_updated();
+
+CREATE TRIGGER cell_version_frozen BEFORE UPDATE ON public.cell_version FOR EACH ROW EXECUTE FUNCTION gw_cell_version_frozen();
+
+CREATE TRIGGER enterprise_assign_insert AFTER INSERT ON public.enterprise REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION gw_enterprise_inserted();
+
+CREATE TRIGGER enterprise_assign_update AFTER UPDATE ON public.enterprise REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION gw_enterprise_updated();
