@@ -172,12 +172,12 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def authorize(action: str, path: tuple[int, ...] = ()) -> None:
+def authorize(action: str, path: tuple[int, ...] = (), *, inside: bool = False) -> None:
     """Abort 401 when nobody is logged in, 403 when policy does not allow ``action`` on the
-    target whose cell path is ``path``."""
+    target whose cell path is ``path`` (``inside``: on the cells inside it)."""
     if not current_user.is_authenticated:
         abort(401)
-    if not policy.can(current_user.grants, action, path):
+    if not policy.can(current_user.grants, action, path, inside=inside):
         abort(403)
 
 
@@ -242,14 +242,14 @@ def zone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
-def authorize_dated(action: str, path: tuple[int, ...], valid_from, reason: str | None
-                    ) -> str | None:
+def authorize_dated(action: str, path: tuple[int, ...], valid_from, reason: str | None, *,
+                    inside: bool = False) -> str | None:
     """Authorize a change taking effect at ``valid_from``; returns the audit flag to record
     ("backdated") or None. Shared by every dated write of the web layer."""
     now = dt.datetime.now(dt.timezone.utc)
     grace = dt.timedelta(hours=current_app.config["BACKDATE_GRACE_HOURS"])
     decision = policy.dated_change(current_user.grants, action, path, valid_from, now, grace,
-                                   reason)
+                                   reason, inside=inside)
     if decision.allowed:
         return decision.flag
     if decision.needs_reason:

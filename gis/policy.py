@@ -23,6 +23,10 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 | handle_complaint    | inspector of a cell containing the complaint's place                |
 | admin               | admin (users, roles, reference data)                                |
 
+A redraw changes cells *inside* a grid, old and new ones alike: ``can(..., inside=True)``
+asks about any cell strictly inside the cell at ``path``, so a grid's own manager (or one
+above) may redraw it.
+
 Changes dated in the past (``dated_change``): within a short grace window the ordinary rule,
 flagged; further back only an administrator with a reason, flagged.
 """
@@ -92,8 +96,10 @@ def visible_cells(session, grants: list[Grant] | tuple[Grant, ...]) -> list[int]
         ) SELECT id FROM down"""), {"p": list(places)}).scalars())
 
 
-def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, ...] = ()) -> bool:
-    """True when any grant allows ``action`` on the target whose cell path is ``path``."""
+def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, ...] = (), *,
+        inside: bool = False) -> bool:
+    """True when any grant allows ``action`` on the target whose cell path is ``path``, or with
+    ``inside`` on any cell strictly inside that one (a grid's cells, present and future)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if action == "view":
@@ -107,7 +113,8 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
                 return True
             continue
         if action in ("edit_grid", "edit_owner", "open_editor"):
-            if g.role == "grid_manager" and _within(g.place, path) and path[-1] != g.place:
+            if g.role == "grid_manager" and _within(g.place, path) and (
+                    inside or path[-1] != g.place):
                 return True
         elif action in ("record_inspection", "handle_complaint"):
             if g.role == "inspector" and _within(g.place, path):
@@ -135,7 +142,8 @@ class Dated:
 
 
 def dated_change(grants, action: str, path: tuple[int, ...], valid_from: dt.datetime | None,
-                 now: dt.datetime, grace: dt.timedelta, reason: str | None = None) -> Dated:
+                 now: dt.datetime, grace: dt.timedelta, reason: str | None = None, *,
+                 inside: bool = False) -> Dated:
     """A write (``edit_grid``/``edit_owner``) taking effect at ``valid_from``.
 
     Moving a boundary or an owner into the past moves past inspections into other cells and
@@ -143,7 +151,7 @@ def dated_change(grants, action: str, path: tuple[int, ...], valid_from: dt.date
     ordinary rule; in the past but within ``grace`` (a form filled in yesterday), the ordinary
     rule, flagged "backdated"; further back, only an administrator, with a reason, flagged.
     """
-    ordinary = can(grants, action, path)
+    ordinary = can(grants, action, path, inside=inside)
     if valid_from is None or valid_from >= now - _SKEW:
         return Dated(ordinary)
     if valid_from >= now - grace and ordinary:
