@@ -90,16 +90,16 @@ def _parse_when(value: str | None) -> dt.datetime | None:
 
 def _dated(when: dt.datetime | None, reason: str | None, grants=None,
            path: tuple[int, ...] = ()) -> str | None:
-    """May a change take effect at ``when``? Returns the audit flag ("backdated") or None.
-    ``grants``: the --user's roles; None is the server's operator, who may date a change into
-    the past like an administrator: with a reason."""
+    """May a change inside the grid at ``path`` take effect at ``when``? Returns the audit
+    flag ("backdated") or None. ``grants``: the --user's roles; None is the server's operator,
+    who may date a change into the past like an administrator: with a reason."""
     from gis import policy
 
     operator = grants is None
     decision = policy.dated_change(
         (policy.Grant("admin"),) if operator else grants, "edit_grid", path, when,
         dt.datetime.now(dt.timezone.utc),
-        dt.timedelta(hours=current_app.config["BACKDATE_GRACE_HOURS"]), reason)
+        dt.timedelta(hours=current_app.config["BACKDATE_GRACE_HOURS"]), reason, inside=True)
     if operator and decision.flag is None:
         return None
     if decision.allowed:
@@ -239,22 +239,26 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
             proposals = redraw.proposals_from_file(
                 session, file, code_field=code_field, crs=crs, make_valid=make_valid,
                 limits=current_app.extensions["gridwatch_limits"].for_operator())
-            who = "cli"
-            flags = {p.parent_code: _dated(when, reason) for p in proposals} \
-                if not username else {}
-            if username:
-                ident = users.identity(session, users.user_id(session, username))
-                for p in proposals:
-                    path = users.cell_path(session, redraw.parent_row(session, p.parent_code).id)
-                    if ident is None or not policy.can(ident.grants, "edit_grid", path + (-1,)) \
-                            and not policy.has_role(ident.grants, "admin"):
-                        raise click.ClickException(
-                            f"user {username} is not allowed to edit grid {p.parent_code}")
-                    flags[p.parent_code] = _dated(when, reason, ident.grants, path + (-1,))
-                who = username
-            for p in proposals:
-                report = redraw.validate(session, p, tolerance)
-                effect = redraw.effect(session, p)
+            who = username or "cli"
+            ident = users.identity(session, users.user_id(session, username)) \
+                if username else None
+            flags = {}
+            for p in proposals:  # one grid each: asked once
+                if not username:
+                    flags[p.parent_code] = _dated(when, reason)
+                    continue
+                path = users.cell_path(session, redraw.parent_row(session, p.parent_code).id)
+                if ident is None or not policy.can(ident.grants, "edit_grid", path, inside=True) \
+                        and not policy.has_role(ident.grants, "admin"):
+                    raise click.ClickException(
+                        f"user {username} is not allowed to edit grid {p.parent_code}")
+                flags[p.parent_code] = _dated(when, reason, ident.grants, path)
+            # Each grid staged once, for its report, its effect and its commit.
+            jobs = [redraw.Redraw(session, p, tolerance) for p in proposals]
+            for job in jobs:
+                p = job.proposal
+                report = job.validate()
+                effect = job.effect()
                 click.echo(f"grid {p.parent_code}: {len(p.geometries)} cell(s), "
                            f"{len(effect['moves'])} enterprise(s) move")
                 for f in report.findings:
@@ -272,16 +276,15 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
             if dry_run:
                 click.echo("dry run: nothing written")
                 return
-            for p in proposals:
+            for job in jobs:
+                p = job.proposal
                 flag = flags[p.parent_code]
-                change = redraw.commit(session, p, username=who, comment=comment,
-                                       valid_from=when, confirm_warnings=confirm_warnings,
-                                       tolerance_m2=tolerance,
-                                       backdate_reason=reason if flag else None)
+                change = job.commit(username=who, comment=comment, valid_from=when,
+                                    confirm_warnings=confirm_warnings,
+                                    backdate_reason=reason if flag else None)
                 audit.record(session, "grid_changed", target=f"grid {p.parent_code}",
                              username=who, remote_addr="localhost", via="cli", flag=flag,
-                             detail={"change": change, "cells": sorted(p.geometries),
-                                     "comment": comment, "valid_from": when,
+                             detail={**redraw.audit_detail(change, p, comment, when),
                                      "reason": reason})
                 click.echo(f"committed change {change} in grid {p.parent_code}")
     except GridWatchError as exc:

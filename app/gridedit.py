@@ -1,5 +1,6 @@
 """Grid managers redraw cells: the editor page, live preview (validation + effect), commit,
-revert, and a cell's history. Permission: ``edit_grid`` on every touched cell."""
+revert, and a cell's history. The job itself is gis.redraw's (the CLI's ``grid redraw`` runs
+the same); permission: ``edit_grid`` inside the grid, asked once per request."""
 from __future__ import annotations
 
 import json
@@ -14,8 +15,6 @@ from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
 from app.mappage import build_map, layer_query, map_parts
 from gis import redraw
-from gis.codes import is_cell_code
-from gis.limits import check_vertices
 from gis.validation import Field, ValidationError, validate
 
 bp = Blueprint("gridedit", __name__)
@@ -33,7 +32,6 @@ COMMIT = {**PROPOSAL,
           # Why a change reaches further into the past than the grace window (admins only).
           "backdate_reason": Field(required=False, max_length=1000),
           "confirm_warnings": Field(kind="bool", required=False, default=False)}
-CELL_NAME = Field(max_length=100, min_length=1)
 REVERT = {"comment": Field(max_length=1000, min_length=1)}
 
 
@@ -48,57 +46,7 @@ def _cell_path(code: str) -> tuple[int, ...]:
 def _authorize_grid(code: str, action: str = "open_editor") -> None:
     """Editing happens strictly inside the grid: a manager of ``code`` (or above) may; the
     page and previews are also open to admins, who may commit only dated corrections."""
-    authorize(action, _cell_path(code) + (-1,))
-
-
-def _geometry(code: str, value) -> object:
-    try:
-        geom = shapely.from_geojson(json.dumps(value))
-    except Exception:  # noqa: BLE001 - GEOS/JSON parse errors come in several kinds
-        raise ValidationError("geometries", f"{code}: not a GeoJSON geometry",
-                              "invalid") from None
-    if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise ValidationError("geometries", f"{code}: expected a polygon", "invalid")
-    return geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
-
-
-def _proposal(code: str, body: dict) -> redraw.Proposal:
-    db = get_session()
-    if body["moves"]:
-        proposal = redraw.village_moves(db, code, {str(k): str(v)
-                                                   for k, v in body["moves"].items()})
-    else:
-        proposal = redraw.Proposal(code)
-    for cell_code, geojson in (body["geometries"] or {}).items():
-        if not is_cell_code(cell_code):
-            raise ValidationError("geometries", "a cell code is 1-32 ASCII letters, digits, "
-                                  "'-' or '_'", "cell_code")
-        proposal.geometries[cell_code] = _geometry(cell_code, geojson)
-    check_vertices(proposal.geometries.items(), current_app.extensions["gridwatch_limits"])
-    for new_code, name in (body["new_cells"] or {}).items():
-        if not is_cell_code(new_code):
-            raise ValidationError("new_cells", "a cell code is 1-32 ASCII letters, digits, '-' "
-                                  "or '_'", "cell_code")
-        proposal.new_cells[new_code] = validate({"name": name}, {"name": CELL_NAME})["name"]
-    for retired in body["retire"] or []:
-        if not is_cell_code(retired):
-            raise ValidationError("retire", "a cell code is 1-32 ASCII letters, digits, '-' "
-                                  "or '_'", "cell_code")
-        proposal.retire.add(retired)
-    for version_code, version in (body["expected_versions"] or {}).items():
-        proposal.expected_versions[str(version_code)] = validate(
-            {"expected_versions": version},
-            {"expected_versions": Field(kind="int", min=1)})["expected_versions"]
-    children = redraw.current_children(db, code)
-    for cell_code in set(proposal.geometries) | proposal.retire:
-        if cell_code not in children and cell_code not in proposal.new_cells:
-            raise ValidationError("geometries", f"{cell_code}: not a cell of grid {code}",
-                                  "invalid")
-    for cell_code in proposal.expected_versions:
-        if cell_code not in children:
-            raise ValidationError("expected_versions", f"{cell_code[:40]}: not a cell of grid "
-                                  f"{code}", "invalid")
-    return proposal
+    authorize(action, _cell_path(code), inside=True)
 
 
 def finding_text(f: redraw.Finding) -> str:
@@ -192,8 +140,8 @@ def preview(code: str):
     _authorize_grid(code)
     body = validate(request.get_json(silent=True), PROPOSAL)
     db = get_session()
-    proposal = _proposal(code, body)
     limits = current_app.extensions["gridwatch_limits"]
+    proposal = redraw.proposal_from_json(db, code, body, limits)
     # Validation and effect are PostGIS work proportional to the vertices sent: bounded in
     # time, and in number per user, so one person cannot stall everyone's lookups.
     if not redraw.claim_preview_slot(db, current_user.id, limits.preview_concurrency_per_user):
@@ -202,8 +150,9 @@ def preview(code: str):
                                  "have finished."))
     try:
         with redraw.statement_timeout(db, limits.preview_statement_timeout_ms):
-            report = redraw.validate(db, proposal, _tolerance())
-            effect = redraw.effect(db, proposal)
+            job = redraw.Redraw(db, proposal, _tolerance())
+            report = job.validate()
+            effect = job.effect()
     except redraw.TooSlow:
         db.rollback()
         raise ValidationError("geometries", "too large to check within the time allowed; "
@@ -220,16 +169,16 @@ def preview(code: str):
 @login_required
 def commit(code: str):
     body = validate(request.get_json(silent=True), COMMIT, zone=zone())
-    flag = authorize_dated("edit_grid", _cell_path(code) + (-1,), body["valid_from"],
-                           body["backdate_reason"])
+    flag = authorize_dated("edit_grid", _cell_path(code), body["valid_from"],
+                           body["backdate_reason"], inside=True)
     db = get_session()
-    proposal = _proposal(code, body)
+    proposal = redraw.proposal_from_json(db, code, body,
+                                         current_app.extensions["gridwatch_limits"])
     try:
-        change_id = redraw.commit(db, proposal, username=current_user.username,
-                                  comment=body["comment"], valid_from=body["valid_from"],
-                                  confirm_warnings=body["confirm_warnings"],
-                                  tolerance_m2=_tolerance(),
-                                  backdate_reason=body["backdate_reason"] if flag else None)
+        change_id = redraw.Redraw(db, proposal, _tolerance()).commit(
+            username=current_user.username, comment=body["comment"],
+            valid_from=body["valid_from"], confirm_warnings=body["confirm_warnings"],
+            backdate_reason=body["backdate_reason"] if flag else None)
     except redraw.Conflict as exc:
         db.rollback()
         return jsonify(error={"status": 409, "message": str(exc)}), 409
@@ -239,9 +188,9 @@ def commit(code: str):
     except redraw.RedrawError:
         db.rollback()
         raise
-    record("grid_changed", target=f"grid {code}", flag=flag, change=change_id,
-           cells=sorted(proposal.geometries), comment=body["comment"],
-           valid_from=body["valid_from"], backdate_reason=body["backdate_reason"])
+    record("grid_changed", target=f"grid {code}", flag=flag,
+           **redraw.audit_detail(change_id, proposal, body["comment"], body["valid_from"]),
+           backdate_reason=body["backdate_reason"])
     db.commit()
     return jsonify(change=change_id, message=_("Change %(id)s committed.", id=change_id)), 201
 

@@ -150,14 +150,16 @@ def plausible_in_china(geom) -> str | None:
     )
 
 
-def polygon_problem(geom, make_valid: bool):
+def polygon_problem(geom, make_valid: bool, keep_invalid: bool = False):
     """Check one feature's geometry. Returns (geometry to use or None, problem or None,
-    note about a repair or None). Only polygons are cell or township boundaries."""
+    note about a repair or None). Only polygons are cell or township boundaries.
+    ``keep_invalid``: an invalid polygon is neither refused nor repaired (the grid editor's
+    preview shows where it crosses itself)."""
     # A feature with "geometry": null reaches here as None, or as NaN from DataFrame rows.
     if not isinstance(geom, shapely.Geometry) or geom.is_empty:
         return None, "no geometry", None
     note = None
-    if not geom.is_valid:
+    if not keep_invalid and not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
         if not make_valid:
             return None, f"invalid geometry: {reason} (repair with --make-valid)", None

@@ -14,6 +14,7 @@ inside the touched cells — and a ``grid_change`` row saying who, when and why.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from sqlalchemy.orm import Session
 
 from gis.codes import CELL_CODE_RULE, is_cell_code
 from gis.errors import GridWatchError
+from gis.limits import check_vertices
+from gis.validation import Field, ValidationError
+from gis.validation import validate as validate_fields
 
 
 class RedrawError(GridWatchError):
@@ -185,31 +189,6 @@ def village_moves(session: Session, parent_code: str, moves: dict[str, str]) -> 
                     expected_versions={c: children[c]["version_id"] for c in touched})
 
 
-def _stage(session: Session, proposal: Proposal) -> None:
-    """Temp table ``proposed``: the parent's children as the proposal would leave them, with
-    their validity computed once and a GiST index, so that checks probe it per point."""
-    parent_row(session, proposal.parent_code)
-    session.execute(text("""
-        CREATE TEMP TABLE IF NOT EXISTS proposed (code text PRIMARY KEY, geom geometry,
-                                                   changed boolean, valid boolean)
-        ON COMMIT DROP"""))
-    session.execute(text("CREATE INDEX IF NOT EXISTS proposed_geom ON proposed USING gist (geom)"))
-    session.execute(text("TRUNCATE proposed"))
-    session.execute(text("""
-        INSERT INTO proposed (code, geom, changed)
-        SELECT c.code, cv.geom, false FROM cell c JOIN cell p ON p.id = c.parent_id
-        JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-        WHERE p.code = :p AND c.retired_at IS NULL AND NOT c.code = ANY(:retire)"""),
-        {"p": proposal.parent_code, "retire": sorted(proposal.retire) or [""]})
-    for code, geom in proposal.geometries.items():
-        session.execute(text("""
-            INSERT INTO proposed (code, geom, changed) VALUES (:c, ST_GeomFromWKB(:g, 4326), true)
-            ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, changed = true"""),
-            {"c": code, "g": shapely.to_wkb(geom)})
-    session.execute(text("UPDATE proposed SET valid = ST_IsValid(geom)"))
-    session.execute(text("ANALYZE proposed"))
-
-
 def _touched(proposal: Proposal) -> list[str]:
     """Codes whose current boundary the proposal replaces or removes: only inside them can a
     gap open or an enterprise lose its cell (the rest of the grid is as it is now)."""
@@ -221,7 +200,7 @@ WITH parent AS (
     SELECT cv.geom FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
     WHERE c.code = :p
 ),
-changed AS (SELECT * FROM proposed WHERE changed),
+changed AS (SELECT * FROM {t} WHERE changed),
 touched AS (
     SELECT ST_Union(cv.geom) AS geom FROM cell c
     JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
@@ -236,15 +215,15 @@ invalid AS (
 outside AS (
     SELECT 'error', 'outside_parent', o.code, 'extends outside its parent grid',
            ST_PointOnSurface(d.geom), ST_Area(d.geom::geography), NULL::text
-    FROM proposed o, parent p,
+    FROM {t} o, parent p,
          LATERAL ST_Dump(ST_CollectionExtract(ST_Difference(o.geom, p.geom), 3)) d
     WHERE o.changed AND o.valid AND ST_Area(d.geom::geography) > :tol
 ),
--- Each changed cell against its neighbours, found through proposed's GiST index.
+-- Each changed cell against its neighbours, found through {t}'s GiST index.
 overlapping AS (
     SELECT 'error', 'overlap', least(a.code, b.code) || ' / ' || greatest(a.code, b.code),
            'cells overlap', ST_PointOnSurface(d.geom), ST_Area(d.geom::geography), NULL::text
-    FROM proposed a JOIN proposed b ON b.valid AND b.code <> a.code
+    FROM {t} a JOIN {t} b ON b.valid AND b.code <> a.code
          AND (NOT b.changed OR a.code < b.code) AND ST_Intersects(a.geom, b.geom),
          LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)) d
     WHERE a.changed AND a.valid AND ST_Area(d.geom::geography) > :tol
@@ -256,7 +235,7 @@ gaps AS (
     FROM parent p, touched t,
          LATERAL ST_Dump(ST_CollectionExtract(ST_Difference(
              ST_Intersection(p.geom, t.geom),
-             coalesce((SELECT ST_Union(o.geom) FROM proposed o
+             coalesce((SELECT ST_Union(o.geom) FROM {t} o
                        WHERE o.valid AND o.geom && t.geom),
                       ST_GeomFromText('POLYGON EMPTY', 4326))), 3)) d
     WHERE ST_Area(d.geom::geography) > :tol
@@ -265,7 +244,7 @@ multipart AS (
     SELECT 'warning', 'multipart', code, 'the cell is in ' || ST_NumGeometries(geom)
            || ' separate pieces', ST_PointOnSurface(geom), NULL::float8,
            ST_NumGeometries(geom)::text
-    FROM proposed WHERE changed AND valid
+    FROM {t} WHERE changed AND valid
      AND ST_NumGeometries(ST_CollectionExtract(geom, 3)) > 1
 )
 SELECT * FROM invalid UNION ALL SELECT * FROM outside UNION ALL SELECT * FROM overlapping
@@ -273,290 +252,403 @@ UNION ALL SELECT * FROM gaps UNION ALL SELECT * FROM multipart
 """
 
 
+# The grid's current boundary, as a CTE.
+_PARENT = """parent AS (
+    SELECT cv.geom FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+    WHERE c.code = :p)"""
+# Names of staging tables: one per Redraw, so that several grids (a file's) stay staged at once.
+_TABLES = itertools.count(1)
+
+
+class Redraw:
+    """One proposal's job in one transaction: the grid as proposed is staged once, in a temp
+    table (the parent's children with the proposal applied, their validity computed once, a
+    GiST index so checks probe it per point), and ``validate``, ``effect`` and ``commit`` all
+    read that table.
+
+    ``commit`` keeps its own safety check: it locks the versions it replaces and checks the
+    ones the editor started from, stages again when the rest of the grid has changed since
+    (someone else's commit in the meantime), and validates again before it writes. Give it the
+    proposal it was made with: change a proposal, make a new Redraw."""
+
+    def __init__(self, session: Session, proposal: Proposal, tolerance_m2: float = 1.0):
+        self.session = session
+        self.proposal = proposal
+        self.tolerance_m2 = tolerance_m2
+        self.table = f"proposed_{next(_TABLES)}"
+        self._staged_as = None  # what the proposal was when staged (see _content)
+
+    def _sql(self, sql: str):
+        return text(sql.format(t=self.table, parent=_PARENT))
+
+    def _content(self) -> tuple:
+        p = self.proposal
+        return (p.parent_code, tuple(sorted(p.retire)),
+                tuple((c, shapely.to_wkb(g)) for c, g in sorted(p.geometries.items())))
+
+    def stage(self) -> None:
+        """(Re)build the staging table from the live grid and the proposal."""
+        parent_row(self.session, self.proposal.parent_code)
+        content = self._content()
+        self.session.execute(self._sql("""
+            CREATE TEMP TABLE IF NOT EXISTS {t} (code text PRIMARY KEY, geom geometry,
+                                                 changed boolean, valid boolean,
+                                                 version_id bigint)
+            ON COMMIT DROP"""))
+        self.session.execute(self._sql(
+            "CREATE INDEX IF NOT EXISTS {t}_geom ON {t} USING gist (geom)"))
+        self.session.execute(self._sql("TRUNCATE {t}"))
+        self.session.execute(self._sql("""
+            INSERT INTO {t} (code, geom, changed, version_id)
+            SELECT c.code, cv.geom, false, cv.id FROM cell c JOIN cell p ON p.id = c.parent_id
+            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            WHERE p.code = :p AND c.retired_at IS NULL AND NOT c.code = ANY(:retire)"""),
+            {"p": self.proposal.parent_code, "retire": list(content[1]) or [""]})
+        for code, wkb in content[2]:
+            self.session.execute(self._sql("""
+                INSERT INTO {t} (code, geom, changed) VALUES (:c, ST_GeomFromWKB(:g, 4326), true)
+                ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, changed = true"""),
+                {"c": code, "g": wkb})
+        self.session.execute(self._sql("UPDATE {t} SET valid = ST_IsValid(geom)"))
+        self.session.execute(self._sql("ANALYZE {t}"))
+        self._staged_as = content
+
+    def _ensure_staged(self) -> None:
+        if self._staged_as is None or self._staged_as != self._content():
+            self.stage()
+
+    def _still_current(self) -> bool:
+        """Is the staged table still the live grid with the proposal applied? The cells the
+        proposal leaves alone must be the same versions, none gone and none added."""
+        if self._staged_as is None or self._staged_as != self._content():
+            return False
+        if self.session.execute(text("SELECT to_regclass(:t) IS NULL"),
+                                {"t": f"pg_temp.{self.table}"}).scalar():
+            return False  # the transaction it was staged in has ended
+        return bool(self.session.execute(self._sql("""
+            WITH live AS (
+                SELECT c.code, cv.id FROM cell c JOIN cell p ON p.id = c.parent_id
+                JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+                WHERE p.code = :p AND c.retired_at IS NULL AND NOT c.code = ANY(:retire)
+                  AND NOT c.code = ANY(:changed)
+            ),
+            kept AS (SELECT code, version_id FROM {t} WHERE NOT changed)
+            SELECT NOT EXISTS (SELECT * FROM live EXCEPT SELECT * FROM kept)
+               AND NOT EXISTS (SELECT * FROM kept EXCEPT SELECT * FROM live)"""),
+            {"p": self.proposal.parent_code, "retire": sorted(self.proposal.retire) or [""],
+             "changed": sorted(self.proposal.geometries) or [""]}).scalar())
+
+    def validate(self) -> Report:
+        """Every problem the proposal would cause, each with its place and size."""
+        self._ensure_staged()
+        return self._findings()
+
+    def _findings(self) -> Report:
+        """The checks, on the staged table as it is."""
+        findings = []
+        for r in self.session.execute(self._sql("""
+                SELECT level, kind, code, message, ST_X(at) AS lon, ST_Y(at) AS lat, area,
+                       detail
+                FROM (""" + VALIDATE_SQL + """) f(level, kind, code, message, at, area, detail)"""),
+                {"p": self.proposal.parent_code, "tol": self.tolerance_m2,
+                 "touched": _touched(self.proposal)}):
+            message = r.message
+            if r.area is not None:
+                message = f"{message}: {r.area:,.1f} m²"
+            findings.append(Finding(r.level, r.kind, r.code, message, r.lon, r.lat, r.area,
+                                    detail=r.detail))
+        # Only an enterprise inside a replaced or retired boundary can lose its cell.
+        uncovered = self.session.execute(self._sql("""
+            WITH {parent},
+            touched AS MATERIALIZED (
+                SELECT cv.geom FROM cell c
+                JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+                WHERE c.code = ANY(:touched)
+            )
+            SELECT DISTINCT e.management_code, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
+            FROM touched t JOIN enterprise e ON ST_Covers(t.geom, e.geom), parent p
+            WHERE ST_Covers(p.geom, e.geom)
+              AND NOT EXISTS (SELECT 1 FROM {t} o WHERE o.valid
+                              AND ST_Covers(o.geom, e.geom))
+            ORDER BY e.management_code LIMIT 50"""),
+            {"p": self.proposal.parent_code, "touched": _touched(self.proposal)}).all()
+        for r in uncovered:
+            findings.append(Finding("error", "uncovered", None,
+                                    f"enterprise {r.management_code} would be in no cell",
+                                    r.lon, r.lat, enterprise=r.management_code))
+        taken = set(self.session.execute(
+            text("SELECT code FROM cell WHERE code = ANY(:codes)"),
+            {"codes": sorted(self.proposal.new_cells)}).scalars())
+        for code in sorted(self.proposal.new_cells):
+            # The preview says what the commit would refuse, so neither surprises the other.
+            if code in taken:
+                findings.append(Finding(
+                    "error", "code_taken", code,
+                    f"code {code} exists or existed; codes are never reused"))
+            if code not in self.proposal.geometries:
+                findings.append(Finding("error", "no_boundary", code,
+                                        "new cell has no boundary"))
+            findings.append(Finding("warning", "no_owner", code,
+                                    "new cell has no owner of its own: it falls to the grid's "
+                                    "owner until one is named"))
+        return Report(findings)
+
+    def effect(self, today: dt.date | None = None) -> dict:
+        """What the proposal changes, cell by cell: enterprises by grade, inspections required a
+        year, overdue, complaints in the last 90 days, area; before and after; and the list of
+        enterprises that move."""
+        today = today or dt.date.today()
+        self._ensure_staged()
+        params = {"p": self.proposal.parent_code, "today": today,
+                  "touched": _touched(self.proposal)}
+        # Only an enterprise inside an old or a new boundary of a changed cell can change cell:
+        # everyone else keeps the cell enterprise_cell records for it now.
+        self.session.execute(text("""
+            CREATE TEMP TABLE IF NOT EXISTS effect_move (
+                enterprise_id bigint PRIMARY KEY, from_cell text, to_cell text) ON COMMIT DROP"""))
+        self.session.execute(text("TRUNCATE effect_move"))
+        self.session.execute(self._sql("""
+            INSERT INTO effect_move (enterprise_id, from_cell, to_cell)
+            WITH {parent},
+            area AS MATERIALIZED (
+                SELECT cv.geom FROM cell c
+                JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+                WHERE c.code = ANY(:touched)
+                UNION ALL SELECT geom FROM {t} WHERE changed
+            ),
+            candidate AS (
+                SELECT DISTINCT ON (e.id) e.id, e.geom
+                FROM area a JOIN enterprise e ON ST_Covers(a.geom, e.geom), parent p
+                WHERE ST_Covers(p.geom, e.geom)
+            )
+            SELECT i.id, cur.code, new.code
+            FROM candidate i
+            LEFT JOIN enterprise_cell ec ON ec.enterprise_id = i.id AND ec.valid_to IS NULL
+            LEFT JOIN cell cur ON cur.id = ec.cell_id
+            LEFT JOIN LATERAL (
+                SELECT o.code FROM {t} o WHERE o.valid AND ST_Covers(o.geom, i.geom)
+                ORDER BY o.code LIMIT 1) new ON true
+            WHERE cur.code IS DISTINCT FROM new.code"""), params)
+        self.session.execute(text("ANALYZE effect_move"))
+        moves = self.session.execute(text("""
+            SELECT e.management_code, e.name, e.grade, m.from_cell, m.to_cell
+            FROM effect_move m JOIN enterprise e ON e.id = m.enterprise_id
+            ORDER BY e.management_code""")).all()
+        # Per cell: everyone now in a child of the grid (by enterprise_cell, no geometry needed),
+        # with the movers' cells replaced; grouped once instead of one scan per cell and column.
+        cells = self.session.execute(self._sql("""
+            WITH {parent},
+            children AS (
+                SELECT c.id, c.code FROM cell c JOIN cell p ON p.id = c.parent_id
+                WHERE p.code = :p AND c.retired_at IS NULL
+            ),
+            ent AS MATERIALIZED (
+                SELECT s.before_cell, s.after_cell, e.grade, 365.0 / gi.interval_days AS workload,
+                       coalesce(li.last, e.valid_from::date) + gi.interval_days
+                           < CAST(:today AS date) AS overdue
+                FROM (
+                    SELECT ec.enterprise_id AS id, ch.code AS before_cell, ch.code AS after_cell
+                    FROM enterprise_cell ec JOIN children ch ON ch.id = ec.cell_id
+                    WHERE ec.valid_to IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM effect_move m
+                                      WHERE m.enterprise_id = ec.enterprise_id)
+                    UNION ALL
+                    SELECT enterprise_id, from_cell, to_cell FROM effect_move
+                ) s
+                JOIN enterprise e ON e.id = s.id
+                LEFT JOIN grade_interval gi ON gi.grade = e.grade
+                LEFT JOIN (SELECT enterprise_id, max(inspected_on) AS last FROM inspection
+                           GROUP BY enterprise_id) li ON li.enterprise_id = e.id
+            ),
+            by_grade AS (
+                SELECT side, code, grade, count(*) AS n, sum(workload) AS workload,
+                       count(*) FILTER (WHERE overdue) AS overdue
+                FROM ent,
+                     LATERAL (VALUES ('before', before_cell), ('after', after_cell)) v(side, code)
+                WHERE code IS NOT NULL
+                GROUP BY side, code, grade
+            ),
+            by_cell AS (
+                SELECT side, code, jsonb_object_agg(grade, n) AS grades, sum(n)::bigint AS n,
+                       sum(workload) AS workload, sum(overdue)::bigint AS overdue
+                FROM by_grade GROUP BY side, code
+            ),
+            complaints AS (
+                SELECT k.geom FROM complaint k, parent p
+                WHERE k.received_at > CAST(:today AS date) - 90 AND ST_Covers(p.geom, k.geom)
+            ),
+            complaints_before AS (
+                SELECT c.code, count(*) AS n FROM complaints m
+                JOIN cell_version cv ON cv.valid_to IS NULL AND ST_Covers(cv.geom, m.geom)
+                JOIN cell c ON c.id = cv.cell_id GROUP BY c.code
+            ),
+            complaints_after AS (
+                SELECT o.code, count(*) AS n FROM complaints m
+                JOIN {t} o ON ST_Covers(o.geom, m.geom) GROUP BY o.code
+            ),
+            codes AS (
+                SELECT code FROM {t} UNION SELECT code FROM children
+            )
+            SELECT k.code, b.grades AS grades_before, a.grades AS grades_after,
+                   coalesce(b.n, 0) AS enterprises_before, coalesce(a.n, 0) AS enterprises_after,
+                   coalesce(b.workload, 0) AS workload_before,
+                   coalesce(a.workload, 0) AS workload_after,
+                   coalesce(b.overdue, 0) AS overdue_before,
+                   coalesce(a.overdue, 0) AS overdue_after,
+                   coalesce(cb.n, 0) AS complaints_before, coalesce(ca.n, 0) AS complaints_after,
+                   (SELECT ST_Area(cv.geom::geography) / 1e6 FROM cell_version cv JOIN cell c
+                      ON c.id = cv.cell_id AND cv.valid_to IS NULL WHERE c.code = k.code)
+                       AS area_before_km2,
+                   ST_Area(o.geom::geography) / 1e6 AS area_after_km2,
+                   o.changed
+            FROM codes k
+            LEFT JOIN by_cell b ON b.side = 'before' AND b.code = k.code
+            LEFT JOIN by_cell a ON a.side = 'after' AND a.code = k.code
+            LEFT JOIN complaints_before cb ON cb.code = k.code
+            LEFT JOIN complaints_after ca ON ca.code = k.code
+            LEFT JOIN {t} o ON o.code = k.code
+            ORDER BY k.code"""), params).all()
+        rows = [dict(r._mapping) for r in cells]
+        for r in rows:
+            for key in ("workload_before", "workload_after", "area_before_km2", "area_after_km2"):
+                if r[key] is not None:
+                    r[key] = float(r[key])
+        live = [r for r in rows if r["area_after_km2"] is not None]
+        average = (sum(r["workload_after"] for r in live) / len(live)) if live else 0.0
+        average_before = (sum(r["workload_before"] for r in rows if r["area_before_km2"])
+                          / max(1, sum(1 for r in rows if r["area_before_km2"])))
+        for r in rows:
+            for key in ("workload_before", "workload_after"):
+                r[key] = round(float(r[key]), 1)
+            r["grades_before"] = r["grades_before"] or {}
+            r["grades_after"] = r["grades_after"] or {}
+            r["workload_change"] = round(r["workload_after"] - r["workload_before"], 1)
+            r["deviation"] = (round((r["workload_after"] - average) / average, 3)
+                              if average and r["area_after_km2"] is not None else None)
+            r["deviation_before"] = (
+                round((r["workload_before"] - average_before) / average_before, 3)
+                if average_before and r["area_before_km2"] else None)
+        return {"cells": rows, "average_workload": round(average, 1),
+                "moves": [dict(m._mapping) for m in moves],
+                "rises": [r["code"] for r in rows if r["workload_change"] > 0],
+                "falls": [r["code"] for r in rows if r["workload_change"] < 0]}
+
+    def commit(self, *, username: str, comment: str, valid_from: dt.datetime | None = None,
+               confirm_warnings: bool = False, reverts: int | None = None,
+               backdate_reason: str | None = None) -> int:
+        """Validate and write the proposal as one change; returns the change id.
+        ``backdate_reason``: why a change dated in the past was allowed (kept with the
+        change)."""
+        proposal = self.proposal
+        if not comment or not comment.strip():
+            raise RedrawError("comment: say why (required)")
+        bad = sorted(c for c in set(proposal.geometries) | set(proposal.new_cells) | proposal.retire
+                     if not is_cell_code(c))
+        if bad:
+            raise RedrawError(f"cell code {bad[0][:40]!r}: {CELL_CODE_RULE}")
+        at = valid_from or self.session.execute(text("SELECT now()")).scalar()
+        codes = sorted(set(proposal.geometries) | proposal.retire)
+        # Lock the versions being replaced: a concurrent commit waits here, then fails the check.
+        current = {r.code: r for r in self.session.execute(text("""
+            SELECT c.code, c.id AS cell_id, cv.id AS version_id, cv.valid_from
+            FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            WHERE c.code = ANY(:codes) FOR UPDATE OF cv"""), {"codes": codes}).all()}
+        for code in codes:
+            expected = proposal.expected_versions.get(code)
+            have = current.get(code)
+            if expected is not None and (have is None or have.version_id != expected):
+                raise Conflict(f"cell {code} was changed by someone else since you started "
+                               "editing; reload to see their change, then redo yours")
+        for code in codes:
+            if code not in current and code not in proposal.new_cells:
+                raise RedrawError(f"cell {code!r} is not a live cell")
+        # Validate again, after the lock: on the table staged for the preview when the rest of
+        # the grid is as it was then, on a fresh one otherwise.
+        if not self._still_current():
+            self.stage()
+        self._staged_as = None  # the table is about to become the change as written
+        report = self._findings()
+        if report.errors:
+            raise RedrawError("the change is not valid: " + "; ".join(
+                f"{f.cell or ''} {f.message}".strip() for f in report.errors[:10]))
+        if report.warnings and not confirm_warnings:
+            raise RedrawError("confirm the warnings first: " + "; ".join(
+                f"{f.cell or ''} {f.message}".strip() for f in report.warnings[:10]))
+        # A boundary given exactly as it is now is no change: it gets no new version.
+        same = set(self.session.execute(self._sql("""
+            UPDATE {t} o SET changed = false FROM cell c
+            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            WHERE c.code = o.code AND o.changed AND ST_Equals(o.geom, cv.geom)
+            RETURNING o.code""")).scalars())
+        for code in same:
+            proposal.geometries.pop(code, None)
+        codes = [c for c in codes if c not in same]
+        if not (proposal.geometries or proposal.new_cells or proposal.retire):
+            raise NothingChanges("nothing changes: every boundary given is the current one")
+        for code in codes:
+            if code in current and current[code].valid_from >= at:
+                raise RedrawError(f"cell {code}: its current boundary starts on or after the "
+                                  "change; choose a later valid_from")
+        summary = {"changed": sorted(proposal.geometries),
+                   "created": sorted(proposal.new_cells), "retired": sorted(proposal.retire)}
+        if backdate_reason:
+            summary["backdated"] = {"reason": backdate_reason.strip()}
+        change_id = self.session.execute(text("""
+            INSERT INTO grid_change (valid_from, username, comment, parent_code, reverts, summary)
+            VALUES (:at, :u, :c, :p, :r, CAST(:s AS jsonb)) RETURNING id"""), {
+            "at": at, "u": username, "c": comment.strip(), "p": proposal.parent_code,
+            "r": reverts, "s": json.dumps(summary)}).scalar()
+        parent = parent_row(self.session, proposal.parent_code)
+        for code, name in proposal.new_cells.items():
+            if self.session.execute(text("SELECT 1 FROM cell WHERE code = :c"),
+                                    {"c": code}).scalar():
+                raise RedrawError(f"code {code!r} exists or existed; codes are never reused")
+            self.session.execute(text("""
+                INSERT INTO cell (code, name, level, kind, specialty, parent_id, station_id)
+                SELECT :c, :n, 3, p.kind, p.specialty, p.id, p.station_id FROM cell p
+                WHERE p.id = :pid"""), {"c": code, "n": name, "pid": parent.id})
+        closing = [current[c].version_id for c in codes if c in current]
+        if closing:
+            self.session.execute(
+                text("UPDATE cell_version SET valid_to = :at WHERE id = ANY(:ids)"),
+                {"at": at, "ids": closing})
+        if proposal.retire:
+            self.session.execute(
+                text("UPDATE cell SET retired_at = :at WHERE code = ANY(:codes)"),
+                {"at": at, "codes": sorted(proposal.retire)})
+            # A retired cell answers for nothing from then on: its people's periods end with it.
+            self.session.execute(text("""
+                UPDATE responsibility r SET valid_to = :at FROM cell c
+                WHERE r.cell_id = c.id AND c.code = ANY(:codes)
+                  AND r.valid @> CAST(:at AS timestamptz)
+                  AND r.valid_from < :at"""), {"at": at, "codes": sorted(proposal.retire)})
+        # One statement for all new versions, so the assignment trigger runs once.
+        self.session.execute(self._sql("""
+            INSERT INTO cell_version (cell_id, geom, valid_from, comment, created_by, change_id)
+            SELECT c.id, ST_Multi(ST_CollectionExtract(o.geom, 3)), :at, :comment, :u, :chg
+            FROM {t} o JOIN cell c ON c.code = o.code WHERE o.changed"""),
+            {"at": at, "comment": comment.strip(), "u": username, "chg": change_id})
+        return change_id
+
+
 def validate(session: Session, proposal: Proposal, tolerance_m2: float = 1.0) -> Report:
     """Every problem the proposal would cause, each with its place and size."""
-    _stage(session, proposal)
-    findings = []
-    for r in session.execute(text(f"""
-            SELECT level, kind, code, message, ST_X(at) AS lon, ST_Y(at) AS lat, area,
-                   detail
-            FROM ({VALIDATE_SQL}) f(level, kind, code, message, at, area, detail)"""),
-            {"p": proposal.parent_code, "tol": tolerance_m2,
-             "touched": _touched(proposal)}):
-        message = r.message
-        if r.area is not None:
-            message = f"{message}: {r.area:,.1f} m²"
-        findings.append(Finding(r.level, r.kind, r.code, message, r.lon, r.lat, r.area,
-                                detail=r.detail))
-    # Only an enterprise inside a replaced or retired boundary can lose its cell.
-    uncovered = session.execute(text("""
-        WITH parent AS (
-            SELECT cv.geom FROM cell c
-            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-            WHERE c.code = :p
-        ),
-        touched AS MATERIALIZED (
-            SELECT cv.geom FROM cell c
-            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-            WHERE c.code = ANY(:touched)
-        )
-        SELECT DISTINCT e.management_code, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
-        FROM touched t JOIN enterprise e ON ST_Covers(t.geom, e.geom), parent p
-        WHERE ST_Covers(p.geom, e.geom)
-          AND NOT EXISTS (SELECT 1 FROM proposed o WHERE o.valid
-                          AND ST_Covers(o.geom, e.geom))
-        ORDER BY e.management_code LIMIT 50"""),
-        {"p": proposal.parent_code, "touched": _touched(proposal)}).all()
-    for r in uncovered:
-        findings.append(Finding("error", "uncovered", None,
-                                f"enterprise {r.management_code} would be in no cell",
-                                r.lon, r.lat, enterprise=r.management_code))
-    taken = set(session.execute(text("SELECT code FROM cell WHERE code = ANY(:codes)"),
-                                {"codes": sorted(proposal.new_cells)}).scalars())
-    for code in sorted(proposal.new_cells):
-        # The preview says what the commit would refuse, so neither surprises the other.
-        if code in taken:
-            findings.append(Finding("error", "code_taken", code,
-                                    f"code {code} exists or existed; codes are never reused"))
-        if code not in proposal.geometries:
-            findings.append(Finding("error", "no_boundary", code, "new cell has no boundary"))
-        findings.append(Finding("warning", "no_owner", code,
-                                "new cell has no owner of its own: it falls to the grid's "
-                                "owner until one is named"))
-    return Report(findings)
+    return Redraw(session, proposal, tolerance_m2).validate()
 
 
 def effect(session: Session, proposal: Proposal, today: dt.date | None = None) -> dict:
-    """What the proposal changes, cell by cell: enterprises by grade, inspections required a
-    year, overdue, complaints in the last 90 days, area; before and after; and the list of
-    enterprises that move. Run ``validate`` (or ``_stage``) first in the same transaction."""
-    today = today or dt.date.today()
-    _stage(session, proposal)
-    params = {"p": proposal.parent_code, "today": today, "touched": _touched(proposal)}
-    # Only an enterprise inside an old or a new boundary of a changed cell can change cell:
-    # everyone else keeps the cell enterprise_cell records for it now.
-    session.execute(text("""
-        CREATE TEMP TABLE IF NOT EXISTS effect_move (
-            enterprise_id bigint PRIMARY KEY, from_cell text, to_cell text) ON COMMIT DROP"""))
-    session.execute(text("TRUNCATE effect_move"))
-    session.execute(text("""
-        INSERT INTO effect_move (enterprise_id, from_cell, to_cell)
-        WITH parent AS (
-            SELECT cv.geom FROM cell c
-            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-            WHERE c.code = :p
-        ),
-        area AS MATERIALIZED (
-            SELECT cv.geom FROM cell c
-            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-            WHERE c.code = ANY(:touched)
-            UNION ALL SELECT geom FROM proposed WHERE changed
-        ),
-        candidate AS (
-            SELECT DISTINCT ON (e.id) e.id, e.geom
-            FROM area a JOIN enterprise e ON ST_Covers(a.geom, e.geom), parent p
-            WHERE ST_Covers(p.geom, e.geom)
-        )
-        SELECT i.id, cur.code, new.code
-        FROM candidate i
-        LEFT JOIN enterprise_cell ec ON ec.enterprise_id = i.id AND ec.valid_to IS NULL
-        LEFT JOIN cell cur ON cur.id = ec.cell_id
-        LEFT JOIN LATERAL (
-            SELECT o.code FROM proposed o WHERE o.valid AND ST_Covers(o.geom, i.geom)
-            ORDER BY o.code LIMIT 1) new ON true
-        WHERE cur.code IS DISTINCT FROM new.code"""), params)
-    session.execute(text("ANALYZE effect_move"))
-    moves = session.execute(text("""
-        SELECT e.management_code, e.name, e.grade, m.from_cell, m.to_cell
-        FROM effect_move m JOIN enterprise e ON e.id = m.enterprise_id
-        ORDER BY e.management_code""")).all()
-    # Per cell: everyone now in a child of the grid (by enterprise_cell, no geometry needed),
-    # with the movers' cells replaced; grouped once instead of one scan per cell and column.
-    cells = session.execute(text("""
-        WITH parent AS (
-            SELECT cv.geom FROM cell c
-            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-            WHERE c.code = :p
-        ),
-        children AS (
-            SELECT c.id, c.code FROM cell c JOIN cell p ON p.id = c.parent_id
-            WHERE p.code = :p AND c.retired_at IS NULL
-        ),
-        ent AS MATERIALIZED (
-            SELECT s.before_cell, s.after_cell, e.grade, 365.0 / gi.interval_days AS workload,
-                   coalesce(li.last, e.valid_from::date) + gi.interval_days
-                       < CAST(:today AS date) AS overdue
-            FROM (
-                SELECT ec.enterprise_id AS id, ch.code AS before_cell, ch.code AS after_cell
-                FROM enterprise_cell ec JOIN children ch ON ch.id = ec.cell_id
-                WHERE ec.valid_to IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM effect_move m
-                                  WHERE m.enterprise_id = ec.enterprise_id)
-                UNION ALL
-                SELECT enterprise_id, from_cell, to_cell FROM effect_move
-            ) s
-            JOIN enterprise e ON e.id = s.id
-            LEFT JOIN grade_interval gi ON gi.grade = e.grade
-            LEFT JOIN (SELECT enterprise_id, max(inspected_on) AS last FROM inspection
-                       GROUP BY enterprise_id) li ON li.enterprise_id = e.id
-        ),
-        by_grade AS (
-            SELECT side, code, grade, count(*) AS n, sum(workload) AS workload,
-                   count(*) FILTER (WHERE overdue) AS overdue
-            FROM ent, LATERAL (VALUES ('before', before_cell), ('after', after_cell)) v(side, code)
-            WHERE code IS NOT NULL
-            GROUP BY side, code, grade
-        ),
-        by_cell AS (
-            SELECT side, code, jsonb_object_agg(grade, n) AS grades, sum(n)::bigint AS n,
-                   sum(workload) AS workload, sum(overdue)::bigint AS overdue
-            FROM by_grade GROUP BY side, code
-        ),
-        complaints AS (
-            SELECT k.geom FROM complaint k, parent p
-            WHERE k.received_at > CAST(:today AS date) - 90 AND ST_Covers(p.geom, k.geom)
-        ),
-        complaints_before AS (
-            SELECT c.code, count(*) AS n FROM complaints m
-            JOIN cell_version cv ON cv.valid_to IS NULL AND ST_Covers(cv.geom, m.geom)
-            JOIN cell c ON c.id = cv.cell_id GROUP BY c.code
-        ),
-        complaints_after AS (
-            SELECT o.code, count(*) AS n FROM complaints m
-            JOIN proposed o ON ST_Covers(o.geom, m.geom) GROUP BY o.code
-        ),
-        codes AS (
-            SELECT code FROM proposed UNION SELECT code FROM children
-        )
-        SELECT k.code, b.grades AS grades_before, a.grades AS grades_after,
-               coalesce(b.n, 0) AS enterprises_before, coalesce(a.n, 0) AS enterprises_after,
-               coalesce(b.workload, 0) AS workload_before,
-               coalesce(a.workload, 0) AS workload_after,
-               coalesce(b.overdue, 0) AS overdue_before, coalesce(a.overdue, 0) AS overdue_after,
-               coalesce(cb.n, 0) AS complaints_before, coalesce(ca.n, 0) AS complaints_after,
-               (SELECT ST_Area(cv.geom::geography) / 1e6 FROM cell_version cv JOIN cell c
-                  ON c.id = cv.cell_id AND cv.valid_to IS NULL WHERE c.code = k.code)
-                   AS area_before_km2,
-               ST_Area(o.geom::geography) / 1e6 AS area_after_km2,
-               o.changed
-        FROM codes k
-        LEFT JOIN by_cell b ON b.side = 'before' AND b.code = k.code
-        LEFT JOIN by_cell a ON a.side = 'after' AND a.code = k.code
-        LEFT JOIN complaints_before cb ON cb.code = k.code
-        LEFT JOIN complaints_after ca ON ca.code = k.code
-        LEFT JOIN proposed o ON o.code = k.code
-        ORDER BY k.code"""), params).all()
-    rows = [dict(r._mapping) for r in cells]
-    for r in rows:
-        for key in ("workload_before", "workload_after", "area_before_km2", "area_after_km2"):
-            if r[key] is not None:
-                r[key] = float(r[key])
-    live = [r for r in rows if r["area_after_km2"] is not None]
-    average = (sum(r["workload_after"] for r in live) / len(live)) if live else 0.0
-    average_before = (sum(r["workload_before"] for r in rows if r["area_before_km2"])
-                      / max(1, sum(1 for r in rows if r["area_before_km2"])))
-    for r in rows:
-        for key in ("workload_before", "workload_after"):
-            r[key] = round(float(r[key]), 1)
-        r["grades_before"] = r["grades_before"] or {}
-        r["grades_after"] = r["grades_after"] or {}
-        r["workload_change"] = round(r["workload_after"] - r["workload_before"], 1)
-        r["deviation"] = (round((r["workload_after"] - average) / average, 3)
-                          if average and r["area_after_km2"] is not None else None)
-        r["deviation_before"] = (round((r["workload_before"] - average_before) / average_before,
-                                       3) if average_before and r["area_before_km2"] else None)
-    return {"cells": rows, "average_workload": round(average, 1),
-            "moves": [dict(m._mapping) for m in moves],
-            "rises": [r["code"] for r in rows if r["workload_change"] > 0],
-            "falls": [r["code"] for r in rows if r["workload_change"] < 0]}
+    """``Redraw.effect`` of a proposal staged for this call alone."""
+    return Redraw(session, proposal).effect(today)
 
 
 def commit(session: Session, proposal: Proposal, *, username: str, comment: str,
            valid_from: dt.datetime | None = None, confirm_warnings: bool = False,
            tolerance_m2: float = 1.0, reverts: int | None = None,
            backdate_reason: str | None = None) -> int:
-    """Validate and write the proposal as one change; returns the change id.
-    ``backdate_reason``: why a change dated in the past was allowed (kept with the change)."""
-    if not comment or not comment.strip():
-        raise RedrawError("comment: say why (required)")
-    bad = sorted(c for c in set(proposal.geometries) | set(proposal.new_cells) | proposal.retire
-                 if not is_cell_code(c))
-    if bad:
-        raise RedrawError(f"cell code {bad[0][:40]!r}: {CELL_CODE_RULE}")
-    at = valid_from or session.execute(text("SELECT now()")).scalar()
-    codes = sorted(set(proposal.geometries) | proposal.retire)
-    # Lock the versions being replaced: a concurrent commit waits here, then fails the check.
-    current = {r.code: r for r in session.execute(text("""
-        SELECT c.code, c.id AS cell_id, cv.id AS version_id, cv.valid_from
-        FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-        WHERE c.code = ANY(:codes) FOR UPDATE OF cv"""), {"codes": codes}).all()}
-    for code in codes:
-        expected = proposal.expected_versions.get(code)
-        have = current.get(code)
-        if expected is not None and (have is None or have.version_id != expected):
-            raise Conflict(f"cell {code} was changed by someone else since you started "
-                           "editing; reload to see their change, then redo yours")
-    for code in codes:
-        if code not in current and code not in proposal.new_cells:
-            raise RedrawError(f"cell {code!r} is not a live cell")
-    report = validate(session, proposal, tolerance_m2)
-    if report.errors:
-        raise RedrawError("the change is not valid: " + "; ".join(
-            f"{f.cell or ''} {f.message}".strip() for f in report.errors[:10]))
-    if report.warnings and not confirm_warnings:
-        raise RedrawError("confirm the warnings first: " + "; ".join(
-            f"{f.cell or ''} {f.message}".strip() for f in report.warnings[:10]))
-    # A boundary given exactly as it is now is no change: it gets no new version.
-    same = set(session.execute(text("""
-        UPDATE proposed o SET changed = false FROM cell c
-        JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-        WHERE c.code = o.code AND o.changed AND ST_Equals(o.geom, cv.geom)
-        RETURNING o.code""")).scalars())
-    for code in same:
-        proposal.geometries.pop(code, None)
-    codes = [c for c in codes if c not in same]
-    if not (proposal.geometries or proposal.new_cells or proposal.retire):
-        raise NothingChanges("nothing changes: every boundary given is the current one")
-    for code in codes:
-        if code in current and current[code].valid_from >= at:
-            raise RedrawError(f"cell {code}: its current boundary starts on or after the "
-                              "change; choose a later valid_from")
-    summary = {"changed": sorted(proposal.geometries), "created": sorted(proposal.new_cells),
-               "retired": sorted(proposal.retire)}
-    if backdate_reason:
-        summary["backdated"] = {"reason": backdate_reason.strip()}
-    change_id = session.execute(text("""
-        INSERT INTO grid_change (valid_from, username, comment, parent_code, reverts, summary)
-        VALUES (:at, :u, :c, :p, :r, CAST(:s AS jsonb)) RETURNING id"""), {
-        "at": at, "u": username, "c": comment.strip(), "p": proposal.parent_code,
-        "r": reverts, "s": json.dumps(summary)}).scalar()
-    parent = parent_row(session, proposal.parent_code)
-    for code, name in proposal.new_cells.items():
-        if session.execute(text("SELECT 1 FROM cell WHERE code = :c"), {"c": code}).scalar():
-            raise RedrawError(f"code {code!r} exists or existed; codes are never reused")
-        session.execute(text("""
-            INSERT INTO cell (code, name, level, kind, specialty, parent_id, station_id)
-            SELECT :c, :n, 3, p.kind, p.specialty, p.id, p.station_id FROM cell p
-            WHERE p.id = :pid"""), {"c": code, "n": name, "pid": parent.id})
-    closing = [current[c].version_id for c in codes if c in current]
-    if closing:
-        session.execute(text("UPDATE cell_version SET valid_to = :at WHERE id = ANY(:ids)"),
-                        {"at": at, "ids": closing})
-    if proposal.retire:
-        session.execute(text("UPDATE cell SET retired_at = :at WHERE code = ANY(:codes)"),
-                        {"at": at, "codes": sorted(proposal.retire)})
-        # A retired cell answers for nothing from then on: its people's periods end with it.
-        session.execute(text("""
-            UPDATE responsibility r SET valid_to = :at FROM cell c
-            WHERE r.cell_id = c.id AND c.code = ANY(:codes) AND r.valid @> CAST(:at AS timestamptz)
-              AND r.valid_from < :at"""), {"at": at, "codes": sorted(proposal.retire)})
-    # One statement for all new versions, so the assignment trigger runs once.
-    session.execute(text("""
-        INSERT INTO cell_version (cell_id, geom, valid_from, comment, created_by, change_id)
-        SELECT c.id, ST_Multi(ST_CollectionExtract(o.geom, 3)), :at, :comment, :u, :chg
-        FROM proposed o JOIN cell c ON c.code = o.code WHERE o.changed"""),
-        {"at": at, "comment": comment.strip(), "u": username, "chg": change_id})
-    return change_id
+    """``Redraw.commit`` of a proposal staged for this call alone."""
+    return Redraw(session, proposal, tolerance_m2).commit(
+        username=username, comment=comment, valid_from=valid_from,
+        confirm_warnings=confirm_warnings, reverts=reverts, backdate_reason=backdate_reason)
 
 
 def revert(session: Session, change_id: int, *, username: str, comment: str,
@@ -601,6 +693,77 @@ def history(session: Session, code: str) -> dict:
     return {"code": code, "versions": versions, "owners": owners}
 
 
+CELL_NAME = Field(max_length=100, min_length=1)
+VERSION = Field(kind="int", min=1)
+
+
+def boundary(geom, *, make_valid: bool = False, keep_invalid: bool = False):
+    """The one check of a boundary someone sends, from the editor or in a file: (MultiPolygon
+    to use or None, problem or None). Only polygons, and only in China (lon/lat); an invalid
+    one is refused, repaired (``make_valid``) or kept for ``validate`` to place on the map
+    (``keep_invalid``, the editor's preview)."""
+    from gis.files import plausible_in_china, polygon_problem
+
+    geom, problem, _note = polygon_problem(geom, make_valid, keep_invalid)
+    return geom, problem or (plausible_in_china(geom) if geom is not None else None)
+
+
+def _code(field_name: str, code) -> str:
+    if not is_cell_code(code):
+        raise ValidationError(field_name, "a cell code is 1-32 ASCII letters, digits, '-' or "
+                              "'_'", "cell_code")
+    return code
+
+
+def proposal_from_json(session: Session, parent_code: str, body: dict, limits) -> Proposal:
+    """The grid editor's proposal (``moves`` of villages, GeoJSON ``geometries``,
+    ``new_cells``, ``retire``, ``expected_versions``, already checked for their types) for the
+    grid ``parent_code``. Raises ValidationError naming the field; geometries within
+    ``limits`` (gis/limits.py: vertices)."""
+    if body["moves"]:
+        proposal = village_moves(session, parent_code, {str(k): str(v)
+                                                        for k, v in body["moves"].items()})
+    else:
+        proposal = Proposal(parent_code)
+    for cell_code, geojson in (body["geometries"] or {}).items():
+        _code("geometries", cell_code)
+        try:
+            geom = shapely.from_geojson(json.dumps(geojson))
+        except Exception:  # noqa: BLE001 - GEOS/JSON parse errors come in several kinds
+            raise ValidationError("geometries", f"{cell_code}: not a GeoJSON geometry",
+                                  "invalid") from None
+        geom, problem = boundary(geom, keep_invalid=True)
+        if problem:
+            raise ValidationError("geometries", f"{cell_code}: {problem}", "invalid")
+        proposal.geometries[cell_code] = geom
+    check_vertices(proposal.geometries.items(), limits)
+    for new_code, name in (body["new_cells"] or {}).items():
+        proposal.new_cells[_code("new_cells", new_code)] = validate_fields({"name": name},
+                                                       {"name": CELL_NAME})["name"]
+    proposal.retire.update(_code("retire", code) for code in body["retire"] or [])
+    for version_code, version in (body["expected_versions"] or {}).items():
+        proposal.expected_versions[str(version_code)] = validate_fields(
+            {"expected_versions": version}, {"expected_versions": VERSION})["expected_versions"]
+    children = current_children(session, parent_code)
+    for cell_code in set(proposal.geometries) | proposal.retire:
+        if cell_code not in children and cell_code not in proposal.new_cells:
+            raise ValidationError("geometries", f"{cell_code}: not a cell of grid "
+                                  f"{parent_code}", "invalid")
+    for cell_code in proposal.expected_versions:
+        if cell_code not in children:
+            raise ValidationError("expected_versions", f"{cell_code[:40]}: not a cell of grid "
+                                  f"{parent_code}", "invalid")
+    return proposal
+
+
+def audit_detail(change_id: int, proposal: Proposal, comment: str,
+                 valid_from: dt.datetime | None) -> dict:
+    """What the audit log keeps of a committed redraw (the reason for a past date is added
+    under the name it was given by: the API's backdate_reason, the CLI's --reason)."""
+    return {"change": change_id, "cells": sorted(proposal.geometries), "comment": comment,
+            "valid_from": valid_from}
+
+
 def proposals_from_file(session: Session, path, *, code_field: str = "code",
                         crs: str | None = None, make_valid: bool = False,
                         limits=None) -> list[Proposal]:
@@ -608,7 +771,7 @@ def proposals_from_file(session: Session, path, *, code_field: str = "code",
     each). Every feature must name a live cell; problems are refused like an import's. The
     file is read within ``limits`` (gis/limits.py: features, vertices)."""
     from gis.errors import ImportRefused, Problem
-    from gis.files import plausible_in_china, polygon_problem, read_vector
+    from gis.files import read_vector
 
     frame, _source = read_vector(path, crs, limits)
     if code_field not in frame.columns:
@@ -621,8 +784,7 @@ def proposals_from_file(session: Session, path, *, code_field: str = "code",
     for i, row in frame.iterrows():
         code = str(row[code_field]).strip()
         where = f"feature {i + 1} (code {code})"
-        geom, problem, _note = polygon_problem(row.geometry, make_valid)
-        problem = problem or (plausible_in_china(geom) if geom is not None else None)
+        geom, problem = boundary(row.geometry, make_valid=make_valid)
         if code not in parents:
             problem = f"no live cell {code!r} with a parent grid"
         if problem:

@@ -253,3 +253,26 @@ def test_split_a_cell_in_two_and_merge_two_cells(session, world):
                                                                           116.1, 38.5)},
             new_cells={"S1-03": "again"}), username="u", comment="reuse",
             confirm_warnings=True, valid_from=NOW + dt.timedelta(days=1))
+
+
+def test_a_redraw_is_staged_once_for_its_validation_effect_and_commit(session, world):
+    job = redraw.Redraw(session, redraw.Proposal("S1", edge_at(116.04)))
+    staged, stage = [], job.stage
+    job.stage = lambda: staged.append(1) or stage()
+    assert job.validate().findings == []
+    assert {m["management_code"] for m in job.effect()["moves"]} == {"W1", "W2"}
+    job.commit(username="u", comment="move")
+    assert len(staged) == 1
+    assert cell_of(session, "W1") == ("S1-02", False)
+
+
+def test_commit_checks_the_grid_as_it_is_then_not_as_it_was_staged(session, world):
+    split = redraw.Redraw(session, redraw.Proposal(
+        "S1", {"S1-01": box(116.0, 38.4, 116.04, 38.5), "S1-03": box(116.04, 38.4, 116.05, 38.5)},
+        new_cells={"S1-03": "新网格"}))
+    assert split.validate().errors == []
+    # Someone else moves the S1-01/S1-02 edge in the meantime: S1-02 now reaches into S1-03.
+    redraw.commit(session, redraw.Proposal("S1", edge_at(116.045)), username="b",
+                  comment="other")
+    with pytest.raises(redraw.RedrawError, match="overlap"):
+        split.commit(username="a", comment="split", confirm_warnings=True)
