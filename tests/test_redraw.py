@@ -276,3 +276,27 @@ def test_commit_checks_the_grid_as_it_is_then_not_as_it_was_staged(session, worl
                   comment="other")
     with pytest.raises(redraw.RedrawError, match="overlap"):
         split.commit(username="a", comment="split", confirm_warnings=True)
+
+
+def test_the_editor_and_a_file_refuse_the_same_boundaries(session, world, tmp_path):
+    import geopandas as gpd
+
+    from gis.errors import ImportRefused
+    from gis.limits import Limits
+    from gis.validation import ValidationError
+
+    body = {"moves": None, "new_cells": None, "retire": None, "expected_versions": None}
+    for geom, reason in ((shapely.Point(116.02, 38.45), "expected a polygon"),
+                         (shapely.box(16.0, 38.4, 16.05, 38.5), "outside China")):
+        with pytest.raises(ValidationError, match=reason):
+            redraw.proposal_from_json(session, "S1", {**body, "geometries": {
+                "S1-01": json.loads(shapely.to_geojson(geom))}}, Limits())
+        path = tmp_path / "one.geojson"
+        gpd.GeoDataFrame({"code": ["S1-01"]}, geometry=[geom], crs=4326).to_file(path)
+        with pytest.raises(ImportRefused, match=reason):
+            redraw.proposals_from_file(session, path)
+    # The editor keeps a self-crossing polygon: its preview shows where it crosses.
+    bowtie = shapely.Polygon([(116.0, 38.4), (116.05, 38.5), (116.05, 38.4), (116.0, 38.5)])
+    proposal = redraw.proposal_from_json(session, "S1", {**body, "geometries": {
+        "S1-01": json.loads(shapely.to_geojson(bowtie))}}, Limits())
+    assert not proposal.geometries["S1-01"].is_valid
