@@ -22,8 +22,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     _check_secret_key(app.config)
 
-    from app import (account, admin, api, auth, cli, db, errors, gridedit, i18n, lookup, main,
-                     mapwall, security)
+    from app import (account, admin, api, auth, cli, db, errors, i18n, lookup, main,
+                     mapwall, redraw, security)
     from app import ratelimit
     from gis.limits import Limits
 
@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import jobs
 
     jobs.init_app(app)
-    for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, gridedit.bp):
+    for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp):
         app.register_blueprint(blueprint)
     app.wsgi_app = lookup.FastLookup(app)
     if app.config["PROXY_FIX_X_FOR"]:

@@ -7,7 +7,8 @@ from flask_babel import gettext as _
 
 from app.auth import forget_tokens, record, require
 from app.db import get_session
-from gis import audit, records, users
+from gis import audit, users
+from gis import reference as reference_data
 from gis.models import ROLES
 from gis.validation import Field, validate
 
@@ -114,8 +115,8 @@ def audit_log():
 @require("admin")
 def reference():
     db = get_session()
-    return render_template("admin/reference.html", intervals=records.grade_intervals(db),
-                           checklist=records.checklist(db))
+    return render_template("admin/reference.html", intervals=reference_data.grade_intervals(db),
+                           checklist=reference_data.checklist(db))
 
 
 def _me() -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from app.auth import authorize, authorize_dated, login_required, record, require, zone
 from app.db import get_session
 from app.ratelimit import rate_limited
-from gis import records
+from gis import fieldwork, reference
 from gis.errors import GridWatchError
 from gis.models import GRADES
 from gis.validation import Field, ValidationError, validate
@@ -31,7 +31,7 @@ INSPECTION = {
     "problems": Field(required=False, max_length=2000),
     "rectification_deadline": Field(kind="date", required=False),
 }
-COMPLAINT = {"status": Field(choices=records.COMPLAINT_STATUSES)}
+COMPLAINT = {"status": Field(choices=fieldwork.COMPLAINT_STATUSES)}
 OWNER = {"person_id": Field(kind="int", min=1),
          "valid_from": Field(kind="datetime", required=False),
          # Why an owner change reaches further into the past than the grace window (admins).
@@ -56,7 +56,7 @@ def _json_body() -> dict:
 def _or_404(fn, *args):
     try:
         return fn(*args)
-    except records.NotFound as exc:
+    except fieldwork.NotFound as exc:
         abort(404, description=str(exc))
 
 
@@ -77,7 +77,7 @@ def search_enterprises():
 
     db = get_session()
     # Only what the user may see: leaders and inspectors read their own area.
-    return jsonify(enterprises=records.search_enterprises(
+    return jsonify(enterprises=fieldwork.search_enterprises(
         db, args["q"], args["limit"], cells=policy.visible_cells(db, current_user.grants)))
 
 
@@ -86,11 +86,11 @@ def search_enterprises():
 def create_inspection():
     body = validate(_json_body(), INSPECTION)
     db = get_session()
-    enterprise_id, path = _or_404(records.enterprise_target, db, body["enterprise"])
+    enterprise_id, path = _or_404(fieldwork.enterprise_target, db, body["enterprise"])
     authorize("record_inspection", path)
     person_id = db.execute(text("SELECT person_id FROM app_user WHERE id = :u"),
                            {"u": current_user.id}).scalar()
-    inspection_id = records.record_inspection(
+    inspection_id = fieldwork.record_inspection(
         db, enterprise_id, inspector_person_id=person_id, inspected_on=body["inspected_on"],
         results=body["results"], problems=body["problems"],
         rectification_deadline=body["rectification_deadline"])
@@ -105,9 +105,9 @@ def create_inspection():
 def update_complaint(number: str):
     body = validate(_json_body(), COMPLAINT)
     db = get_session()
-    complaint_id, path = _or_404(records.complaint_target, db, number)
+    complaint_id, path = _or_404(fieldwork.complaint_target, db, number)
     authorize("handle_complaint", path)
-    records.update_complaint(db, complaint_id, body["status"])
+    fieldwork.update_complaint(db, complaint_id, body["status"])
     record("complaint_updated", target=f"complaint {number}", status=body["status"])
     db.commit()
     return jsonify(number=number, status=body["status"])
@@ -118,9 +118,9 @@ def update_complaint(number: str):
 def set_owner(code: str):
     body = validate(_json_body(), OWNER, zone=zone())
     db = get_session()
-    cell_id, path = _or_404(records.cell_target, db, code)
+    cell_id, path = _or_404(fieldwork.cell_target, db, code)
     flag = authorize_dated("edit_owner", path, body["valid_from"], body["backdate_reason"])
-    if not _or_404(records.set_cell_owner, db, cell_id, body["person_id"], body["valid_from"]):
+    if not _or_404(fieldwork.set_cell_owner, db, cell_id, body["person_id"], body["valid_from"]):
         db.rollback()
         return jsonify(cell=code, person_id=body["person_id"], unchanged=True)
     record("cell_owner_set", target=f"cell {code}", flag=flag, person_id=body["person_id"],
@@ -137,10 +137,10 @@ def put_grade_intervals():
     if not changes:
         raise ValidationError("body", "give at least one of A, B, C, D")
     db = get_session()
-    records.set_grade_intervals(db, changes)
+    reference.set_grade_intervals(db, changes)
     record("grade_intervals_set", target="grade_interval", **changes)
     db.commit()
-    return jsonify(records.grade_intervals(db))
+    return jsonify(reference.grade_intervals(db))
 
 
 @bp.post("/reference/checklist-items")
@@ -148,7 +148,7 @@ def put_grade_intervals():
 def post_checklist_item():
     body = validate(_json_body(), CHECKLIST_ITEM)
     db = get_session()
-    item_id = records.add_checklist_item(db, body["code"], body["title"], body["category"])
+    item_id = reference.add_checklist_item(db, body["code"], body["title"], body["category"])
     record("checklist_item_added", target=f"checklist_item {body['code']}", title=body["title"])
     db.commit()
     return jsonify(id=item_id, code=body["code"]), 201

@@ -180,7 +180,7 @@ CRS_HELP = "CRS of coordinates without one: EPSG:4326, another EPSG code, or gcj
 def grid_import(file, level, parent, kind, specialty, code_field, name_field, crs, make_valid,
                 skip_invalid, valid_from, comment, reason, confirm):
     """Import cells from GeoJSON, Shapefile (folder or zip) or GeoPackage; upsert by code."""
-    from gis.grid import import_cells
+    from gis.cells import import_cells
 
     when = _parse_when(valid_from)
     flag = _dated(when, reason)
@@ -199,7 +199,7 @@ def grid_import(file, level, parent, kind, specialty, code_field, name_field, cr
 @click.option("--at", help="Boundaries as of this date (ISO); default now.")
 def grid_export(file, at):
     """Export cells to .geojson or .gpkg (code, name, level, kind, parent_code, …)."""
-    from gis.grid import export_cells
+    from gis.cells import export_cells
 
     _require_database()
     try:
@@ -257,7 +257,7 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
             jobs = [redraw.Redraw(session, p, tolerance) for p in proposals]
             for job in jobs:
                 p = job.proposal
-                report = job.validate()
+                report = job.check()
                 effect = job.effect()
                 click.echo(f"grid {p.parent_code}: {len(p.geometries)} cell(s), "
                            f"{len(effect['moves'])} enterprise(s) move")

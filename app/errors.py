@@ -41,7 +41,7 @@ def error_response(status: int, message: str | None = None, field: str | None = 
                            field=field), status
 
 
-def _validation_problem(exc: ValidationError) -> str:
+def validation_problem(exc: ValidationError) -> str:
     """The reason in the user's language; the field name stays as the API spells it."""
     p = exc.params
     texts = {
@@ -104,7 +104,7 @@ def _validation_problem(exc: ValidationError) -> str:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _invalid(exc: ValidationError):
-        problem = _validation_problem(exc)
+        problem = validation_problem(exc)
         return error_response(400, _("%(field)s: %(problem)s", field=exc.field,
                                      problem=problem), field=exc.field)
 

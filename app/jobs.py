@@ -32,9 +32,9 @@ def _error_text(result: dict | None, fallback: str | None) -> str | None:
     """A failed job's error in the reader's language when it was a ValidationError."""
     detail = (result or {}).get("error") or {}
     if detail.get("code"):
-        from app.errors import _validation_problem
+        from app.errors import validation_problem
 
-        problem = _validation_problem(ValidationError(
+        problem = validation_problem(ValidationError(
             detail["field"], detail["message"], detail["code"], **(detail.get("params") or {})))
         return _("%(field)s: %(problem)s", field=detail["field"], problem=problem)
     return fallback

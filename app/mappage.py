@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from app.db import get_session
 from gis import policy
-from gis.supervision import Window
+from gis.wall import Window
 from gis.validation import ValidationError
 from layers import REGISTRY, Layer, LayerQuery
 
@@ -125,7 +125,7 @@ def city_bounds() -> list[list[float]] | None:
             WHERE c.level = 1 AND cv.valid_to IS NULL) b""")).one()
     if row[0] is None:
         return None
-    from gis.coords import folium_bounds
+    from gis.crs import folium_bounds
 
     return folium_bounds((row[0], row[1], row[2], row[3]))
 

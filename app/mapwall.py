@@ -18,7 +18,7 @@ from app.auth import login_required
 from app.db import get_session
 from app.mappage import DEFAULT_DAYS, build_map, layer_query, layer_spec, map_parts
 from app.ratelimit import rate_limited
-from gis.supervision import cell_rows, enterprise_rows, map_figures
+from gis.wall import cell_rows, enterprise_rows, map_figures
 from gis.validation import Field, validate
 from layers import REGISTRY
 

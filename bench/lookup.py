@@ -121,7 +121,7 @@ def build(url: str, seed: int, n_cells: int, n_enterprises: int) -> None:
     from psycopg2.extras import execute_values
 
     from gis.enterprises import EnterpriseRow, upsert_enterprises
-    from gis.grid import CellRecord, upsert_cells
+    from gis.cells import CellRecord, upsert_cells
     from gis.users import create_user
 
     t0 = time.perf_counter()

@@ -18,7 +18,7 @@ afterwards (so every run starts from the same state), median of ``--runs``:
    recomputation in shapely of every enterprise near the two cells. Timed on new connections,
    and on one warm connection after a few unmeasured steps (as an app server's pooled
    connection is, where PL/pgSQL has switched gw_assign's statements to generic plans);
-2. gis.redraw.commit as a whole, and its validate() and effect() on their own;
+2. gis.redraw.commit as a whole, and its check() and effect() on their own;
 3. gw_assign(now(), NULL) with the new boundaries in place (assignment triggers disabled inside
    the transaction, so the full pass is what writes the changed rows), and the same after
    TRUNCATE enterprise_cell (every row written).
@@ -476,7 +476,7 @@ def bench_size(engines: Engines, raw, size: Size, runs: int, timeout_s: float) -
     p = proposal(versions, edit)
 
     def run_validate(session):
-        report = redraw.validate(session, p)
+        report = redraw.check(session, p)
         if report.errors or report.warnings:
             raise CheckFailed(f"validate() finds {report.as_dict()}")
         return report

@@ -53,9 +53,11 @@ __all__ = [
     "REASON_SWAPPED",
     "REASON_ZERO",
     "check_lonlat",
+    "folium_bounds",
     "gcj02_to_wgs84",
     "in_china",
     "parse_crs",
+    "to_folium",
     "transform_geometry_gcj02_to_wgs84",
     "wgs84_to_gcj02",
 ]
@@ -399,3 +401,17 @@ def parse_crs(value) -> CrsSpec:
     except pyproj.exceptions.CRSError as exc:
         raise CrsError(f"unknown EPSG code in CRS {value!r}: pyproj says {exc}") from exc
     return CrsSpec("epsg", code)
+
+
+# Folium/Leaflet want [lat, lon]. Everything in code and GeoJSON is (lon, lat), EPSG:4326;
+# converting anywhere but here invites swapped coordinates.
+
+def to_folium(lon: float, lat: float) -> list[float]:
+    """(lon, lat) -> [lat, lon] for Folium locations."""
+    return [lat, lon]
+
+
+def folium_bounds(bounds: tuple[float, float, float, float]) -> list[list[float]]:
+    """(minx, miny, maxx, maxy) in lon/lat -> [[south, west], [north, east]] for fit_bounds."""
+    minx, miny, maxx, maxy = bounds
+    return [to_folium(minx, miny), to_folium(maxx, maxy)]

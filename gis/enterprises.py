@@ -25,7 +25,7 @@ from gis.credit_code import validate_credit_code
 from gis.crs import check_lonlat, gcj02_to_wgs84, parse_crs
 from gis.errors import ImportRefused, Problem
 from gis.files import write_vector
-from gis.grid import ImportSummary, Progress
+from gis.cells import ImportSummary, Progress
 from gis.limits import Limits
 from gis.models import GRADES, SPECIALTIES
 

@@ -1,4 +1,4 @@
-"""Redrawing cells safely: propose, validate, see the effect, commit with history, revert.
+"""Redrawing cells safely: propose, check, see the effect, commit with history, revert.
 
 Coordinates are lon/lat (EPSG:4326); areas are m² on the spheroid (geography). A proposal
 changes cells inside one parent grid (a station's grid, or a professional grid): new
@@ -263,7 +263,7 @@ _TABLES = itertools.count(1)
 class Redraw:
     """One proposal's job in one transaction: the grid as proposed is staged once, in a temp
     table (the parent's children with the proposal applied, their validity computed once, a
-    GiST index so checks probe it per point), and ``validate``, ``effect`` and ``commit`` all
+    GiST index so checks probe it per point), and ``check``, ``effect`` and ``commit`` all
     read that table.
 
     ``commit`` keeps its own safety check: it locks the versions it replaces and checks the
@@ -338,7 +338,7 @@ class Redraw:
             {"p": self.proposal.parent_code, "retire": sorted(self.proposal.retire) or [""],
              "changed": sorted(self.proposal.geometries) or [""]}).scalar())
 
-    def validate(self) -> Report:
+    def check(self) -> Report:
         """Every problem the proposal would cause, each with its place and size."""
         self._ensure_staged()
         return self._findings()
@@ -631,9 +631,9 @@ class Redraw:
         return change_id
 
 
-def validate(session: Session, proposal: Proposal, tolerance_m2: float = 1.0) -> Report:
+def check(session: Session, proposal: Proposal, tolerance_m2: float = 1.0) -> Report:
     """Every problem the proposal would cause, each with its place and size."""
-    return Redraw(session, proposal, tolerance_m2).validate()
+    return Redraw(session, proposal, tolerance_m2).check()
 
 
 def effect(session: Session, proposal: Proposal, today: dt.date | None = None) -> dict:
@@ -700,7 +700,7 @@ VERSION = Field(kind="int", min=1)
 def boundary(geom, *, make_valid: bool = False, keep_invalid: bool = False):
     """The one check of a boundary someone sends, from the editor or in a file: (MultiPolygon
     to use or None, problem or None). Only polygons, and only in China (lon/lat); an invalid
-    one is refused, repaired (``make_valid``) or kept for ``validate`` to place on the map
+    one is refused, repaired (``make_valid``) or kept for ``check`` to place on the map
     (``keep_invalid``, the editor's preview)."""
     from gis.files import plausible_in_china, polygon_problem
 

@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from gis.supervision import Window
+from gis.wall import Window
 
 
 def N_(message: str) -> str:

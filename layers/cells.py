@@ -1,7 +1,7 @@
 """Level-3 cells: outlined and labelled, with their owner; optionally a choropleth of one
 figure (class breaks by mapclassify)."""
 from gis.classify import class_breaks
-from gis.supervision import cell_rows
+from gis.wall import cell_rows
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, feature_collection, register
 from layers.palette import CELL_LINE, SEQUENTIAL
 

@@ -1,5 +1,5 @@
 """Enterprises coloured by supervision grade A-D (one palette everywhere)."""
-from gis.supervision import enterprise_count, enterprise_geojson, enterprise_tile
+from gis.wall import enterprise_count, enterprise_geojson, enterprise_tile
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, register
 from layers.palette import GRADE_COLORS
 

@@ -1,5 +1,5 @@
 """Second-level territorial grids (one per supervision station): heavy outlines."""
-from gis.supervision import cell_rows
+from gis.wall import cell_rows
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, feature_collection, register
 from layers.palette import GRID_LINE
 

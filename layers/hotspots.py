@@ -14,7 +14,7 @@ from sqlalchemy import text
 # Imported with the app, not on the first request: esda and libpysal take ~1 s to load, which
 # the first leader to open the wall after a restart would otherwise wait for.
 from gis.hotspots import count_points, gi_star, hex_grid
-from gis.supervision import cell_rows
+from gis.wall import cell_rows
 from layers import Layer, LayerQuery, LegendItem, N_, feature_collection, register
 from layers.palette import COLD, HOT
 

@@ -1,6 +1,6 @@
 """Enterprises overdue for inspection: a black ring around the grade dot, so they stand out
 on top of the grade layer."""
-from gis.supervision import enterprise_count, enterprise_geojson, enterprise_tile
+from gis.wall import enterprise_count, enterprise_geojson, enterprise_tile
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, register
 from layers.enterprises import POPUP
 from layers.palette import OVERDUE_COLOR

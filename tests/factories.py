@@ -7,7 +7,7 @@ import shapely
 from sqlalchemy import text
 
 from gis.enterprises import EnterpriseRow, upsert_enterprises
-from gis.grid import CellRecord, upsert_cells
+from gis.cells import CellRecord, upsert_cells
 
 # A 0.1° x 0.1° square city near Hejian, cut into two level-3 cells at lon 116.05.
 CITY = shapely.box(116.0, 38.4, 116.1, 38.5)

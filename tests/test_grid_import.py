@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from gis.crs import wgs84_to_gcj02
 from gis.errors import FileFormatError, ImportRefused
-from gis.grid import import_cells
+from gis.cells import import_cells
 from tests.factories import CITY, EAST, WEST, add_cells, add_enterprises, cell_of
 
 BOWTIE = shapely.Polygon([(116.0, 38.4), (116.1, 38.5), (116.1, 38.4), (116.0, 38.5)])
@@ -222,7 +222,7 @@ def test_professional_cells_need_a_specialty(session, tmp_path):
 
 
 def test_grid_export_carries_the_contract_fields(session, tmp_path):
-    from gis.grid import export_cells
+    from gis.cells import export_cells
 
     add_cells(session, ("C", 1, CITY, None), ("C-01", 2, WEST, "C"))
     for name in ("out.geojson", "out.gpkg"):
@@ -235,7 +235,7 @@ def test_grid_export_carries_the_contract_fields(session, tmp_path):
 
 
 def test_export_to_unknown_extension_is_refused(session, tmp_path):
-    from gis.grid import export_cells
+    from gis.cells import export_cells
 
     with pytest.raises(FileFormatError, match=".geojson or .gpkg"):
         export_cells(session, tmp_path / "out.kml")
@@ -317,7 +317,7 @@ def _shrunk_cell_file(tmp_path):
 def test_import_that_opens_a_gap_and_orphans_enterprises_needs_confirm(session, tmp_path):
     """The attack: a one-feature import shrank a cell to a sliver, exit 0, enterprises fell
     back to the station grid unnoticed."""
-    from gis.grid import NeedsConfirmation
+    from gis.cells import NeedsConfirmation
     from tests.factories import two_cell_city
 
     two_cell_city(session, valid_from=PAST)

@@ -38,7 +38,7 @@ def geojson(client, layer_id, **params):
     return json.loads(response.get_data(as_text=True))
 
 
-def test_registry_has_the_four_wall_layers():
+def test_registry_has_the_wall_layers():
     assert {"cells", "enterprises", "overdue", "complaints", "hotspots"} <= set(REGISTRY)
     for layer in REGISTRY.values():
         assert layer.legend, layer.id

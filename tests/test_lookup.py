@@ -151,7 +151,7 @@ def test_time_travel_across_a_redraw_and_an_owner_change(inspector, session, wor
     add_cells(session, ("S1-01", 3, shapely.box(116.0, 38.4, 116.03, 38.5), "S1"),
               ("S1-02", 3, shapely.box(116.03, 38.4, 116.1, 38.5), "S1"), valid_from=MAR)
     # 1 May: S1-01 passes from 甲 to 乙.
-    from gis.records import set_cell_owner
+    from gis.fieldwork import set_cell_owner
 
     cell_id = session.execute(text("SELECT id FROM cell WHERE code = 'S1-01'")).scalar()
     set_cell_owner(session, cell_id, world["乙"], MAY)
@@ -248,7 +248,7 @@ def test_the_fast_path_never_answers_a_cookie_or_an_unchecked_token(inspector, t
 
 
 def test_professional_grids_answer_with_their_owners_or_the_one_above(inspector, session):
-    from gis.grid import CellRecord, upsert_cells
+    from gis.cells import CellRecord, upsert_cells
 
     def record(code, level, box, parent):
         return CellRecord(code=code, name=f"食品 {code}", level=level, kind="professional",

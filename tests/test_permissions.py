@@ -186,7 +186,7 @@ def test_inspector_reads_the_rest_of_their_station_but_not_others(session, world
     from gis import policy
     from gis.users import grants, user_id
 
-    from gis.records import cell_target
+    from gis.fieldwork import cell_target
     g = grants(session, user_id(session, "c1-inspector"))
     assert policy.can(g, "view", cell_target(session, "S1-02")[1])
     assert not policy.can(g, "view", cell_target(session, "S2-01")[1])

@@ -37,13 +37,13 @@ def kinds(report):
 
 
 def test_a_clean_edge_move_validates(session, world):
-    report = redraw.validate(session, redraw.Proposal("S1", edge_at(116.04)))
+    report = redraw.check(session, redraw.Proposal("S1", edge_at(116.04)))
     assert report.findings == []
 
 
 def test_overlap_is_found_with_place_and_size(session, world):
     proposal = redraw.Proposal("S1", {"S1-01": box(116.0, 38.4, 116.06, 38.5)})
-    report = redraw.validate(session, proposal)
+    report = redraw.check(session, proposal)
     overlap = [f for f in report.errors if f.kind == "overlap"][0]
     assert overlap.cell == "S1-01 / S1-02"
     assert 116.05 < overlap.lon < 116.06 and 38.4 < overlap.lat < 38.5
@@ -52,7 +52,7 @@ def test_overlap_is_found_with_place_and_size(session, world):
 
 def test_gap_and_uncovered_enterprises_are_found(session, world):
     proposal = redraw.Proposal("S1", {"S1-01": box(116.0, 38.4, 116.04, 38.5)})
-    report = redraw.validate(session, proposal)
+    report = redraw.check(session, proposal)
     gap = [f for f in report.errors if f.kind == "gap"][0]
     assert 116.04 < gap.lon < 116.05 and gap.area_m2 > 8e6
     uncovered = {f.message for f in report.errors if f.kind == "uncovered"}
@@ -62,7 +62,7 @@ def test_gap_and_uncovered_enterprises_are_found(session, world):
 def test_outside_the_parent_and_invalid_geometry(session, world):
     bowtie = shapely.MultiPolygon([shapely.Polygon(
         [(116.0, 38.4), (116.05, 38.5), (116.05, 38.4), (116.0, 38.5)])])
-    report = redraw.validate(session, redraw.Proposal("S1", {
+    report = redraw.check(session, redraw.Proposal("S1", {
         "S1-01": bowtie, "S1-02": box(116.05, 38.4, 116.15, 38.5)}))
     assert ("error", "invalid") in kinds(report)
     invalid = [f for f in report.errors if f.kind == "invalid"][0]
@@ -76,8 +76,8 @@ def test_tolerance_ignores_slivers(session, world):
     # default 1 m²; a real gap at a tolerance of 0.01 m².
     proposal = redraw.Proposal("S1", edge_at(116.05))
     proposal.geometries["S1-01"] = box(116.0, 38.4, 116.0499999995, 38.5)
-    assert redraw.validate(session, proposal).errors == []
-    assert [f.kind for f in redraw.validate(session, proposal, tolerance_m2=0.01).errors] \
+    assert redraw.check(session, proposal).errors == []
+    assert [f.kind for f in redraw.check(session, proposal, tolerance_m2=0.01).errors] \
         == ["gap"]
 
 
@@ -88,7 +88,7 @@ def test_multipart_cell_is_a_warning_to_confirm(session, world):
                                  shapely.box(116.06, 38.42, 116.1, 38.5)])
     proposal = redraw.Proposal("S1", {"S1-01": parts, "S1-02": shapely.union(
         rest, shapely.box(116.04, 38.4, 116.06, 38.5))})
-    report = redraw.validate(session, proposal)
+    report = redraw.check(session, proposal)
     assert ("warning", "multipart") in kinds(report) and report.errors == []
     with pytest.raises(redraw.RedrawError, match="confirm the warnings"):
         redraw.commit(session, proposal, username="u", comment="two pieces")
@@ -171,7 +171,7 @@ def test_village_moves_keep_cells_gap_free(session, world):
             FROM township"""), {"c": f"13098410000{i}", "n": f"村{i}", "x0": x0, "x1": x1})
     proposal = redraw.village_moves(session, "S1", {"130984100001": "S1-02"})
     assert set(proposal.geometries) == {"S1-01", "S1-02"}
-    assert redraw.validate(session, proposal).findings == []
+    assert redraw.check(session, proposal).findings == []
     assert {m["management_code"] for m in redraw.effect(session, proposal)["moves"]} == {
         "W1", "W2"}
     with pytest.raises(redraw.RedrawError, match="not a cell of grid"):
@@ -229,7 +229,7 @@ def test_split_a_cell_in_two_and_merge_two_cells(session, world):
     split = redraw.Proposal("S1", {"S1-02": box(116.05, 38.4, 116.1, 38.44),
                                    "S1-03": box(116.05, 38.44, 116.1, 38.5)},
                             new_cells={"S1-03": "北半"})
-    report = redraw.validate(session, split)
+    report = redraw.check(session, split)
     assert report.errors == [] and [f.kind for f in report.warnings] == ["no_owner"]
     redraw.commit(session, split, username="u", comment="split", confirm_warnings=True,
                   valid_from=NOW - dt.timedelta(days=2))
@@ -259,7 +259,7 @@ def test_a_redraw_is_staged_once_for_its_validation_effect_and_commit(session, w
     job = redraw.Redraw(session, redraw.Proposal("S1", edge_at(116.04)))
     staged, stage = [], job.stage
     job.stage = lambda: staged.append(1) or stage()
-    assert job.validate().findings == []
+    assert job.check().findings == []
     assert {m["management_code"] for m in job.effect()["moves"]} == {"W1", "W2"}
     job.commit(username="u", comment="move")
     assert len(staged) == 1
@@ -270,7 +270,7 @@ def test_commit_checks_the_grid_as_it_is_then_not_as_it_was_staged(session, worl
     split = redraw.Redraw(session, redraw.Proposal(
         "S1", {"S1-01": box(116.0, 38.4, 116.04, 38.5), "S1-03": box(116.04, 38.4, 116.05, 38.5)},
         new_cells={"S1-03": "新网格"}))
-    assert split.validate().errors == []
+    assert split.check().errors == []
     # Someone else moves the S1-01/S1-02 edge in the meantime: S1-02 now reaches into S1-03.
     redraw.commit(session, redraw.Proposal("S1", edge_at(116.045)), username="b",
                   comment="other")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from gis.credit_code import make_credit_code
 from gis.demo.synth import Area, build_geography
 from gis.enterprises import EnterpriseRow, upsert_enterprises
-from gis.grid import CellRecord, upsert_cells
+from gis.cells import CellRecord, upsert_cells
 
 CITY_CODE = "130984"
 # Level-3 territorial cells per station: 4 stations get 5, 6 get 4 (44 in all); with the

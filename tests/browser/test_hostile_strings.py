@@ -43,7 +43,7 @@ def h(i: int, prefix: str = "") -> str:
 
 def poison(session, tmp_dir):
     """Hostile text in every shown field, through the import path where there is one."""
-    from gis import audit, records, redraw, users
+    from gis import audit, redraw, reference, users
     from gis.enterprises import import_enterprises
 
     rows = session.execute(text("""
@@ -68,7 +68,7 @@ def poison(session, tmp_dir):
             WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT 400)"""),
             {"p": HOSTILE[len(table) % len(HOSTILE)]})
     session.execute(text("UPDATE complaint SET text = :t"), {"t": h(1, "投诉")})
-    records.add_checklist_item(session, "X01", h(0, "检查"), h(2))
+    reference.add_checklist_item(session, "X01", h(0, "检查"), h(2))
     users.create_user(session, "hostile", "hostile-pass-1", role="leader", place=GRID,
                       display_name=h(1))
     users.create_token(session, "admin", h(3))

@@ -17,7 +17,7 @@ from app.mappage import build_map, layer_query, map_parts
 from gis import redraw
 from gis.validation import Field, ValidationError, validate
 
-bp = Blueprint("gridedit", __name__)
+bp = Blueprint("redraw", __name__)
 
 PROPOSAL = {
     "moves": Field(kind="dict", required=False, max_length=2000),
@@ -151,7 +151,7 @@ def preview(code: str):
     try:
         with redraw.statement_timeout(db, limits.preview_statement_timeout_ms):
             job = redraw.Redraw(db, proposal, _tolerance())
-            report = job.validate()
+            report = job.check()
             effect = job.effect()
     except redraw.TooSlow:
         db.rollback()

@@ -1,5 +1,7 @@
-"""Writes of the supervision workflow: inspections, complaint handling, cell owners, reference
-data. Each runs in the caller's transaction; history is closed and added to, never rewritten."""
+"""The field work of supervision: inspections, complaint handling, cell owners, finding an
+enterprise; and the targets (enterprise, cell, complaint) permissions are judged at. Each write
+runs in the caller's transaction; history is closed and added to, never rewritten. Reference
+data (intervals, the checklist) is gis/reference.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -109,33 +111,6 @@ def set_cell_owner(session: Session, cell_id: int, person_id: int,
                  WHERE cell_id = :c AND role = 'owner' AND valid_from > :at))"""),
         {"p": person_id, "c": cell_id, "at": at})
     return True
-
-
-def set_grade_intervals(session: Session, intervals: dict[str, int]) -> None:
-    for grade, days in intervals.items():
-        session.execute(text("""
-            INSERT INTO grade_interval (grade, interval_days) VALUES (:g, :d)
-            ON CONFLICT (grade) DO UPDATE SET interval_days = EXCLUDED.interval_days"""),
-            {"g": grade, "d": days})
-
-
-def grade_intervals(session: Session) -> dict[str, int]:
-    return dict(session.execute(text(
-        "SELECT grade, interval_days FROM grade_interval ORDER BY grade")).all())
-
-
-def add_checklist_item(session: Session, code: str, title: str, category: str | None) -> int:
-    if session.execute(text("SELECT 1 FROM checklist_item WHERE code = :c"), {"c": code}).scalar():
-        raise GridWatchError(f"code: checklist item {code!r} exists already")
-    return session.execute(text("""
-        INSERT INTO checklist_item (code, title, category, sort_order)
-        VALUES (:c, :t, :k, (SELECT coalesce(max(sort_order), 0) + 1 FROM checklist_item))
-        RETURNING id"""), {"c": code, "t": title, "k": category}).scalar()
-
-
-def checklist(session: Session) -> list[dict]:
-    return [dict(r._mapping) for r in session.execute(text(
-        "SELECT code, title, category, active FROM checklist_item ORDER BY sort_order, code"))]
 
 
 def search_enterprises(session: Session, query: str, limit: int = 20,

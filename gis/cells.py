@@ -359,7 +359,7 @@ def redraw_warnings(session: Session, records: list[CellRecord],
         proposal.expected_versions[r.code] = now.version_id
     warnings = []
     for parent_code, proposal in sorted(grouped.items()):
-        for f in redraw.validate(session, proposal, tolerance_m2).findings:
+        for f in redraw.check(session, proposal, tolerance_m2).findings:
             if f.kind not in CONFIRM_KINDS:
                 continue
             place = f" at ({f.lon:.6f}, {f.lat:.6f})" if f.lon is not None else ""
