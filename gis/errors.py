@@ -37,3 +37,14 @@ class ImportRefused(GridWatchError):
 
 class FileFormatError(GridWatchError):
     """The file cannot be read as the format it claims to be."""
+
+
+class ValidationError(GridWatchError):
+    """``code`` and ``params`` let the web layer say ``message`` in the user's language."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid", **params):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.code = code
+        self.params = params

@@ -9,18 +9,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from gis.errors import GridWatchError
+from gis import dates
+from gis.errors import ValidationError
 
-
-class ValidationError(GridWatchError):
-    """``code`` and ``params`` let the web layer say ``message`` in the user's language."""
-
-    def __init__(self, field: str, message: str, code: str = "invalid", **params):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.code = code
-        self.params = params
+__all__ = ["Field", "ValidationError", "check_text", "control_character", "validate"]
 
 
 @dataclass(frozen=True)
@@ -71,8 +63,6 @@ def check_text(name: str, value: str) -> None:
 
 
 def _one(name: str, spec: Field, value: Any, zone: str | None):
-    from gis import dates
-
     kind = spec.kind
     if kind == "str":
         if not isinstance(value, str):
