@@ -1,4 +1,5 @@
-"""Where every SQL rule lives: the functions and triggers in gis/sql/*.sql, one file per concern.
+"""Where every SQL rule lives: the functions, triggers and views in gis/sql/*.sql, one file per
+concern.
 
 These files are the single source of truth for the database's logic (the assignment rule, the
 owner fallback, the lookup, the audit log's append-only guard, the cell tree). A migration
@@ -8,9 +9,10 @@ that changes a rule loads a frozen copy of the files as they were then
 definition differs: editing a file without a migration fails CI, as a model without a
 migration does. How to change a rule: docs/sql.md.
 
-Loading drops every ``gw_*`` function (their triggers go with them) and creates what the text
-defines, in one transaction with the caller: a file needs no DROP for a changed signature, and
-nothing stale survives.
+Loading drops every view of ours (every view in public that no extension owns: PostGIS's
+geometry_columns stays), then every ``gw_*`` function (their triggers go with them), and creates
+what the text defines, in one transaction with the caller: a file needs no DROP for a changed
+signature or a view's changed columns, and nothing stale survives.
 """
 from __future__ import annotations
 
@@ -24,6 +26,12 @@ _OURS = """
     SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname = 'public' AND p.proname LIKE 'gw\\_%'
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+"""
+
+_VIEWS = """
+    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind = 'v'
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
 """
 
 
@@ -44,7 +52,11 @@ def current_source() -> str:
 
 
 def drop_all(connection) -> None:
-    """Drop every function of ours (and, with CASCADE, the triggers that call them)."""
+    """Drop every view of ours, then every function (and, with CASCADE, the triggers that call
+    them). Views first: one may call a function, and its text is what the source restores."""
+    for (name,) in _run(connection, f"SELECT c.oid::regclass::text FROM pg_class c "
+                                    f"WHERE c.oid IN ({_VIEWS})"):
+        _run(connection, f"DROP VIEW IF EXISTS {name} CASCADE")
     for (signature,) in _run(
             connection,
             f"SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.oid IN ({_OURS})"):
@@ -52,7 +64,7 @@ def drop_all(connection) -> None:
 
 
 def load(connection, source: str) -> None:
-    """Replace every function and trigger of ours by those ``source`` defines.
+    """Replace every function, trigger and view of ours by those ``source`` defines.
 
     ``connection``: a SQLAlchemy connection (Alembic's ``op.get_bind()``)."""
     drop_all(connection)
@@ -90,8 +102,9 @@ def freeze(revision: str) -> Path:
 
 
 def definitions(connection) -> dict[str, str]:
-    """Every function and trigger of ours as PostgreSQL prints it back, keyed by signature
-    ("function gw_x(bigint)", "trigger t on table"): what the drift test compares."""
+    """Every function, trigger and view of ours as PostgreSQL prints it back, keyed by
+    signature ("function gw_x(bigint)", "trigger t on table", "view v"): what the drift test
+    compares."""
     out = {}
     for name, body in _run(connection, f"""
             SELECT 'function ' || p.oid::regprocedure::text, pg_get_functiondef(p.oid)
@@ -102,15 +115,21 @@ def definitions(connection) -> dict[str, str]:
                    pg_get_triggerdef(t.oid)
             FROM pg_trigger t WHERE NOT t.tgisinternal"""):
         out[name] = body
+    for name, body in _run(connection, f"""
+            SELECT 'view ' || c.oid::regclass::text, pg_get_viewdef(c.oid, true)
+            FROM pg_class c WHERE c.oid IN ({_VIEWS})"""):
+        out[name] = body
     return out
 
 
 def dump(connection) -> str:
-    """Every function and trigger of ours as loadable text (used to freeze a revision)."""
+    """Every function, trigger and view of ours as loadable text."""
     parts = []
     defs = definitions(connection)
     for key in sorted(k for k in defs if k.startswith("function ")):
         parts.append(defs[key].rstrip() + ";\n")
     for key in sorted(k for k in defs if k.startswith("trigger ")):
         parts.append(defs[key].rstrip() + ";\n")
+    for key in sorted(k for k in defs if k.startswith("view ")):
+        parts.append(f"CREATE VIEW {key[len('view '):]} AS\n{defs[key].rstrip().rstrip(';')};\n")
     return "\n".join(parts)

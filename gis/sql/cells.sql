@@ -1,6 +1,6 @@
--- gis/sql/cells.sql: the cell tree and its versions. A cell's path from the city down, and the
+-- gis/sql/cells.sql: the cell tree and its versions. A cell's path from the city down, the
 -- rule that a boundary version is closed, never rewritten (close and add: history is never
--- overwritten).
+-- overwritten), and what "a cell now" means (cell_current).
 --
 -- The single source of this SQL (gis/sqlsource.py loads it; docs/sql.md says how to change it).
 
@@ -41,3 +41,12 @@ END $function$;
 
 CREATE TRIGGER cell_version_frozen BEFORE UPDATE ON public.cell_version FOR EACH ROW EXECUTE FUNCTION gw_cell_version_frozen();
 
+
+-- Every live cell with its current boundary: the version nobody has closed yet (valid_to IS
+-- NULL). A redraw closes a retired cell's version too, so these are exactly the live cells.
+-- One place for what "now" means; a boundary at another moment is a dated query of its own
+-- (gw_lookup's), and a write that locks the current version names cell_version itself.
+CREATE VIEW public.cell_current AS
+SELECT c.id, c.code, c.name, c.level, c.kind, c.specialty, c.parent_id, c.station_id,
+       c.retired_at, cv.id AS version_id, cv.geom, cv.valid_from
+FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL;
