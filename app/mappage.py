@@ -121,8 +121,7 @@ def layer_spec(layer: Layer, query: LayerQuery) -> dict:
 def city_bounds() -> list[list[float]] | None:
     row = get_session().execute(text("""
         SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
-            SELECT ST_Extent(cv.geom) AS e FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
-            WHERE c.level = 1 AND cv.valid_to IS NULL) b""")).one()
+            SELECT ST_Extent(geom) AS e FROM cell_current WHERE level = 1) b""")).one()
     if row[0] is None:
         return None
     from gis.crs import folium_bounds

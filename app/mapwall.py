@@ -138,8 +138,8 @@ def cell_card(code: str):
         abort(404)
     cell = rows[0]
     townships = get_session().execute(text("""
-        SELECT DISTINCT t.name FROM township t JOIN cell_version cv ON cv.cell_id = :c
-             AND cv.valid_to IS NULL AND ST_Intersects(t.geom, cv.geom)
+        SELECT DISTINCT t.name FROM township t JOIN cell_current cv ON cv.id = :c
+             AND ST_Intersects(t.geom, cv.geom)
              AND ST_Area(ST_Intersection(t.geom, cv.geom)) > 1e-9
         ORDER BY t.name"""), {"c": cell["id"]}).scalars().all()
     _total, enterprises = enterprise_rows(get_session(), cells=query.cells,

@@ -111,9 +111,8 @@ def grid_cells(code: str):
     _authorize_grid(code)
     return _geojson("""
         SELECT cv.geom, c.code AS sort,
-               json_build_object('code', c.code, 'name', c.name, 'version', cv.id) AS props
-        FROM cell c JOIN cell p ON p.id = c.parent_id
-        JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+               json_build_object('code', c.code, 'name', c.name, 'version', c.version_id) AS props
+        FROM cell_current c JOIN cell p ON p.id = c.parent_id
         WHERE p.code = :p AND c.retired_at IS NULL""", code)
 
 
@@ -127,10 +126,9 @@ def grid_villages(code: str):
                json_build_object('code', v.code, 'name', v.name, 'cell', k.code) AS props
         FROM village v
         JOIN LATERAL (
-            SELECT c.code FROM cell c JOIN cell p ON p.id = c.parent_id
-            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            SELECT c.code FROM cell_current c JOIN cell p ON p.id = c.parent_id
             WHERE p.code = :p AND c.retired_at IS NULL
-              AND ST_Covers(cv.geom, ST_PointOnSurface(v.geom))
+              AND ST_Covers(c.geom, ST_PointOnSurface(v.geom))
             ORDER BY c.code LIMIT 1) k ON true""", code)
 
 

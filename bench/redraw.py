@@ -443,8 +443,8 @@ def bench_size(engines: Engines, raw, size: Size, runs: int, timeout_s: float) -
     Session = make_session_factory(engines.warm)
     with Session() as s:
         versions = dict(s.execute(text("""
-            SELECT c.code, cv.id FROM cell c JOIN cell_version cv ON cv.cell_id = c.id
-            AND cv.valid_to IS NULL WHERE c.code = ANY(:c)"""), {"c": list(edit.codes)}).all())
+            SELECT code, version_id FROM cell_current WHERE code = ANY(:c)"""),
+            {"c": list(edit.codes)}).all())
         jit = s.execute(text("SHOW jit")).scalar()
     if jit != "off":
         raise CheckFailed(f"jit is {jit} on the project's connections")

@@ -241,11 +241,12 @@ def upsert_cells(
         if progress:
             progress(done, len(records))
     changes = session.execute(text("""
-        SELECT s.code, cv.id AS version_id, cv.valid_from,
-               cv.id IS NULL AS is_new,
-               cv.id IS NOT NULL AND NOT ST_Equals(cv.geom, ST_GeomFromWKB(s.wkb, 4326)) AS moved
+        SELECT s.code, cv.version_id, cv.valid_from,
+               cv.version_id IS NULL AS is_new,
+               cv.version_id IS NOT NULL
+                   AND NOT ST_Equals(cv.geom, ST_GeomFromWKB(s.wkb, 4326)) AS moved
         FROM stage_cell s
-        LEFT JOIN cell_version cv ON cv.cell_id = s.cell_id AND cv.valid_to IS NULL
+        LEFT JOIN cell_current cv ON cv.id = s.cell_id
     """)).all()
     early = [c.code for c in changes if c.moved and c.valid_from >= at]
     if early:
@@ -266,7 +267,7 @@ def upsert_cells(
         SELECT s.cell_id, ST_Multi(ST_GeomFromWKB(s.wkb, 4326)), :at, :comment, :user
         FROM stage_cell s
         WHERE NOT EXISTS (
-            SELECT 1 FROM cell_version cv WHERE cv.cell_id = s.cell_id AND cv.valid_to IS NULL)
+            SELECT 1 FROM cell_current cv WHERE cv.id = s.cell_id)
     """), {"at": at, "comment": comment, "user": user})
     return summary
 
@@ -343,9 +344,8 @@ def redraw_warnings(session: Session, records: list[CellRecord],
     from gis import redraw
 
     rows = session.execute(text("""
-        SELECT c.code, p.code AS parent_code, cv.id AS version_id, ST_AsBinary(cv.geom) AS wkb
-        FROM cell c JOIN cell p ON p.id = c.parent_id AND p.level = 2
-        JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+        SELECT c.code, p.code AS parent_code, c.version_id, ST_AsBinary(c.geom) AS wkb
+        FROM cell_current c JOIN cell p ON p.id = c.parent_id AND p.level = 2
         WHERE c.level = 3 AND c.retired_at IS NULL AND c.code = ANY(:codes)"""),
         {"codes": [r.code for r in records if r.level == 3]}).all()
     current = {r.code: r for r in rows}

@@ -127,9 +127,9 @@ def _multi(geom):
 
 def parent_row(session: Session, code: str):
     row = session.execute(text("""
-        SELECT c.id, c.code, c.level, c.kind, cv.id AS version_id
-        FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-        WHERE c.code = :c AND c.retired_at IS NULL"""), {"c": code}).one_or_none()
+        SELECT c.id, c.code, c.level, c.kind, c.version_id
+        FROM cell_current c WHERE c.code = :c AND c.retired_at IS NULL"""),
+        {"c": code}).one_or_none()
     if row is None:
         raise RedrawError(f"grid {code!r} does not exist")
     if row.level != 2:
@@ -141,9 +141,8 @@ def parent_row(session: Session, code: str):
 def current_children(session: Session, parent_code: str) -> dict[str, dict]:
     """code -> {version_id, name, geometry (shapely)} of the parent's live children."""
     rows = session.execute(text("""
-        SELECT c.code, c.name, cv.id AS version_id, ST_AsBinary(cv.geom) AS wkb
-        FROM cell c JOIN cell p ON p.id = c.parent_id
-        JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+        SELECT c.code, c.name, c.version_id, ST_AsBinary(c.geom) AS wkb
+        FROM cell_current c JOIN cell p ON p.id = c.parent_id
         WHERE p.code = :p AND c.retired_at IS NULL ORDER BY c.code"""),
         {"p": parent_code}).all()
     return {r.code: {"version_id": r.version_id, "name": r.name,
@@ -159,10 +158,9 @@ def village_moves(session: Session, parent_code: str, moves: dict[str, str]) -> 
         raise RedrawError(f"cell {unknown[0]!r} is not a cell of grid {parent_code}")
     rows = session.execute(text("""
         SELECT v.code, ST_AsBinary(v.geom) AS wkb,
-               (SELECT c.code FROM cell c JOIN cell p ON p.id = c.parent_id
-                JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+               (SELECT c.code FROM cell_current c JOIN cell p ON p.id = c.parent_id
                 WHERE p.code = :p AND c.retired_at IS NULL
-                  AND ST_Covers(cv.geom, ST_PointOnSurface(v.geom))
+                  AND ST_Covers(c.geom, ST_PointOnSurface(v.geom))
                 ORDER BY c.code LIMIT 1) AS cell_code
         FROM village v WHERE v.code = ANY(:codes)"""),
         {"p": parent_code, "codes": list(moves)}).all()
@@ -197,14 +195,11 @@ def _touched(proposal: Proposal) -> list[str]:
 
 VALIDATE_SQL = """
 WITH parent AS (
-    SELECT cv.geom FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-    WHERE c.code = :p
+    SELECT geom FROM cell_current WHERE code = :p
 ),
 changed AS (SELECT * FROM {t} WHERE changed),
 touched AS (
-    SELECT ST_Union(cv.geom) AS geom FROM cell c
-    JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-    WHERE c.code = ANY(:touched)
+    SELECT ST_Union(geom) AS geom FROM cell_current WHERE code = ANY(:touched)
 ),
 invalid AS (
     SELECT 'error' AS level, 'invalid' AS kind, code, ST_IsValidReason(geom) AS message,
@@ -254,8 +249,7 @@ UNION ALL SELECT * FROM gaps UNION ALL SELECT * FROM multipart
 
 # The grid's current boundary, as a CTE.
 _PARENT = """parent AS (
-    SELECT cv.geom FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-    WHERE c.code = :p)"""
+    SELECT geom FROM cell_current WHERE code = :p)"""
 # Names of staging tables: one per Redraw, so that several grids (a file's) stay staged at once.
 _TABLES = itertools.count(1)
 
@@ -300,8 +294,8 @@ class Redraw:
         self.session.execute(self._sql("TRUNCATE {t}"))
         self.session.execute(self._sql("""
             INSERT INTO {t} (code, geom, changed, version_id)
-            SELECT c.code, cv.geom, false, cv.id FROM cell c JOIN cell p ON p.id = c.parent_id
-            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+            SELECT c.code, c.geom, false, c.version_id FROM cell_current c
+            JOIN cell p ON p.id = c.parent_id
             WHERE p.code = :p AND c.retired_at IS NULL AND NOT c.code = ANY(:retire)"""),
             {"p": self.proposal.parent_code, "retire": list(content[1]) or [""]})
         for code, wkb in content[2]:
@@ -327,8 +321,7 @@ class Redraw:
             return False  # the transaction it was staged in has ended
         return bool(self.session.execute(self._sql("""
             WITH live AS (
-                SELECT c.code, cv.id FROM cell c JOIN cell p ON p.id = c.parent_id
-                JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
+                SELECT c.code, c.version_id FROM cell_current c JOIN cell p ON p.id = c.parent_id
                 WHERE p.code = :p AND c.retired_at IS NULL AND NOT c.code = ANY(:retire)
                   AND NOT c.code = ANY(:changed)
             ),
@@ -361,9 +354,7 @@ class Redraw:
         uncovered = self.session.execute(self._sql("""
             WITH {parent},
             touched AS MATERIALIZED (
-                SELECT cv.geom FROM cell c
-                JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-                WHERE c.code = ANY(:touched)
+                SELECT geom FROM cell_current WHERE code = ANY(:touched)
             )
             SELECT DISTINCT e.management_code, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
             FROM touched t JOIN enterprise e ON ST_Covers(t.geom, e.geom), parent p
@@ -411,9 +402,7 @@ class Redraw:
             INSERT INTO effect_move (enterprise_id, from_cell, to_cell)
             WITH {parent},
             area AS MATERIALIZED (
-                SELECT cv.geom FROM cell c
-                JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-                WHERE c.code = ANY(:touched)
+                SELECT geom FROM cell_current WHERE code = ANY(:touched)
                 UNION ALL SELECT geom FROM {t} WHERE changed
             ),
             candidate AS (
@@ -479,8 +468,7 @@ class Redraw:
             ),
             complaints_before AS (
                 SELECT c.code, count(*) AS n FROM complaints m
-                JOIN cell_version cv ON cv.valid_to IS NULL AND ST_Covers(cv.geom, m.geom)
-                JOIN cell c ON c.id = cv.cell_id GROUP BY c.code
+                JOIN cell_current c ON ST_Covers(c.geom, m.geom) GROUP BY c.code
             ),
             complaints_after AS (
                 SELECT o.code, count(*) AS n FROM complaints m
@@ -496,8 +484,8 @@ class Redraw:
                    coalesce(b.overdue, 0) AS overdue_before,
                    coalesce(a.overdue, 0) AS overdue_after,
                    coalesce(cb.n, 0) AS complaints_before, coalesce(ca.n, 0) AS complaints_after,
-                   (SELECT ST_Area(cv.geom::geography) / 1e6 FROM cell_version cv JOIN cell c
-                      ON c.id = cv.cell_id AND cv.valid_to IS NULL WHERE c.code = k.code)
+                   (SELECT ST_Area(c.geom::geography) / 1e6 FROM cell_current c
+                    WHERE c.code = k.code)
                        AS area_before_km2,
                    ST_Area(o.geom::geography) / 1e6 AS area_after_km2,
                    o.changed
@@ -576,9 +564,8 @@ class Redraw:
                 f"{f.cell or ''} {f.message}".strip() for f in report.warnings[:10]))
         # A boundary given exactly as it is now is no change: it gets no new version.
         same = set(self.session.execute(self._sql("""
-            UPDATE {t} o SET changed = false FROM cell c
-            JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-            WHERE c.code = o.code AND o.changed AND ST_Equals(o.geom, cv.geom)
+            UPDATE {t} o SET changed = false FROM cell_current c
+            WHERE c.code = o.code AND o.changed AND ST_Equals(o.geom, c.geom)
             RETURNING o.code""")).scalars())
         for code in same:
             proposal.geometries.pop(code, None)
@@ -659,11 +646,11 @@ def revert(session: Session, change_id: int, *, username: str, comment: str,
     if change is None:
         raise RedrawError(f"change {change_id} does not exist")
     rows = session.execute(text("""
-        SELECT c.code, ST_AsBinary(old.geom) AS wkb, now_v.id AS current_version,
+        SELECT c.code, ST_AsBinary(old.geom) AS wkb, now_v.version_id AS current_version,
                c.created_at >= :at AS created_by_change
         FROM cell_version v JOIN cell c ON c.id = v.cell_id
         LEFT JOIN cell_version old ON old.cell_id = c.id AND old.valid_to = v.valid_from
-        LEFT JOIN cell_version now_v ON now_v.cell_id = c.id AND now_v.valid_to IS NULL
+        LEFT JOIN cell_current now_v ON now_v.id = c.id
         WHERE v.change_id = :i"""), {"i": change_id, "at": change.at}).all()
     proposal = Proposal(change.parent_code)
     for r in rows:

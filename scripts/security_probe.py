@@ -418,9 +418,8 @@ class Probe:
         """The manager's own grid's editor, carrying villages, cells or areas of others."""
         villages = {r.cell: r.code for r in self.db.rows("""
             SELECT DISTINCT ON (c.code) c.code AS cell, v.code FROM village v
-            JOIN cell_version cv ON cv.valid_to IS NULL
-             AND ST_Covers(cv.geom, ST_PointOnSurface(v.geom))
-            JOIN cell c ON c.id = cv.cell_id AND c.level = 3 AND c.kind = 'territorial'
+            JOIN cell_current c ON ST_Covers(c.geom, ST_PointOnSurface(v.geom))
+             AND c.level = 3 AND c.kind = 'territorial'
             ORDER BY c.code, v.code""")}
         mine = sorted(self.manager_cells)[0]
         others = [c for c in villages if not c.startswith(MANAGER_GRID)]
