@@ -15,6 +15,7 @@ from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
 from app.mappage import build_map, layer_query, map_parts
 from gis import redraw
+from gis.geojson import feature_collection_sql
 from gis.validation import Field, ValidationError, validate
 
 bp = Blueprint("redraw", __name__)
@@ -96,12 +97,8 @@ def editor(code: str):
 def _geojson(rows_sql: str, code: str) -> Response:
     """A FeatureCollection serialised by PostGIS from ``rows_sql``, which selects ``geom``,
     ``props`` (json) and ``sort`` for the grid ``:p``."""
-    body = get_session().execute(text(f"""
-        SELECT json_build_object('type', 'FeatureCollection', 'features',
-               coalesce(json_agg(json_build_object('type', 'Feature',
-                 'geometry', ST_AsGeoJSON(r.geom, 7)::json, 'properties', r.props)
-                 ORDER BY r.sort), '[]'))::text
-        FROM ({rows_sql}) r"""), {"p": code}).scalar()
+    body = get_session().execute(text(feature_collection_sql(rows_sql, precision=7)),
+                                 {"p": code}).scalar()
     return Response(body, mimetype="application/geo+json")
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.geojson import feature_collection_sql
+
 
 @dataclass(frozen=True)
 class Window:
@@ -231,24 +233,20 @@ def enterprise_geojson(session: Session, *, cells: list[int] | None, today: dt.d
     """A FeatureCollection of enterprises with grade, status, cell and owner, serialised by
     PostGIS (json_agg): at 100k points that is several times faster than building it in
     Python."""
-    return session.execute(text(f"""
-        WITH {ENTERPRISES_CTE}, {OWNERS_CTE}
-        SELECT json_build_object('type', 'FeatureCollection', 'features',
-               coalesce(json_agg(json_build_object(
-                 'type', 'Feature',
-                 'geometry', ST_AsGeoJSON(s.geom, 6)::json,
-                 'properties', json_build_object(
+    return session.execute(text(f"WITH {ENTERPRISES_CTE}, {OWNERS_CTE}"
+                                + feature_collection_sql("""
+        SELECT s.geom, s.management_code AS sort,
+               json_build_object(
                     'code', s.management_code, 'name', s.name, 'credit_code', s.credit_code,
                     'grade', s.grade, 'industry', s.industry, 'contact_name', s.contact_name,
                     'contact_phone', s.contact_phone, 'last_inspected', s.last_inspected,
                     'due_on', s.due_on, 'overdue', s.overdue,
                     'days_overdue', CASE WHEN s.overdue THEN CAST(:today AS date) - s.due_on END,
                     'cell_code', s.cell_code, 'cell_name', s.cell_name,
-                    'owner_name', o.owner_name, 'owner_phone', o.owner_phone))
-                 ORDER BY s.management_code), '[]'::json))::text
+                    'owner_name', o.owner_name, 'owner_phone', o.owner_phone) AS props
         FROM enterprise_status s LEFT JOIN owners o ON o.cell_id = s.cell_id
         WHERE NOT CAST(:overdue_only AS boolean) OR s.overdue
-    """), {"cells": cells, "today": today, "bbox": None,
+    """)), {"cells": cells, "today": today, "bbox": None,
            "overdue_only": overdue_only}).scalar()
 
 

@@ -14,6 +14,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from gis.geojson import feature_collection  # noqa: F401 (the layers' one way to build it)
 from gis.wall import Window
 
 
@@ -80,16 +81,6 @@ def load() -> dict[str, Layer]:
     for name in _MODULES:
         importlib.import_module(f"layers.{name}")
     return REGISTRY
-
-
-def feature_collection(rows, properties: Callable[[dict], dict]) -> dict:
-    """GeoJSON from rows whose ``geometry`` column is ST_AsGeoJSON text (kept as text until
-    the end: parsing 100k geometries in Python only to re-serialise them is waste)."""
-    import json
-
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": json.loads(r["geometry"]), "properties": properties(r)}
-        for r in rows]}
 
 
 load()

@@ -2,20 +2,18 @@
 statistically significant)."""
 from sqlalchemy import text
 
+from gis.geojson import feature_collection_sql
 from layers import Layer, LayerQuery, LegendItem, N_, register
 
 
 def query(session, q: LayerQuery) -> str:
-    return session.execute(text("""
-        SELECT json_build_object('type', 'FeatureCollection', 'features',
-               coalesce(json_agg(json_build_object(
-                   'type', 'Feature', 'geometry', ST_AsGeoJSON(k.geom, 6)::json,
-                   'properties', json_build_object('number', k.number, 'status', k.status))
-               ORDER BY k.id), '[]'::json))::text
+    return session.execute(text(feature_collection_sql("""
+        SELECT k.geom, k.id AS sort,
+               json_build_object('number', k.number, 'status', k.status) AS props
         FROM complaint k
         WHERE k.received_at::date BETWEEN :start AND :end
           AND (CAST(:cells AS bigint[]) IS NULL OR k.cell_id = ANY(CAST(:cells AS bigint[])))
-    """), {"start": q.window.start, "end": q.window.end, "cells": q.cells}).scalar()
+    """)), {"start": q.window.start, "end": q.window.end, "cells": q.cells}).scalar()
 
 
 LAYER = register(Layer(
