@@ -14,7 +14,7 @@ from sqlalchemy import text
 from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
 from app.mappage import build_map, layer_query, map_parts
-from gis import redraw
+from gis import redraw, users
 from gis.geojson import feature_collection_sql
 from gis.validation import Field, ValidationError, validate
 
@@ -37,8 +37,7 @@ REVERT = {"comment": Field(max_length=1000, min_length=1)}
 
 
 def _cell_path(code: str) -> tuple[int, ...]:
-    path = get_session().execute(text(
-        "SELECT gw_cell_path(id) FROM cell WHERE code = :c"), {"c": code}).scalar()
+    path = users.cell_path(get_session(), code=code)
     if not path:
         abort(404, description=f"cell {code!r} does not exist")
     return tuple(path)

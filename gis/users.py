@@ -148,8 +148,14 @@ def set_password(session: Session, username: str, password: str, *,
     clear_throttle(session, username)
 
 
-def cell_path(session: Session, cell_id: int | None) -> tuple[int, ...]:
-    """Cell ids from the city down to ``cell_id`` (empty for None)."""
+def cell_path(session: Session, cell_id: int | None = None, *,
+              code: str | None = None) -> tuple[int, ...]:
+    """Cell ids from the city down to the cell ``cell_id``, or the cell named ``code`` (retired
+    or not: its history is still judged at its place); empty for None or no such cell. The one
+    way Python asks for a path (gw_cell_path, gis/sql/cells.sql, is the one way SQL does)."""
+    if code is not None:
+        return tuple(session.execute(text("SELECT gw_cell_path(id) FROM cell WHERE code = :c"),
+                                     {"c": code}).scalar() or ())
     if cell_id is None:
         return ()
     return tuple(session.execute(text("SELECT gw_cell_path(:cell)"), {"cell": cell_id}).scalar())
