@@ -106,7 +106,7 @@ def _geojson(rows_sql: str, code: str) -> Response:
 def grid_cells(code: str):
     _authorize_grid(code)
     return _geojson("""
-        SELECT cv.geom, c.code AS sort,
+        SELECT c.geom, c.code AS sort,
                json_build_object('code', c.code, 'name', c.name, 'version', c.version_id) AS props
         FROM cell_current c JOIN cell p ON p.id = c.parent_id
         WHERE p.code = :p AND c.retired_at IS NULL""", code)

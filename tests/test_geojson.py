@@ -30,3 +30,26 @@ def test_no_rows_is_an_empty_collection_and_precision_is_a_parameter(session):
         "SELECT ST_SetSRID(ST_Point(116.12345678, 38.5), 4326) AS geom, 1 AS sort, "
         "'{}'::json AS props", precision=7))).scalar())
     assert seven["features"][0]["geometry"]["coordinates"] == [116.1234568, 38.5]
+
+
+def test_the_grid_editors_layers(client, session):
+    from tests.factories import login, small_world
+
+    small_world(session)
+    session.execute(text("""
+        WITH t AS (INSERT INTO township (code, name, geom) VALUES ('130984100000', '一镇', ST_Multi(
+            ST_MakeEnvelope(116.0, 38.4, 116.2, 38.5, 4326))) RETURNING id)
+        INSERT INTO village (code, name, township_id, geom) SELECT '130984100201', '一村', t.id,
+            ST_Multi(ST_MakeEnvelope(116.06, 38.41, 116.07, 38.42, 4326)) FROM t"""))
+    login(client, "s1-manager")
+    cells = client.get("/api/v1/grid/S1/cells.geojson")
+    assert cells.mimetype == "application/geo+json"
+    versions = dict(session.execute(text(
+        "SELECT code, version_id FROM cell_current WHERE code LIKE 'S1-%'")).all())
+    assert [f["properties"] for f in json.loads(cells.get_data())["features"]] == [
+        {"code": code, "name": name, "version": versions[code]}
+        for code, name in session.execute(text(
+            "SELECT code, name FROM cell WHERE code LIKE 'S1-%' ORDER BY code")).all()]
+    villages = json.loads(client.get("/api/v1/grid/S1/villages.geojson").get_data())
+    assert [f["properties"] for f in villages["features"]] == [
+        {"code": "130984100201", "name": "一村", "cell": "S1-02"}]
