@@ -20,7 +20,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
     if test_config:
         app.config.update(test_config)
-    _check_secret_key(app.config)
+    if _serving():
+        _check_secret_key(app.config)
 
     from app import (account, admin, api, auth, cli, db, errors, i18n, lookup, main,
                      mapwall, redraw, security)
@@ -55,6 +56,18 @@ def create_app(test_config: dict | None = None) -> Flask:
 DEVELOPMENT = ("development", "dev")
 DEVELOPMENT_KEY = "dev-only-change-me"
 MIN_SECRET_KEY_BYTES = 32
+
+
+def _serving() -> bool:
+    """False for a management command (``flask --app app users list``, ``db upgrade``…): it
+    signs no cookie, so it needs no key, and an operator's shell should not need the servers'
+    secret. ``flask run``, gunicorn and any app made outside the ``flask`` command serve."""
+    import sys
+
+    program = sys.argv[0] if sys.argv else ""
+    flask_cli = os.path.basename(program) == "flask" or program.endswith(
+        os.path.join("flask", "__main__.py"))
+    return not flask_cli or "run" in sys.argv[1:]
 
 
 def _check_secret_key(config) -> None:

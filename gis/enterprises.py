@@ -264,7 +264,7 @@ ENTERPRISES_SQL = """
            e.grade, e.contact_name, e.contact_phone, c.code AS cell_code,
            coalesce(ec.on_edge, false) AS on_edge, e.geom
     FROM enterprise e
-    LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+    LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
     LEFT JOIN cell c ON c.id = ec.cell_id
     ORDER BY e.management_code
 """
@@ -287,8 +287,8 @@ def outside_cells(session: Session) -> list[dict]:
     """Enterprises that no territorial cell covers now (listed, never dropped)."""
     return [dict(r._mapping) for r in session.execute(text("""
         SELECT e.management_code, e.name, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
-        FROM enterprise e JOIN enterprise_cell ec ON ec.enterprise_id = e.id
-        WHERE ec.valid_to IS NULL AND ec.cell_id IS NULL
+        FROM enterprise e JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
+        WHERE ec.cell_id IS NULL
         ORDER BY e.management_code"""))]
 
 

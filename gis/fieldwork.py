@@ -22,7 +22,7 @@ def enterprise_target(session: Session, management_code: str) -> tuple[int, tupl
     """(enterprise id, path of its current cell) — the place permissions are judged at."""
     row = session.execute(text("""
         SELECT e.id, ec.cell_id FROM enterprise e
-        LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+        LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
         WHERE e.management_code = :c"""), {"c": management_code}).one_or_none()
     if row is None:
         raise NotFound(f"enterprise {management_code!r} does not exist")
@@ -123,7 +123,7 @@ def search_enterprises(session: Session, query: str, limit: int = 20,
         SELECT e.management_code, e.name, e.grade, c.code AS cell_code,
                ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
         FROM enterprise e
-        LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+        LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
         LEFT JOIN cell c ON c.id = ec.cell_id
         WHERE (e.name ILIKE :p OR e.management_code ILIKE :p OR e.credit_code ILIKE :p)
           AND (CAST(:cells AS bigint[]) IS NULL OR ec.cell_id = ANY(CAST(:cells AS bigint[])))

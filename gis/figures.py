@@ -14,9 +14,9 @@ SELECT
   (SELECT count(*) FROM township) AS townships,
   (SELECT count(*) FROM village) AS villages,
   (SELECT count(*) FROM enterprise) AS enterprises,
-  (SELECT count(*) FROM enterprise_cell WHERE valid_to IS NULL AND cell_id IS NULL)
+  (SELECT count(*) FROM enterprise_cell_current WHERE cell_id IS NULL)
       AS enterprises_outside,
-  (SELECT count(*) FROM enterprise_cell WHERE valid_to IS NULL AND on_edge) AS enterprises_on_edge,
+  (SELECT count(*) FROM enterprise_cell_current WHERE on_edge) AS enterprises_on_edge,
   (SELECT count(*) FROM inspection
        WHERE inspected_on > current_date - 365) AS inspections_last_year,
   (SELECT coalesce(sum(problems_found), 0) FROM inspection

@@ -116,8 +116,7 @@ def enterprise_responsible(session: Session, management_code: str,
              AND ec.valid @> coalesce(CAST(:at AS timestamptz), now())
         WHERE e.management_code = :code
           AND (CAST(:cells AS bigint[]) IS NULL OR EXISTS (
-               SELECT 1 FROM enterprise_cell now_in WHERE now_in.enterprise_id = e.id
-                  AND now_in.valid_to IS NULL
+               SELECT 1 FROM enterprise_cell_current now_in WHERE now_in.enterprise_id = e.id
                   AND now_in.cell_id = ANY(CAST(:cells AS bigint[]))))"""),
         {"code": management_code, "at": at, "cells": cells}).one_or_none()
     if row is None:

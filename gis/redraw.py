@@ -412,7 +412,7 @@ class Redraw:
             )
             SELECT i.id, cur.code, new.code
             FROM candidate i
-            LEFT JOIN enterprise_cell ec ON ec.enterprise_id = i.id AND ec.valid_to IS NULL
+            LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = i.id
             LEFT JOIN cell cur ON cur.id = ec.cell_id
             LEFT JOIN LATERAL (
                 SELECT o.code FROM {t} o WHERE o.valid AND ST_Covers(o.geom, i.geom)
@@ -437,9 +437,8 @@ class Redraw:
                            < CAST(:today AS date) AS overdue
                 FROM (
                     SELECT ec.enterprise_id AS id, ch.code AS before_cell, ch.code AS after_cell
-                    FROM enterprise_cell ec JOIN children ch ON ch.id = ec.cell_id
-                    WHERE ec.valid_to IS NULL
-                      AND NOT EXISTS (SELECT 1 FROM effect_move m
+                    FROM enterprise_cell_current ec JOIN children ch ON ch.id = ec.cell_id
+                    WHERE NOT EXISTS (SELECT 1 FROM effect_move m
                                       WHERE m.enterprise_id = ec.enterprise_id)
                     UNION ALL
                     SELECT enterprise_id, from_cell, to_cell FROM effect_move

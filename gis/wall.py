@@ -42,7 +42,7 @@ enterprise_status AS (
            (coalesce(li.last_inspected, e.valid_from::date) + gi.interval_days
                < CAST(:today AS date)) AS overdue
     FROM enterprise e
-    LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+    LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
     LEFT JOIN cell c ON c.id = ec.cell_id
     LEFT JOIN grade_interval gi ON gi.grade = e.grade
     LEFT JOIN LATERAL (
@@ -144,7 +144,7 @@ enterprise_status AS (
            (coalesce(li.last_inspected, e.valid_from::date) + gi.interval_days
                < CAST(:today AS date)) AS overdue
     FROM enterprise e
-    LEFT JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+    LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
     LEFT JOIN grade_interval gi ON gi.grade = e.grade
     LEFT JOIN (
         SELECT i.enterprise_id, max(i.inspected_on) AS last_inspected FROM inspection i
@@ -255,7 +255,7 @@ def enterprise_count(session: Session, *, cells: list[int] | None,
     if not overdue_only:
         return session.execute(text("""
             SELECT count(*) FROM enterprise e
-            JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+            JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
             WHERE CAST(:cells AS bigint[]) IS NULL
                OR ec.cell_id = ANY(CAST(:cells AS bigint[]))"""), {"cells": cells}).scalar()
     return session.execute(text(f"""

@@ -59,7 +59,7 @@ HEX_EDGE_M = 1500
 def _enterprises_per_hex(session, hexes, q: LayerQuery) -> list[int]:
     points = np.array(session.execute(text("""
         SELECT ST_X(e.geom), ST_Y(e.geom) FROM enterprise e
-        JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
+        JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
         WHERE CAST(:cells AS bigint[]) IS NULL OR ec.cell_id = ANY(CAST(:cells AS bigint[]))
     """), {"cells": q.cells}).all(), dtype=float).reshape(-1, 2)
     return list(count_points(hexes, points))

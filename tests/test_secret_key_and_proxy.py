@@ -141,3 +141,21 @@ def test_a_session_is_bound_to_the_forwarded_client(connection, database_url, se
     assert client.get("/account", headers={"X-Forwarded-For": "198.51.100.1"}).status_code \
         == 302
     app.extensions["gridwatch.engine"].dispose()
+
+
+def test_management_commands_need_no_key_but_flask_run_refuses_the_default(tmp_path):
+    """An operator's `flask --app app users list` signs no cookie; `flask run` serves."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("GRIDWATCH_") and k != "FLASK_RUN_FROM_CLI"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "routes"],
+                             cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert command.returncode == 0, command.stderr[-500:]
+    assert "/api/v1/lookup" in command.stdout
+    serve = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "run", "--port", "0"],
+                           cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert serve.returncode != 0 and "GRIDWATCH_SECRET_KEY" in serve.stderr

@@ -226,8 +226,8 @@ def load_demo(session: Session, *, seed: int = 2009, n_enterprises: int = 1203,
         SELECT 'level-2 grids', count(*) FROM cell WHERE level = 2 UNION ALL
         SELECT 'level-3 cells', count(*) FROM cell WHERE level = 3 UNION ALL
         SELECT 'enterprises', count(*) FROM enterprise UNION ALL
-        SELECT 'enterprises outside every cell', count(*) FROM enterprise_cell
-            WHERE valid_to IS NULL AND cell_id IS NULL""")).all())
+        SELECT 'enterprises outside every cell', count(*) FROM enterprise_cell_current
+            WHERE cell_id IS NULL""")).all())
     counts.update({"inspections": n_inspections, "problems found": n_problems,
                    "complaints": n_complaints})
     return counts

@@ -229,3 +229,11 @@ CREATE TRIGGER cell_version_assign_insert AFTER INSERT ON public.cell_version RE
 
 CREATE TRIGGER cell_version_assign_update AFTER UPDATE ON public.cell_version REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION gw_cell_version_updated();
 
+
+-- Each enterprise's cell now: the assignment row nobody has closed yet (cell_id NULL: outside
+-- every cell). One place for what "now" means; the cell at another moment is a dated query
+-- (enterprise_cell.valid @> at). The partial unique index on enterprise_id WHERE valid_to IS
+-- NULL serves it.
+CREATE VIEW public.enterprise_cell_current AS
+SELECT ec.enterprise_id, ec.cell_id, ec.on_edge, ec.valid_from
+FROM enterprise_cell ec WHERE ec.valid_to IS NULL;
