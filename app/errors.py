@@ -95,6 +95,8 @@ def validation_problem(exc: ValidationError) -> str:
         "backdate_reason": lambda: _("required for a change dated this far back"),
         "preview_timeout": lambda: _("too large to check within the time allowed; change "
                                      "fewer cells at once"),
+        "later_version": lambda: _("the current boundary of cell %(cell)s starts on or after "
+                                   "this date; choose a later one", cell=p["cell"]),
         "nothing_changes": lambda: _("nothing changes: every boundary given is the current "
                                      "one"),
     }

@@ -179,6 +179,9 @@ def commit(code: str):
     except redraw.NothingChanges:
         db.rollback()
         raise ValidationError("geometries", "nothing changes", "nothing_changes") from None
+    except redraw.LaterVersion as exc:
+        db.rollback()
+        raise ValidationError("valid_from", str(exc), "later_version", cell=exc.code) from None
     except redraw.RedrawError:
         db.rollback()
         raise

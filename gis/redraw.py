@@ -44,6 +44,16 @@ class NothingChanges(RedrawError):
     empty change in the history."""
 
 
+class LaterVersion(RedrawError):
+    """A cell's current boundary starts on or after the change's date: history is added to at
+    its end, never inserted before a later version."""
+
+    def __init__(self, code: str):
+        super().__init__(f"cell {code}: its current boundary starts on or after the change; "
+                         "choose a later valid_from")
+        self.code = code
+
+
 class TooSlow(RedrawError):
     """PostgreSQL cancelled the work at the statement timeout."""
 
@@ -573,8 +583,7 @@ class Redraw:
             raise NothingChanges("nothing changes: every boundary given is the current one")
         for code in codes:
             if code in current and current[code].valid_from >= at:
-                raise RedrawError(f"cell {code}: its current boundary starts on or after the "
-                                  "change; choose a later valid_from")
+                raise LaterVersion(code)
         summary = {"changed": sorted(proposal.geometries),
                    "created": sorted(proposal.new_cells), "retired": sorted(proposal.retire)}
         if backdate_reason:

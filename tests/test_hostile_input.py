@@ -378,3 +378,14 @@ def test_the_preview_refuses_what_the_commit_would(client, session, world):
         **split_s1_02("S1-03"), "expected_versions": {"S2-01": 1}})
     assert foreign.status_code == 400
     assert foreign.get_json()["error"]["field"] == "expected_versions"
+
+
+def test_a_correction_dated_before_the_current_boundary_says_so_in_chinese(client, world):
+    login(client, "admin")
+    answer = client.post("/api/v1/grid/S1/commit", json={
+        "geometries": {"S1-01": geojson(box(116.0, 38.4, 116.04, 38.5)),
+                       "S1-02": geojson(box(116.04, 38.4, 116.1, 38.5))},
+        "comment": "补录", "valid_from": "2025-06-01", "backdate_reason": "批复"})
+    assert answer.status_code == 400
+    error = answer.get_json()["error"]
+    assert error["field"] == "valid_from" and "现行边界" in error["message"]
