@@ -103,8 +103,19 @@
         };
       } else {
         options.style = function (feature) { return GW.style(spec, feature, {}); };
+        // On a canvas map every vector layer shares one canvas: a canvas takes every click at
+        // its pixels and hit-tests only its own layers, so a second canvas on top (the points')
+        // swallowed all clicks on cells.
+        if (GW.map.options.preferCanvas) { options.renderer = GW.canvas; }
       }
       L.geoJSON(data, options).addTo(entry.group);
+      // Layers arrive in any order; points stay above the areas they lie in, so both a point
+      // and the cell around it can be clicked.
+      GW.entries.forEach(function (other) {
+        if (other.spec.render === "points" && !other.spec.tileUrl) {
+          other.group.eachLayer(function (l) { if (l.bringToFront) { l.bringToFront(); } });
+        }
+      });
       return features.length;
     },
 

@@ -32,9 +32,33 @@ def test_wall_draws_every_layer_offline(page, live_url):
     assert page.log.problems() == []
 
 
+def empty_spot(cell: str) -> tuple[float, float]:
+    """A point inside ``cell`` at least ~500 m from every enterprise (a click there is the
+    cell's, not a point's)."""
+    from sqlalchemy import create_engine, text
+
+    from tests.browser.conftest import LIVE_DATABASE
+
+    engine = create_engine(LIVE_DATABASE["url"])
+    with engine.connect() as conn:
+        spot = conn.execute(text("""
+            SELECT ST_X(p), ST_Y(p) FROM (
+                SELECT ST_PointOnSurface(ST_Difference(cc.geom, (
+                    SELECT ST_Union(ST_Buffer(e.geom, 0.006)) FROM enterprise e))) AS p
+                FROM cell_current cc WHERE cc.code = :c) s"""), {"c": cell}).one()
+    engine.dispose()
+    return spot
+
+
 def test_clicking_a_cell_opens_its_card(page, live_url):
+    page.set_viewport_size({"width": 1920, "height": 1080})
     open_wall(page, live_url)
-    page.evaluate("void GridWatchMap.openCard('130984-Z01-01')")
+    lon, lat = empty_spot("130984-Z01-01")
+    point = page.evaluate(f"(() => {{ var p = GridWatchMap.map.latLngToContainerPoint("
+                          f"[{lat}, {lon}]); return {{x: p.x, y: p.y}}; }})()")
+    # A real mouse click where the cell is drawn: the canvases of the points and the heat map
+    # lie on top of it, and used to swallow it.
+    page.locator(".map-area .folium-map").click(position=point)
     page.wait_for_selector("#cell-card:not([hidden]) h2")
     card = page.inner_text("#cell-card")
     assert "130984-Z01-01" in card and "电话" in card
