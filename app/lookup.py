@@ -14,6 +14,7 @@ from app.db import get_session, reader
 from app.mappage import build_map, layer_query, map_parts
 from app.security import STATIC_HEADERS
 from app.ratelimit import rate_limited
+from gis.crs import parse_coordinate
 from gis.lookup import OutsideEveryCell, enterprise_responsible, lookup, parse_at, parse_point
 from gis.policy import visible_cells
 from gis.validation import Field, ValidationError, validate
@@ -38,7 +39,8 @@ def lookup_request(args, app: Flask | None = None
     args = validate(args, LOOKUP_ARGS)
     lon, lat, crs = parse_point(args["lon"], args["lat"], args["crs"])
     at = parse_at(args["at"], _zone(app))
-    query = {"lon": float(args["lon"]), "lat": float(args["lat"]), "crs": crs,
+    query = {"lon": parse_coordinate(args["lon"]), "lat": parse_coordinate(args["lat"]),
+             "crs": crs,
              "wgs84": [round(lon, 7), round(lat, 7)], "at": at.isoformat() if at else None}
     return lon, lat, at, query
 

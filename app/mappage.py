@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from app.db import get_session
 from gis import policy
+from gis.dates import parse_datetime
 from gis.wall import Window
 from gis.validation import ValidationError
 from layers import REGISTRY, Layer, LayerQuery
@@ -95,7 +96,9 @@ def map_parts(m: folium.Map) -> dict:
 def layer_query(args: dict) -> LayerQuery:
     at = None
     if args.get("at"):
-        at = dt.datetime.combine(args["at"], dt.time.max, tzinfo=dt.timezone.utc)
+        # As everywhere (gis/dates.py): the end of that day in the bureau's zone.
+        at = parse_datetime(args["at"].isoformat(), current_app.config["BABEL_DEFAULT_TIMEZONE"],
+                            "at", day_end=True)
     return LayerQuery(cells=visible(), window=_window(args), today=dt.date.today(), at=at,
                       params={k: v for k, v in args.items() if v is not None})
 

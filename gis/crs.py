@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from numbers import Real
 
@@ -53,6 +54,7 @@ __all__ = [
     "REASON_SWAPPED",
     "REASON_ZERO",
     "check_lonlat",
+    "parse_coordinate",
     "folium_bounds",
     "gcj02_to_wgs84",
     "in_china",
@@ -270,6 +272,46 @@ def _to_finite_float(value) -> float | None:
     else:
         return None
     return number if math.isfinite(number) else None
+
+
+# Degrees, minutes, seconds as people write them: 38°26'32.6"N, 116度5分15秒, N38 26 32.6.
+_DMS = re.compile(
+    r"""^(?P<pre>[NSEW北南东西])?\s*(?P<sign>[+-])?\s*
+        (?P<deg>\d+(?:\.\d+)?)\s*(?:°|º|度|d|:|\s)\s*
+        (?:(?P<min>\d+(?:\.\d+)?)\s*(?:'|′|’|分|m|:|\s)?\s*)?
+        (?:(?P<sec>\d+(?:\.\d+)?)\s*(?:"|″|”|''|′′|秒|s)?\s*)?
+        (?P<post>[NSEW北南东西])?$""", re.IGNORECASE | re.VERBOSE)
+
+
+def parse_coordinate(value) -> float:
+    """One coordinate (degrees) as a person types it: ``38.4424``; full-width digits and
+    punctuation from Chinese input methods (``３８．４４``); a decimal comma (``38,4424``);
+    degrees, minutes and seconds with a hemisphere (``38°26'32.6"N``, ``116度5分15秒``;
+    S and W are negative). Raises ValueError for anything else."""
+    if isinstance(value, Real) and not isinstance(value, bool):
+        return float(value)
+    text = str(value)
+    try:
+        return float(text)  # the common case, and the lookup's hot path
+    except ValueError:
+        pass
+    text = unicodedata.normalize("NFKC", text).strip()
+    if re.fullmatch(r"[+-]?\d+,\d+", text):
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    m = _DMS.match(text)
+    if not m or (m["pre"] and m["post"]):
+        raise ValueError(f"not a coordinate: {value!r}")
+    minutes, seconds = float(m["min"] or 0), float(m["sec"] or 0)
+    if minutes >= 60 or seconds >= 60:
+        raise ValueError(f"minutes and seconds are under 60: {value!r}")
+    degrees = float(m["deg"]) + minutes / 60 + seconds / 3600
+    hemisphere = (m["pre"] or m["post"] or "").upper()
+    negative = m["sign"] == "-" or hemisphere in ("S", "W", "南", "西")
+    return -degrees if negative else degrees
 
 
 def check_lonlat(lon, lat) -> str | None:

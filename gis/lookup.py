@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import crs
-from gis.crs import check_lonlat, gcj02_to_wgs84
+from gis.crs import check_lonlat, gcj02_to_wgs84, parse_coordinate
 from gis.dates import parse_datetime
 from gis.errors import GridWatchError
 from gis.validation import ValidationError
@@ -52,13 +52,15 @@ def parse_point(lon: str | None, lat: str | None, crs_name: str | None
     crs_name = (crs_name or "wgs84").lower()
     if crs_name not in CRS_CHOICES:
         raise ValidationError("crs", "one of wgs84, gcj02", "choices", choices="wgs84, gcj02")
+    parsed = []
     for name, value in (("lon", lon), ("lat", lat)):
         if value is None or str(value).strip() == "":
             raise ValidationError(name, "required", "required")
         try:
-            float(value)
+            parsed.append(parse_coordinate(value))
         except ValueError:
             raise ValidationError(name, "expected a number", "expected_float") from None
+    lon, lat = parsed
     reason = check_lonlat(lon, lat)
     if reason:
         code, field = REASON_CODES.get(reason, ("invalid", "lon"))

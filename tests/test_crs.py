@@ -291,3 +291,23 @@ def test_parse_crs_bad(value):
         parse_crs(value)
     assert repr(value) in str(excinfo.value)
     assert isinstance(excinfo.value, ValueError)
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("38.4424", 38.4424), ("３８．４４２４", 38.4424), ("38,4424", 38.4424),
+    ("38°26'32.64\"N", 38.4424), ("38°26′32.64″", 38.4424), ("N38 26 32.64", 38.4424),
+    ("38度26分32.64秒", 38.4424), ("116°05'15\"E", 116.0875), ("33°30'S", -33.5),
+    ("－12.5", -12.5), (116, 116.0),
+])
+def test_coordinates_as_people_type_them(typed, expected):
+    from gis.crs import parse_coordinate
+
+    assert parse_coordinate(typed) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "38°75'", "N38°S", "1,2,3", "38.4.4"])
+def test_what_is_not_a_coordinate_is_refused(typed):
+    from gis.crs import parse_coordinate
+
+    with pytest.raises(ValueError):
+        parse_coordinate(typed)

@@ -315,3 +315,38 @@ def test_the_lookup_never_carries_enterprise_contacts(inspector, session, app, t
     phone.get("/api/v1/lookup?lon=116.11&lat=38.45", headers=token)
     fast = phone.get("/api/v1/lookup?lon=116.11&lat=38.45", headers=token)
     assert _fast(fast) and "1390000000" not in fast.get_data(as_text=True)
+
+
+def test_coordinates_typed_with_a_chinese_input_method_or_in_degrees_minutes_seconds(inspector):
+    plain = ask(inspector, lon=116.0875, lat=38.4424).get_json()
+    for lon, lat in (("１１６．０８７５", "３８．４４２４"), ("116,0875", "38,4424"),
+                     ("116°05'15\"E", "38°26'32.64\"N"), ("116度5分15秒", "38度26分32.64秒")):
+        answer = ask(inspector, lon=lon, lat=lat)
+        assert answer.status_code == 200, (lon, answer.get_json())
+        assert answer.get_json()["cell"]["code"] == plain["cell"]["code"]
+        assert answer.get_json()["query"]["wgs84"] == pytest.approx([116.0875, 38.4424],
+                                                                    abs=1e-6)
+
+
+def test_map_as_of_a_date_is_the_end_of_that_day_in_the_bureaus_zone(client, session, world):
+    """A boundary change at 02:00 local time on 1 March is not there on 28 February: /map?at=
+    read the date in UTC, where 02:00 local is still 28 February."""
+    import json as json_module
+
+    from gis import redraw
+
+    at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    proposal = redraw.Proposal("S1", {
+        "S1-01": shapely.MultiPolygon([shapely.box(116.0, 38.4, 116.03, 38.5)]),
+        "S1-02": shapely.MultiPolygon([shapely.box(116.03, 38.4, 116.1, 38.5)])})
+    redraw.commit(session, proposal, username="cli", comment="3 月 1 日 2 时生效", valid_from=at)
+    login(client, "admin")
+
+    def east_edge(day):
+        body = client.get(f"/api/v1/layers/cells.geojson?at={day}").get_data(as_text=True)
+        feature = [f for f in json_module.loads(body)["features"]
+                   if f["properties"]["code"] == "S1-01"][0]
+        return round(shapely.geometry.shape(feature["geometry"]).bounds[2], 4)
+
+    assert east_edge("2026-02-28") == 116.05
+    assert east_edge("2026-03-01") == 116.03
