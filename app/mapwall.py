@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import text
 
@@ -55,8 +56,11 @@ def wall():
     parts = map_parts(build_map(query, args))
     figures = map_figures(get_session(), cells=query.cells, window=query.window,
                           today=query.today)
+    # A date before the first boundaries draws nothing: say why instead of an empty map.
+    no_cells_then = bool(query.at) and not get_session().execute(text("""
+        SELECT 1 FROM cell_version WHERE valid_from <= :at LIMIT 1"""), {"at": query.at}).scalar()
     return render_template(
-        "map/wall.html", **parts, figures=figures, legends=legends(),
+        "map/wall.html", **parts, figures=figures, legends=legends(), no_cells_then=no_cells_then,
         args=args, window=query.window, days=args.get("days") or (
             None if args.get("from") or args.get("to") else DEFAULT_DAYS))
 
@@ -123,7 +127,10 @@ def figures_json():
     query = layer_query(_filters())
     values = map_figures(get_session(), cells=query.cells, window=query.window,
                          today=query.today)
-    return {"values": json.loads(json.dumps(values, default=str))}
+    # The period label follows the filters (map.js shows it as the server formats it).
+    start, end = (format_date(d, "medium") for d in (query.window.start, query.window.end))
+    period = f"{start} – {end}"
+    return {"values": json.loads(json.dumps(values, default=str)), "period": period}
 
 
 @bp.get("/cells/<code>/card")

@@ -193,3 +193,9 @@ def test_map_page_is_small_and_declares_every_layer(admin):
     assert len(page.data) < 200_000
     for layer_id in REGISTRY:
         assert f'"id": "{layer_id}"' in html
+
+
+def test_a_date_before_the_first_boundaries_says_so(admin):
+    page = admin.get("/map?at=2000-01-01").get_data(as_text=True)
+    assert 'id="no-cells-then"' in page
+    assert 'id="no-cells-then"' not in admin.get("/map").get_data(as_text=True)

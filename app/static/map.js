@@ -211,6 +211,8 @@
                                              {maximumFractionDigits: 1}) + "%"
               : value.toLocaleString(document.documentElement.lang);
           });
+          var period = document.getElementById("period");
+          if (period && figures.period) { period.textContent = figures.period; }
           var stamp = document.getElementById("refreshed-at");
           if (stamp) { stamp.textContent = new Date().toLocaleTimeString(); }
         });

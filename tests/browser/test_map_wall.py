@@ -88,3 +88,13 @@ def test_choropleth_legend_appears(page, live_url):
     open_wall(page, live_url, "?figure=overdue_rate")
     assert page.locator("#choropleth-legend li").count() >= 2
     assert page.log.problems() == []
+
+
+def test_the_period_label_follows_the_filter(page, live_url):
+    open_wall(page, live_url)
+    before = page.inner_text("#period")
+    page.select_option("#time-filter select[name=days]", "30")
+    page.wait_for_selector("body[data-drawn='true']", state="attached", timeout=30000)
+    page.locator("#period").filter(has_not_text=before).wait_for(timeout=10000)
+    assert page.inner_text("#period") != before
+    assert page.log.problems() == []
