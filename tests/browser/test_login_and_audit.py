@@ -55,3 +55,45 @@ def test_leader_is_refused_the_audit_log(page, live_url, lang):
     response = page.goto(f"{live_url}/admin/audit")
     assert response.status == 403
     assert TEXT[lang]["forbidden"] in page.inner_text("main")
+
+
+def test_admin_creates_a_user_removes_a_role_and_resets_the_password(page, browser, live_url):
+    """The users page by hand: typed forms and the buttons on each row."""
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    sign_in(page, live_url, "admin", "demo-admin-2026", "/admin/users?lang=zh_Hans_CN")
+    form = page.locator("form[action$='/admin/users']")
+    form.locator("input[name=username]").fill("field-test")
+    form.locator("input[name=display_name]").fill("试用巡查员")
+    form.locator("input[name=password]").fill("first-pass-1")
+    form.locator("select[name=role]").select_option("inspector")
+    form.locator("input[name=place]").fill("130984-Z01-01")
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    row = page.locator("#users tr", has_text="field-test")
+    assert "130984-Z01-01" in row.inner_text()
+    add = page.locator("#add-role")
+    add.locator("#role-username").fill("field-test")
+    add.locator("select[name=role]").select_option("leader")
+    add.locator("input[name=place]").fill("130984-Z01")
+    with page.expect_navigation():
+        add.locator("button[type=submit]").click()
+    assert row.locator("code").count() == 2  # inspector at the cell, leader at the grid
+    # Remove the inspector role with its own button.
+    with page.expect_navigation():
+        row.locator("form.role", has_text="130984-Z01-01").locator("button").click()
+    assert "130984-Z01-01" not in row.inner_text() and "130984-Z01" in row.inner_text()
+    # A new password typed on the row; the old one no longer opens the account.
+    row.locator("form.reset-password input[name=password]").fill("second-pass-2")
+    with page.expect_navigation():
+        row.locator("form.reset-password button").click()
+    assert "field-test" in page.inner_text(".flash")
+    other = browser.new_context()
+    user = other.new_page()
+    user.goto(f"{live_url}/login")
+    user.fill("input[name=username]", "field-test")
+    user.fill("input[name=password]", "second-pass-2")
+    with user.expect_navigation():
+        user.click("form button[type=submit]")
+    assert "/login" not in user.url
+    other.close()
+    assert page.log.problems() == []
