@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from app.auth import authorize, authorize_dated, login_required, record, require, zone
 from app.db import get_session
+from app.errors import not_found
 from app.ratelimit import rate_limited
 from gis import fieldwork, reference
 from gis.errors import GridWatchError
@@ -57,7 +58,7 @@ def _or_404(fn, *args):
     try:
         return fn(*args)
     except fieldwork.NotFound as exc:
-        abort(404, description=str(exc))
+        not_found(exc.kind, exc.name)
 
 
 @bp.get("/me")

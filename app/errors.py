@@ -103,6 +103,17 @@ def validation_problem(exc: ValidationError) -> str:
     return str(texts[exc.code]()) if exc.code in texts else exc.message
 
 
+def not_found(kind: str, name) -> None:
+    """Abort 404 saying, in the user's language, that this enterprise, cell, complaint, person
+    or change does not exist (the name as the user gave it)."""
+    from flask import abort
+
+    kinds = {"enterprise": _("Enterprise"), "cell": _("Cell"), "complaint": _("Complaint"),
+             "person": _("Person"), "change": _("Change")}
+    abort(404, description=_("%(kind)s %(name)s does not exist.",
+                             kind=kinds.get(kind, kind), name=str(name)[:100]))
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _invalid(exc: ValidationError):

@@ -6,11 +6,12 @@ import datetime as dt
 import time
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_login import current_user
 
 from app.auth import bearer_token, login_required
 from app.db import get_session, reader
+from app.errors import not_found
 from app.mappage import build_map, layer_query, map_parts
 from app.security import STATIC_HEADERS
 from app.ratelimit import rate_limited
@@ -126,7 +127,7 @@ def api_enterprise_responsible(code: str):
     # Outside one's area the answer is the one for a code that does not exist.
     answer = enterprise_responsible(db, code, at, cells=visible_cells(db, current_user.grants))
     if answer is None:
-        abort(404, description=f"enterprise {code!r} does not exist")
+        not_found("enterprise", code)
     answer["query"] = {"management_code": code, "at": at.isoformat() if at else None}
     return jsonify(answer)
 

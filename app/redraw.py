@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
+from app.errors import not_found
 from app.mappage import build_map, layer_query, map_parts
 from gis import redraw, users
 from gis.geojson import feature_collection_sql
@@ -39,7 +40,7 @@ REVERT = {"comment": Field(max_length=1000, min_length=1)}
 def _cell_path(code: str) -> tuple[int, ...]:
     path = users.cell_path(get_session(), code=code)
     if not path:
-        abort(404, description=f"cell {code!r} does not exist")
+        not_found("cell", code)
     return tuple(path)
 
 
@@ -200,7 +201,7 @@ def revert(change_id: int):
     parent = db.execute(text("SELECT parent_code FROM grid_change WHERE id = :i"),
                         {"i": change_id}).scalar()
     if parent is None:
-        abort(404, description=f"change {change_id} does not exist")
+        not_found("change", change_id)
     _authorize_grid(parent, "edit_grid")
     try:
         new_id = redraw.revert(db, change_id, username=current_user.username,

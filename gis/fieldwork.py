@@ -15,7 +15,13 @@ from gis.users import cell_path
 
 
 class NotFound(GridWatchError):
-    """The named enterprise, cell, complaint or person does not exist."""
+    """The named enterprise, cell, complaint or person does not exist. ``kind`` and ``name``
+    let the web layer say it in the user's language."""
+
+    def __init__(self, kind: str, name):
+        super().__init__(f"{kind} {name!r} does not exist")
+        self.kind = kind
+        self.name = str(name)
 
 
 def enterprise_target(session: Session, management_code: str) -> tuple[int, tuple[int, ...]]:
@@ -25,7 +31,7 @@ def enterprise_target(session: Session, management_code: str) -> tuple[int, tupl
         LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
         WHERE e.management_code = :c"""), {"c": management_code}).one_or_none()
     if row is None:
-        raise NotFound(f"enterprise {management_code!r} does not exist")
+        raise NotFound("enterprise", management_code)
     return row.id, cell_path(session, row.cell_id)
 
 
@@ -33,7 +39,7 @@ def cell_target(session: Session, code: str) -> tuple[int, tuple[int, ...]]:
     cell_id = session.execute(text("SELECT id FROM cell WHERE code = :c AND retired_at IS NULL"),
                               {"c": code}).scalar()
     if cell_id is None:
-        raise NotFound(f"cell {code!r} does not exist")
+        raise NotFound("cell", code)
     return cell_id, cell_path(session, cell_id)
 
 
@@ -41,7 +47,7 @@ def complaint_target(session: Session, number: str) -> tuple[int, tuple[int, ...
     row = session.execute(text("SELECT id, cell_id FROM complaint WHERE number = :n"),
                           {"n": number}).one_or_none()
     if row is None:
-        raise NotFound(f"complaint {number!r} does not exist")
+        raise NotFound("complaint", number)
     return row.id, cell_path(session, row.cell_id)
 
 
@@ -91,7 +97,7 @@ def set_cell_owner(session: Session, cell_id: int, person_id: int,
     period is closed there, the new one opens. Past answers stay answerable. False when that
     person already owns the cell then (nothing is written)."""
     if not session.execute(text("SELECT 1 FROM person WHERE id = :p"), {"p": person_id}).scalar():
-        raise NotFound(f"person {person_id} does not exist")
+        raise NotFound("person", person_id)
     at = valid_from or session.execute(text("SELECT now()")).scalar()
     current = session.execute(text("""
         SELECT id, person_id, valid_from FROM responsibility

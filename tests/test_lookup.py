@@ -350,3 +350,10 @@ def test_map_as_of_a_date_is_the_end_of_that_day_in_the_bureaus_zone(client, ses
 
     assert east_edge("2026-02-28") == 116.05
     assert east_edge("2026-03-01") == 116.03
+
+
+def test_a_missing_enterprise_is_a_404_in_the_users_language(inspector):
+    chinese = inspector.get("/api/v1/enterprises/NOPE0/responsible").get_json()["error"]
+    assert chinese["status"] == 404 and chinese["message"] == "企业 NOPE0 不存在。"
+    english = inspector.get("/api/v1/enterprises/NOPE0/responsible?lang=en").get_json()
+    assert english["error"]["message"] == "Enterprise NOPE0 does not exist."
