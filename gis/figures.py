@@ -1,6 +1,8 @@
 """Key figures of the city (the numbers the pilot city reports), computed in SQL."""
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -33,12 +35,22 @@ SELECT
   (SELECT coalesce(sum(passed), 0) FROM spot_check
        WHERE checked_on > current_date - 365 AND level <> 'city') AS sampling_passed,
   (SELECT count(*) FROM enforcement_case WHERE opened_on > current_date - 365) AS cases,
+  (SELECT count(*) FROM enforcement_case WHERE opened_on > current_date - 730
+       AND opened_on <= current_date - 365) AS cases_year_before,
   (SELECT count(*) FROM complaint WHERE status <> 'closed') AS open_complaints
 """
 
 
-def city_figures(session: Session) -> dict:
+def city_figures(session: Session, today: dt.date | None = None) -> dict:
+    """The city's figures; ``cases_yoy`` is the change on the year before (同比), ``overdue``
+    the enterprises overdue for inspection now (the wall's rule, gis/wall.py)."""
+    from gis.wall import Window, map_figures
+
     figures = dict(session.execute(text(FIGURES_SQL)).one()._mapping)
+    before = figures["cases_year_before"]
+    figures["cases_yoy"] = (figures["cases"] - before) / before if before else None
+    figures["overdue"] = map_figures(session, cells=None, window=Window.last(365, today),
+                                     today=today or dt.date.today())["overdue"]
     figures["grades"] = dict(session.execute(text(
         "SELECT grade, count(*) FROM enterprise GROUP BY grade ORDER BY grade")).all())
     for kind in ("spot_check", "sampling"):

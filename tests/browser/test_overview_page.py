@@ -27,3 +27,16 @@ def test_overview_in_english(page, live_url):
     assert "Enterprises by supervision grade" in page.inner_text("main")
     screenshot(page, "overview-en.png")
     assert page.log.problems() == []
+
+
+def test_overview_shows_cases_year_on_year_and_the_overdue_count(page, live_url):
+    sign_in(page, live_url, "leader", "demo-leader-2026", "/?lang=zh_Hans_CN")
+    # The demo city had 404 cases this year against 462 the year before (README).
+    assert "同比 -12.6%" in page.inner_text("#fig-cases")
+    overdue = int(page.inner_text("#fig-overdue").replace(",", ""))
+    assert overdue > 0
+    # The tile drills down to the overdue enterprises, by a real click.
+    with page.expect_navigation():
+        page.click("#fig-overdue")
+    assert "overdue=true" in page.url
+    assert page.log.problems() == []
