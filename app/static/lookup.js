@@ -21,6 +21,11 @@
     return "<tr><th>" + esc(label) + "</th><td>" + esc(p.name) + tel(p.phone) + extra +
       (p.unit ? "<br><small>" + esc(p.unit) + "</small>" : "") + "</td></tr>";
   }
+  // A moment as the bureau's local date (YYYY-MM-DD), as the history page shows it: the answer
+  // carries UTC, whose date differs from the local one for eight hours a day.
+  function day(iso) {
+    return iso ? new Date(iso).toLocaleDateString("sv-SE", {timeZone: T.zone}) : "";
+  }
   function byRole(list, role) {
     return (list || []).filter(function (p) { return p.role === role; })[0];
   }
@@ -40,8 +45,8 @@
       var v = answer.cell.version || {};
       rows.push("<tr><th>" + esc(T.cell) + "</th><td><strong>" + esc(answer.cell.name) +
                 "</strong> <code>" + esc(answer.cell.code) + "</code><br><small>" + esc(T.version) +
-                " " + esc((v.valid_from || "").slice(0, 10)) + " – " +
-                esc(v.valid_to ? v.valid_to.slice(0, 10) : T.now) + "</small></td></tr>");
+                " " + esc(day(v.valid_from)) + " – " +
+                esc(v.valid_to ? day(v.valid_to) : T.now) + "</small></td></tr>");
     }
     if (answer.on_edge) { rows.push('<tr><td colspan="2" class="warning">' + esc(T.edge) + "</td></tr>"); }
     rows.push(person(T.owner, byRole(r.department, "owner")));
@@ -93,7 +98,13 @@
     var params = new URLSearchParams({lon: lon, lat: lat, crs: crs || "wgs84"});
     if (at) { params.set("at", at); }
     return get("/api/v1/lookup?" + params.toString()).then(function (r) {
-      if (r.data.query && r.data.query.wgs84) { place(r.data.query.wgs84[1], r.data.query.wgs84[0]); }
+      if (r.data.query && r.data.query.wgs84) {
+        place(r.data.query.wgs84[1], r.data.query.wgs84[0]);
+      } else if (marker) {
+        // The input was refused: no pin may stay where the last answer was.
+        marker.remove();
+        marker = null;
+      }
       if (r.response.ok) { show(r.data); } else { failed(r.response, r.data); }
       document.body.dataset.lookup = r.response.ok ? "found" : "failed";
     });

@@ -86,3 +86,29 @@ def test_device_location_refused_gives_the_fallback(browser, live_url):
         assert "点选地图" in page.inner_text("#lookup-message")
     finally:
         context.close()
+
+
+def test_a_refused_input_leaves_no_old_pin(page, live_url):
+    open_page(page, live_url)
+    point = page.evaluate(f"GridWatchMap.map.latLngToContainerPoint([{SPOT[1]}, {SPOT[0]}])")
+    page.locator(".lookup-map .folium-map").click(position=point)
+    wait_card(page)
+    assert page.locator(".leaflet-marker-icon").count() == 1
+    page.evaluate("delete document.body.dataset.lookup")
+    page.fill("#coords input[name=lon]", "东经")
+    page.fill("#coords input[name=lat]", "38.44")
+    page.click("#coords button[type=submit]")
+    page.wait_for_selector("body[data-lookup='failed']", state="attached", timeout=15000)
+    assert page.locator(".leaflet-marker-icon").count() == 0
+    assert "lon" in page.inner_text("#lookup-message") or "经度" in page.inner_text(
+        "#lookup-message")
+
+
+def test_the_card_shows_the_boundary_date_in_the_bureaus_zone(page, live_url):
+    open_page(page, live_url)
+    point = page.evaluate(f"GridWatchMap.map.latLngToContainerPoint([{SPOT[1]}, {SPOT[0]}])")
+    page.locator(".lookup-map .folium-map").click(position=point)
+    card = wait_card(page)
+    import re
+
+    assert re.search(r"\d{4}-\d{2}-\d{2} – ", card)
