@@ -15,7 +15,6 @@ from app.errors import not_found
 from app.mappage import build_map, layer_query, map_parts
 from app.security import STATIC_HEADERS
 from app.ratelimit import rate_limited
-from gis.crs import parse_coordinate
 from gis.lookup import OutsideEveryCell, enterprise_responsible, lookup, parse_at, parse_point
 from gis.policy import visible_cells
 from gis.validation import Field, ValidationError, validate
@@ -38,10 +37,9 @@ def lookup_request(args, app: Flask | None = None
     """A lookup's WGS84 lon/lat, ``at`` and the ``query`` echoed in the answer; raises
     ValidationError naming the parameter."""
     args = validate(args, LOOKUP_ARGS)
-    lon, lat, crs = parse_point(args["lon"], args["lat"], args["crs"])
+    lon, lat, crs, typed = parse_point(args["lon"], args["lat"], args["crs"])
     at = parse_at(args["at"], _zone(app))
-    query = {"lon": parse_coordinate(args["lon"]), "lat": parse_coordinate(args["lat"]),
-             "crs": crs,
+    query = {"lon": typed[0], "lat": typed[1], "crs": crs,
              "wgs84": [round(lon, 7), round(lat, 7)], "at": at.isoformat() if at else None}
     return lon, lat, at, query
 

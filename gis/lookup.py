@@ -47,8 +47,9 @@ def parse_at(value: str | None, zone: str) -> dt.datetime | None:
 
 
 def parse_point(lon: str | None, lat: str | None, crs_name: str | None
-                ) -> tuple[float, float, str]:
-    """Validate a user's coordinates; returns WGS84 (lon, lat) and the CRS name."""
+                ) -> tuple[float, float, str, tuple[float, float]]:
+    """Validate a user's coordinates; returns WGS84 (lon, lat), the CRS name and the point as
+    typed (parsed, before any conversion), which the answer echoes."""
     crs_name = (crs_name or "wgs84").lower()
     if crs_name not in CRS_CHOICES:
         raise ValidationError("crs", "one of wgs84, gcj02", "choices", choices="wgs84, gcj02")
@@ -65,10 +66,10 @@ def parse_point(lon: str | None, lat: str | None, crs_name: str | None
     if reason:
         code, field = REASON_CODES.get(reason, ("invalid", "lon"))
         raise ValidationError(field, f"({lon}, {lat}): {reason}", code)
-    x, y = float(lon), float(lat)
+    x, y = lon, lat
     if crs_name == "gcj02":
         x, y = gcj02_to_wgs84(x, y)
-    return float(x), float(y), crs_name
+    return float(x), float(y), crs_name, (lon, lat)
 
 
 # OFFSET 0 keeps gw_lookup one call: flattened, each use of ``a`` could call it again.

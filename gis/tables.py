@@ -143,6 +143,18 @@ def _csv_records(text: str, limits: Limits):
                       limit=limits.max_line_bytes) from None
 
 
+def _check_record(where: str, columns: int, is_data: bool, rows_so_far: int,
+                  limits: Limits) -> None:
+    """One record of either format, before it is kept: its columns, and (a data row, not the
+    header) whether the upload already holds as many rows as it may."""
+    if columns > limits.max_columns:
+        raise _refuse(where, "too_many_columns", f"{columns} columns; at most "
+                      f"{limits.max_columns}", count=columns, limit=limits.max_columns)
+    if is_data and rows_so_far >= limits.max_upload_rows:
+        raise _refuse(where, "too_many_rows", f"more than {limits.max_upload_rows} rows in one "
+                      "upload", limit=limits.max_upload_rows)
+
+
 def read_csv(raw: bytes, limits: Limits) -> pd.DataFrame:
     """A CSV's rows as strings, header as given; index: each record's line number."""
     if b"\x00" in raw[:4096]:
@@ -151,17 +163,10 @@ def read_csv(raw: bytes, limits: Limits) -> pd.DataFrame:
     header: list[str] | None = None
     rows, numbers = [], []
     for number, fields in _csv_records(text, limits):
-        if len(fields) > limits.max_columns:
-            raise _refuse(f"line {number}", "too_many_columns",
-                          f"{len(fields)} columns; at most {limits.max_columns}",
-                          count=len(fields), limit=limits.max_columns)
+        _check_record(f"line {number}", len(fields), header is not None, len(numbers), limits)
         if header is None:
             header = [f.strip() for f in fields]
             continue
-        if len(numbers) >= limits.max_upload_rows:
-            raise _refuse(f"line {number}", "too_many_rows",
-                          f"more than {limits.max_upload_rows} rows in one upload",
-                          limit=limits.max_upload_rows)
         if len(fields) > len(header):
             raise _refuse(f"line {number}", "extra_fields",
                           f"{len(fields)} fields, the header has {len(header)}",
@@ -233,10 +238,8 @@ def read_xlsx(raw: bytes, limits: Limits) -> pd.DataFrame:
                 values.pop()
             if not values:
                 continue
-            if len(values) > limits.max_columns:
-                raise _refuse(f"row {number}", "too_many_columns",
-                              f"{len(values)} columns; at most {limits.max_columns}",
-                              count=len(values), limit=limits.max_columns)
+            _check_record(f"row {number}", len(values), header is not None, len(numbers),
+                          limits)
             cells += len(values)
             if cells > limits.max_xlsx_cells:
                 raise _refuse("file", "too_many_cells", f"more than {limits.max_xlsx_cells} "
@@ -244,10 +247,6 @@ def read_xlsx(raw: bytes, limits: Limits) -> pd.DataFrame:
             if header is None:
                 header = [_cell_text(v).strip() for v in values]
                 continue
-            if len(numbers) >= limits.max_upload_rows:
-                raise _refuse(f"row {number}", "too_many_rows",
-                              f"more than {limits.max_upload_rows} rows in one upload",
-                              limit=limits.max_upload_rows)
             if len(values) > len(header):
                 header += [""] * (len(values) - len(header))
             texts = [_cell_text(v) for v in values]
