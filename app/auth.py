@@ -21,6 +21,7 @@ from flask_wtf.csrf import CSRFProtect
 from app.db import get_session
 from gis import audit as audit_log
 from gis import policy, users
+from gis.validation import ValidationError
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -145,8 +146,6 @@ def _authenticate_and_check_csrf():
         if not request.path.startswith(TOKEN_PATHS):
             # Tokens are for the API: a leaked one must not reach the account page (and
             # mint more tokens) or the admin pages.
-            from flask_babel import gettext
-
             abort(401, description=gettext("API tokens are accepted only by the API."))
         cache = current_app.extensions["gridwatch_token_cache"]
         ident = cache.get(token)
@@ -237,9 +236,10 @@ def throttle_rules() -> users.ThrottleRules:
         lockout=dt.timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"]))
 
 
-def zone() -> str:
-    """The bureau's time zone: dates typed without one are local time there."""
-    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+def zone(app: Flask | None = None) -> str:
+    """The bureau's time zone: dates typed without one are local time there (``app``: for
+    callers outside a request, such as the lookup's fast path)."""
+    return (app or current_app).config["BABEL_DEFAULT_TIMEZONE"]
 
 
 def authorize_dated(action: str, path: tuple[int, ...], valid_from, reason: str | None, *,
@@ -253,8 +253,6 @@ def authorize_dated(action: str, path: tuple[int, ...], valid_from, reason: str 
     if decision.allowed:
         return decision.flag
     if decision.needs_reason:
-        from gis.validation import ValidationError
-
         raise ValidationError("backdate_reason", "required for a change dated this far back",
                               "backdate_reason")
     if decision.flag:

@@ -12,6 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.auth import zone
 from gis import migrate
 from gis.db import DatabaseError, check_database, transaction
 from gis.errors import GridWatchError
@@ -83,7 +84,7 @@ def _parse_when(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     try:
-        return parse_datetime(value, current_app.config["BABEL_DEFAULT_TIMEZONE"])
+        return parse_datetime(value, zone())
     except ValidationError as exc:
         raise click.BadParameter(f"{value!r}: {exc.message}") from exc
 

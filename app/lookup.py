@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_login import current_user
 
-from app.auth import bearer_token, login_required
+from app.auth import bearer_token, login_required, zone
 from app.db import get_session, reader
 from app.errors import not_found
 from app.mappage import build_map, layer_query, map_parts
@@ -28,17 +28,13 @@ LOOKUP_ARGS = {"lon": Field(required=False, max_length=40),
 AT_ARGS = {"at": Field(required=False, max_length=40)}
 
 
-def _zone(app: Flask | None = None) -> str:
-    return (app or current_app).config["BABEL_DEFAULT_TIMEZONE"]
-
-
 def lookup_request(args, app: Flask | None = None
                    ) -> tuple[float, float, dt.datetime | None, dict]:
     """A lookup's WGS84 lon/lat, ``at`` and the ``query`` echoed in the answer; raises
     ValidationError naming the parameter."""
     args = validate(args, LOOKUP_ARGS)
     lon, lat, crs, typed = parse_point(args["lon"], args["lat"], args["crs"])
-    at = parse_at(args["at"], _zone(app))
+    at = parse_at(args["at"], zone(app))
     query = {"lon": typed[0], "lat": typed[1], "crs": crs,
              "wgs84": [round(lon, 7), round(lat, 7)], "at": at.isoformat() if at else None}
     return lon, lat, at, query
@@ -120,7 +116,7 @@ class FastLookup:
 @rate_limited("enterprise")
 def api_enterprise_responsible(code: str):
     args = validate(request.args, AT_ARGS)
-    at = parse_at(args["at"], _zone())
+    at = parse_at(args["at"], zone())
     db = get_session()
     # Outside one's area the answer is the one for a code that does not exist.
     answer = enterprise_responsible(db, code, at, cells=visible_cells(db, current_user.grants))

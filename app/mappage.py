@@ -18,6 +18,7 @@ from folium.plugins import HeatMap, VectorGridProtobuf
 from jinja2 import Template
 from sqlalchemy import text
 
+from app.auth import zone
 from app.db import get_session
 from gis import policy
 from gis.dates import parse_datetime
@@ -97,8 +98,7 @@ def layer_query(args: dict) -> LayerQuery:
     at = None
     if args.get("at"):
         # As everywhere (gis/dates.py): the end of that day in the bureau's zone.
-        at = parse_datetime(args["at"].isoformat(), current_app.config["BABEL_DEFAULT_TIMEZONE"],
-                            "at", day_end=True)
+        at = parse_datetime(args["at"].isoformat(), zone(), "at", day_end=True)
     return LayerQuery(cells=visible(), window=_window(args), today=dt.date.today(), at=at,
                       params={k: v for k, v in args.items() if v is not None})
 
