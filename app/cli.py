@@ -76,15 +76,17 @@ def _run_import(label: str, work, target: str | None = None, flag: str | None = 
     click.echo(f"{label}: {summary.line()}")
 
 
-def _parse_when(value: str | None) -> dt.datetime | None:
-    """gis.dates' rules: a bare date is local midnight in the bureau's zone."""
-    from gis.dates import parse_datetime
+def _parse_when(value: str | None, *, as_of: bool = False) -> dt.datetime | None:
+    """gis.dates' rules, in the bureau's zone: a bare date given for when a change takes
+    effect (--valid-from) is the start of that day; one asked about (``as_of``: --at) is the
+    end of it, as /map?at= and the lookup read it."""
+    from gis import dates
     from gis.validation import ValidationError
 
     if not value:
         return None
     try:
-        return parse_datetime(value, zone())
+        return dates.as_of(value, zone()) if as_of else dates.parse_datetime(value, zone())
     except ValidationError as exc:
         raise click.BadParameter(f"{value!r}: {exc.message}") from exc
 
@@ -197,7 +199,8 @@ def grid_import(file, level, parent, kind, specialty, code_field, name_field, cr
 
 @grid_cli.command("export")
 @click.argument("file", type=click.Path())
-@click.option("--at", help="Boundaries as of this date (ISO); default now.")
+@click.option("--at", help="Boundaries as of this date (ISO; a bare date means the end of "
+                           "that day in the bureau's time zone); default now.")
 def grid_export(file, at):
     """Export cells to .geojson or .gpkg (code, name, level, kind, parent_code, …)."""
     from gis.cells import export_cells
@@ -205,7 +208,7 @@ def grid_export(file, at):
     _require_database()
     try:
         with transaction(_sessions()) as session:
-            n = export_cells(session, file, _parse_when(at))
+            n = export_cells(session, file, _parse_when(at, as_of=True), zone())
     except GridWatchError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"exported {n:,} cells to {file}")

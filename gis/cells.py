@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.codes import CELL_CODE_RULE, is_cell_code
+from gis.dates import isoformat, require_aware
 from gis.errors import ImportRefused, Problem
 from gis.files import plausible_in_china, polygon_problem, read_vector, write_vector
 from gis.limits import Limits
@@ -209,6 +210,7 @@ def upsert_cells(
     problems = _check_records(session, records)
     if problems:
         raise ImportRefused("cells", problems)
+    require_aware(valid_from)
     at = valid_from or session.execute(text("SELECT now()")).scalar()
     by_level = sorted(records, key=lambda r: r.level)
     # Stage every boundary first, then write versions in one statement each way.
@@ -379,18 +381,22 @@ CURRENT_CELLS_SQL = """
 """
 
 
-def cells_frame(session: Session, at: dt.datetime | None = None) -> gpd.GeoDataFrame:
-    """Cells with the boundary valid at ``at`` (default now), as a GeoDataFrame (EPSG:4326)."""
+def cells_frame(session: Session, at: dt.datetime | None = None,
+                zone: str = "UTC") -> gpd.GeoDataFrame:
+    """Cells with the boundary valid at ``at`` (default now), as a GeoDataFrame (EPSG:4326);
+    ``valid_from`` as ISO-8601 text in ``zone`` (the bureau's: a reader sees the local day)."""
+    require_aware(at, "at")
     at = at or session.execute(text("SELECT now()")).scalar()
     frame = gpd.read_postgis(
         text(CURRENT_CELLS_SQL), session.connection(), geom_col="geom", params={"at": at},
         crs=4326,
     )
-    frame["valid_from"] = frame["valid_from"].astype(str)
+    frame["valid_from"] = [isoformat(t.to_pydatetime(), zone) for t in frame["valid_from"]]
     return frame
 
 
-def export_cells(session: Session, path: str | Path, at: dt.datetime | None = None) -> int:
-    frame = cells_frame(session, at)
+def export_cells(session: Session, path: str | Path, at: dt.datetime | None = None,
+                 zone: str = "UTC") -> int:
+    frame = cells_frame(session, at, zone)
     write_vector(frame, path)
     return len(frame)

@@ -1,9 +1,11 @@
-"""The one parser of dates people type and files carry, in the bureau's time zone.
+"""The one parser and formatter of dates people type, files carry and pages show, in the
+bureau's time zone (``BABEL_DEFAULT_TIMEZONE``, read through ``app.auth.zone``).
 
 A bare date means local midnight in the bureau's zone (the start of that day), or, for "as of"
 questions, the end of it (``day_end``): "who was responsible on 1 March" is answered as things
 stood when that day closed. A date-time without a zone is local time in the bureau's zone: that
-is what a person at the bureau means when they type "2026-03-01 08:00". Dates outside
+is what a person at the bureau means when they type "2026-03-01 08:00"; the same holds for a
+naive ``datetime`` object. Dates outside
 1900-2199 are refused: they are typing mistakes, and at the extremes (year 1, 9999) date
 arithmetic and PostgreSQL's range types overflow.
 """
@@ -57,3 +59,41 @@ def parse_datetime(value, zone: str, field: str = "date", *, day_end: bool = Fal
     if when.tzinfo is None:
         when = when.replace(tzinfo=ZoneInfo(zone))
     return when
+
+
+def as_of(value, zone: str, field: str = "at") -> dt.datetime | None:
+    """The moment an "as of" question asks about (``?at=``, ``--at``): a bare date is the end
+    of that day in the bureau's zone ("who was responsible on 1 March" is answered as things
+    stood when that day closed, so a change made that day counts); a date-time is that moment.
+    None or "" is None (now). The map wall, the lookup and the command line all ask this."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_datetime(value, zone, field, day_end=True)
+
+
+def local(when: dt.datetime, zone: str) -> dt.datetime:
+    """``when`` in the bureau's zone, for showing it (a naive one is taken as already local)."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=ZoneInfo(zone))
+    return when.astimezone(ZoneInfo(zone))
+
+
+def today(zone: str) -> dt.date:
+    """The bureau's date now (the server's clock may run in UTC: from 00:00 to 08:00 in
+    Beijing, UTC still says yesterday)."""
+    return dt.datetime.now(ZoneInfo(zone)).date()
+
+
+def isoformat(when: dt.datetime | None, zone: str) -> str | None:
+    """An ISO-8601 date-time with the bureau's offset ("2026-03-02T02:00:00+08:00"): what
+    answers and files show, so a reader sees the local day, not the UTC one."""
+    return None if when is None else local(when, zone).isoformat()
+
+
+def require_aware(when: dt.datetime | None, field: str = "valid_from") -> None:
+    """Refuse a naive date-time in the domain: compared with stored (aware) ones it raises a
+    TypeError deep inside, and sent to PostgreSQL it is read in the session's zone (UTC), eight
+    hours off. The adapters read every date-time through ``parse_datetime``."""
+    if when is not None and when.tzinfo is None:
+        raise ValueError(f"{field}: a date-time without a time zone; read it with "
+                         "gis.dates.parse_datetime(value, zone)")

@@ -10,6 +10,7 @@ import json
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.dates import require_aware
 from gis.errors import GridWatchError
 from gis.users import cell_path
 
@@ -98,6 +99,7 @@ def set_cell_owner(session: Session, cell_id: int, person_id: int,
     person already owns the cell then (nothing is written)."""
     if not session.execute(text("SELECT 1 FROM person WHERE id = :p"), {"p": person_id}).scalar():
         raise NotFound("person", person_id)
+    require_aware(valid_from)
     at = valid_from or session.execute(text("SELECT now()")).scalar()
     current = session.execute(text("""
         SELECT id, person_id, valid_from FROM responsibility

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from gis import crs
 from gis.crs import check_lonlat, gcj02_to_wgs84, parse_coordinate
-from gis.dates import parse_datetime
+from gis.dates import as_of
 from gis.errors import GridWatchError
 from gis.validation import ValidationError
 
@@ -41,9 +41,7 @@ def parse_at(value: str | None, zone: str) -> dt.datetime | None:
     """An "as of" date or date-time (``at``), by gis.dates' rules: a bare date means the end of
     that day in the bureau's zone ("who was responsible on 1 March" is answered as things stood
     when that day closed, so a change made that day counts); no zone means the bureau's."""
-    if value is None or value == "":
-        return None
-    return parse_datetime(value, zone, "at", day_end=True)
+    return as_of(value, zone, "at")
 
 
 def parse_point(lon: str | None, lat: str | None, crs_name: str | None

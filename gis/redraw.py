@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gis.codes import CELL_CODE_RULE, is_cell_code
+from gis.dates import require_aware
 from gis.errors import GridWatchError
 from gis.limits import check_vertices
 from gis.validation import Field, ValidationError
@@ -543,6 +544,7 @@ class Redraw:
                      if not is_cell_code(c))
         if bad:
             raise RedrawError(f"cell code {bad[0][:40]!r}: {CELL_CODE_RULE}")
+        require_aware(valid_from)
         at = valid_from or self.session.execute(text("SELECT now()")).scalar()
         codes = sorted(set(proposal.geometries) | proposal.retire)
         # Lock the versions being replaced: a concurrent commit waits here, then fails the check.
