@@ -24,6 +24,8 @@ bp = Blueprint("redraw", __name__)
 PROPOSAL = {
     "moves": Field(kind="dict", required=False, max_length=2000),
     "geometries": Field(kind="dict", required=False, max_length=200),
+    # Outlines reshaped in the editor: the neighbours follow them (gis/outline.py).
+    "outlines": Field(kind="dict", required=False, max_length=200),
     "new_cells": Field(kind="dict", required=False, max_length=50),
     "retire": Field(kind="list", required=False, max_length=50),
     "expected_versions": Field(kind="dict", required=False, max_length=500),

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from gis import outline
 from gis.codes import CELL_CODE_RULE, is_cell_code
 from gis.dates import require_aware
 from gis.errors import GridWatchError
@@ -713,27 +714,19 @@ def _code(field_name: str, code) -> str:
 
 
 def proposal_from_json(session: Session, parent_code: str, body: dict, limits) -> Proposal:
-    """The grid editor's proposal (``moves`` of villages, GeoJSON ``geometries``,
-    ``new_cells``, ``retire``, ``expected_versions``, already checked for their types) for the
-    grid ``parent_code``. Raises ValidationError naming the field; geometries within
-    ``limits`` (gis/limits.py: vertices)."""
+    """The grid editor's proposal (``moves`` of villages, GeoJSON ``geometries`` from a file,
+    ``outlines`` drawn in the editor, ``new_cells``, ``retire``, ``expected_versions``, already
+    checked for their types) for the grid ``parent_code``. Raises ValidationError naming the
+    field; geometries within ``limits`` (gis/limits.py: vertices)."""
     if body["moves"]:
         proposal = village_moves(session, parent_code, {str(k): str(v)
                                                         for k, v in body["moves"].items()})
     else:
         proposal = Proposal(parent_code)
-    for cell_code, geojson in (body["geometries"] or {}).items():
-        _code("geometries", cell_code)
-        try:
-            geom = shapely.from_geojson(json.dumps(geojson))
-        except Exception:  # noqa: BLE001 - GEOS/JSON parse errors come in several kinds
-            raise ValidationError("geometries", f"{cell_code}: not a GeoJSON geometry",
-                                  "invalid") from None
-        geom, problem = boundary(geom, keep_invalid=True)
-        if problem:
-            raise ValidationError("geometries", f"{cell_code}: {problem}", "invalid")
-        proposal.geometries[cell_code] = geom
-    check_vertices(proposal.geometries.items(), limits)
+    given = _boundaries("geometries", body["geometries"])
+    outlines = _boundaries("outlines", body.get("outlines"))
+    proposal.geometries.update(given)
+    check_vertices(itertools.chain(proposal.geometries.items(), outlines.items()), limits)
     for new_code, name in (body["new_cells"] or {}).items():
         proposal.new_cells[_code("new_cells", new_code)] = validate_fields({"name": name},
                                                        {"name": CELL_NAME})["name"]
@@ -750,7 +743,32 @@ def proposal_from_json(session: Session, parent_code: str, body: dict, limits) -
         if cell_code not in children:
             raise ValidationError("expected_versions", f"{cell_code[:40]}: not a cell of grid "
                                   f"{parent_code}", "invalid")
+    for cell_code in outlines:
+        if cell_code not in children:
+            raise ValidationError("outlines", f"{cell_code}: not a cell of grid "
+                                  f"{parent_code}", "invalid")
+    # What a file gives is snapped; what a person drew moves the neighbours along (gis/outline).
+    outline.snap(session, proposal, [c for c in given if c in children])
+    outline.reshape(session, proposal, outlines)
     return proposal
+
+
+def _boundaries(field_name: str, items) -> dict:
+    """code -> MultiPolygon from a JSON object of GeoJSON geometries (``geometries``: whole
+    boundaries from a file; ``outlines``: outlines edited in the editor)."""
+    out = {}
+    for cell_code, geojson in (items or {}).items():
+        _code(field_name, cell_code)
+        try:
+            geom = shapely.from_geojson(json.dumps(geojson))
+        except Exception:  # noqa: BLE001 - GEOS/JSON parse errors come in several kinds
+            raise ValidationError(field_name, f"{cell_code}: not a GeoJSON geometry",
+                                  "invalid") from None
+        geom, problem = boundary(geom, keep_invalid=True)
+        if problem:
+            raise ValidationError(field_name, f"{cell_code}: {problem}", "invalid")
+        out[cell_code] = geom
+    return out
 
 
 def audit_detail(change_id: int, proposal: Proposal, comment: str,
@@ -793,6 +811,8 @@ def proposals_from_file(session: Session, path, *, code_field: str = "code",
     proposals = []
     for parent, geometries in sorted(grouped.items()):
         versions = {c: v["version_id"] for c, v in current_children(session, parent).items()}
-        proposals.append(Proposal(parent, geometries,
-                                  expected_versions={c: versions[c] for c in geometries}))
+        proposal = Proposal(parent, geometries,
+                            expected_versions={c: versions[c] for c in geometries})
+        outline.snap(session, proposal, list(geometries))
+        proposals.append(proposal)
     return proposals

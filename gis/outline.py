@@ -1,0 +1,241 @@
+"""A redrawn outline means exactly the change its author made: snapping and reshaping.
+
+Coordinates are lon/lat (EPSG:4326); tolerances are metres; the work is PostGIS's.
+
+Two ways a new boundary reaches a proposal, and what each means:
+
+* **A file** (the editor's upload, ``grid redraw``) gives whole boundaries. Each is *snapped*:
+  its vertices within ``SNAP_TOLERANCE_M`` of a vertex of its own stored outline, of a
+  neighbour or of the parent grid move onto it, the result is rounded to the stored precision
+  (1e-7°), and every piece of difference from the stored boundary narrower than twice the
+  tolerance is dropped (the stored boundary stays there). A file that rounds coordinates
+  (6 decimals is about 0.1 m) therefore changes nothing where it did not mean to, and an
+  unchanged boundary stays the stored one, to the bit.
+* **An outline edit in the editor** (a person dragging vertices) is snapped the same way and
+  then applied as an edit of the grid, as topological editing in a desktop GIS applies it:
+  the cell takes what the new outline adds (the neighbours give it up) and gives up what it
+  leaves (each vacated piece goes to the neighbour sharing the longest border with it; a piece
+  no neighbour borders stays a gap, and validation says so). Only the area near a moved vertex
+  changes, and the grid stays without gaps and overlaps, so a drag can be committed.
+
+Why 0.5 m: ten times the largest rounding a browser or file introduces (6 decimals ≈ 0.11 m of
+latitude, so ≤ 0.06 m per coordinate) and fifty times the stored precision (1e-7° ≈ 1 cm),
+yet half the accuracy of the 1:10,000 village boundaries cells are built from (about 1 m) and
+below one screen pixel at the editor's closest zoom: nothing a person moves on purpose is that
+small. The snap distance is converted to degrees of latitude, so it is never more than
+``SNAP_TOLERANCE_M`` in any direction (a degree of longitude is shorter).
+"""
+from __future__ import annotations
+
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+SNAP_TOLERANCE_M = 0.5
+# The precision boundaries are stored at (degrees): the demo, imports and redraws all keep
+# 1e-7° (about 1 cm), and snapping rounds to it so that an unchanged vertex is the stored one.
+STORED_PRECISION = 1e-7
+_METRES_PER_DEGREE_OF_LATITUDE = 111_320.0
+
+_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS outline_work (
+    code text PRIMARY KEY, geom geometry, old geometry, version_id bigint) ON COMMIT DROP"""
+
+# A piece is noise, not an edit, when a negative buffer of the tolerance leaves nothing of it:
+# it is nowhere wider than twice the tolerance.
+_THICK = "NOT ST_IsEmpty(ST_Buffer({g}::geography, -:tol)::geometry)"
+
+# The sent outline snapped and rounded, and what it adds to (gained) and removes from (lost)
+# the cell's stored outline, without the noise; gained is kept inside the parent but for
+# pieces outside it that are real (validation reports those).
+_CHANGE = f"""
+WITH me AS (SELECT old FROM outline_work WHERE code = :c),
+parent AS (SELECT geom FROM cell_current WHERE code = :p),
+sent AS (SELECT ST_GeomFromWKB(:g, 4326) AS g),
+ref AS (
+    SELECT ST_Collect(geom) AS g FROM (
+        SELECT old AS geom FROM me
+        UNION ALL
+        SELECT w.geom FROM outline_work w, sent s
+        WHERE w.code <> :c AND w.geom && ST_Expand(s.g, :deg)
+        UNION ALL
+        SELECT geom FROM parent) r
+),
+snapped AS (
+    SELECT CASE WHEN ST_IsValid(x.g) THEN x.g
+                ELSE ST_ReducePrecision(s.g, :grid) END AS g
+    FROM sent s, ref, LATERAL (SELECT ST_ReducePrecision(ST_Snap(s.g, ref.g, :deg), :grid) AS g) x
+),
+pieces AS (
+    SELECT 'gained' AS side, d.geom
+    FROM snapped s, me, LATERAL ST_Dump(ST_Difference(s.g, me.old, :grid)) d
+    UNION ALL
+    SELECT 'lost', d.geom
+    FROM snapped s, me, LATERAL ST_Dump(ST_Difference(me.old, s.g, :grid)) d
+),
+kept AS (
+    SELECT side, ST_Union(geom, :grid) AS g FROM pieces
+    WHERE ST_Dimension(geom) = 2 AND {_THICK.format(g='geom')}
+    GROUP BY side
+),
+gained AS (
+    SELECT ST_Union(ST_Intersection(k.g, p.geom, :grid), coalesce((
+        SELECT ST_Union(d.geom, :grid)
+        FROM ST_Dump(ST_Difference(k.g, p.geom, :grid)) d
+        WHERE ST_Dimension(d.geom) = 2 AND {_THICK.format(g='d.geom')}),
+        'POLYGON EMPTY'::geometry(Polygon, 4326)), :grid) AS g
+    FROM kept k, parent p WHERE k.side = 'gained'
+)
+SELECT ST_AsBinary((SELECT g FROM gained)) AS gained,
+       ST_AsBinary((SELECT g FROM kept WHERE side = 'lost')) AS lost
+"""
+
+
+def _degrees(metres: float) -> float:
+    return metres / _METRES_PER_DEGREE_OF_LATITUDE
+
+
+def _stage(session: Session, parent_code: str, geometries: dict) -> None:
+    """outline_work: the parent's live children, ``geom`` as proposed so far, ``old`` as
+    stored."""
+    session.execute(text(_STAGE))
+    session.execute(text("TRUNCATE outline_work"))
+    session.execute(text("""
+        INSERT INTO outline_work (code, geom, old, version_id)
+        SELECT c.code, c.geom, c.geom, c.version_id
+        FROM cell_current c JOIN cell p ON p.id = c.parent_id
+        WHERE p.code = :p AND c.retired_at IS NULL"""), {"p": parent_code})
+    for code, geom in geometries.items():
+        session.execute(text("UPDATE outline_work SET geom = ST_GeomFromWKB(:g, 4326) "
+                             "WHERE code = :c"), {"c": code, "g": shapely.to_wkb(geom)})
+
+
+def _change(session: Session, parent_code: str, code: str, geom, tolerance_m: float):
+    """(gained, lost) of a snapped outline against the cell's stored one, as WKB or None."""
+    row = session.execute(text(_CHANGE), {
+        "p": parent_code, "c": code, "g": shapely.to_wkb(geom), "deg": _degrees(tolerance_m),
+        "tol": tolerance_m, "grid": STORED_PRECISION}).one()
+    return (bytes(row.gained) if row.gained is not None else None,
+            bytes(row.lost) if row.lost is not None else None)
+
+
+def _apply(session: Session, code: str, gained, lost) -> None:
+    """The cell loses ``lost`` and takes ``gained`` (WKB or None)."""
+    if lost is not None:
+        session.execute(text("""
+            UPDATE outline_work SET geom = ST_Difference(geom, ST_GeomFromWKB(:g, 4326), :grid)
+            WHERE code = :c"""), {"c": code, "g": lost, "grid": STORED_PRECISION})
+    if gained is not None:
+        session.execute(text("""
+            UPDATE outline_work SET geom = ST_Union(geom, ST_GeomFromWKB(:g, 4326), :grid)
+            WHERE code = :c"""), {"c": code, "g": gained, "grid": STORED_PRECISION})
+
+
+def _neighbours_follow(session: Session, code: str, gained, lost, tolerance_m: float
+                       ) -> set[str]:
+    """The neighbours give up what ``code`` gained and take the pieces it left, each piece to
+    the neighbour with the longest border along it; returns the neighbours changed."""
+    changed: set[str] = set()
+    if gained is not None:
+        changed |= set(session.execute(text("""
+            UPDATE outline_work SET geom = ST_Difference(geom, ST_GeomFromWKB(:g, 4326), :grid)
+            WHERE code <> :c AND geom && ST_GeomFromWKB(:g, 4326)
+              AND ST_Intersects(geom, ST_GeomFromWKB(:g, 4326))
+            RETURNING code"""), {"c": code, "g": gained, "grid": STORED_PRECISION}).scalars())
+    if lost is None:
+        return changed
+    # What nobody covers any more, piece by piece, and who borders it longest.
+    takers = session.execute(text(f"""
+        WITH lost AS (SELECT ST_GeomFromWKB(:g, 4326) AS g),
+        uncovered AS (
+            SELECT d.geom FROM lost l, LATERAL ST_Dump(ST_Difference(l.g, coalesce((
+                SELECT ST_Union(w.geom, :grid) FROM outline_work w
+                WHERE w.geom && l.g AND ST_Intersects(w.geom, l.g)),
+                'POLYGON EMPTY'::geometry(Polygon, 4326)), :grid)) d
+            WHERE ST_Dimension(d.geom) = 2 AND {_THICK.format(g='d.geom')}
+        )
+        SELECT best.code, ST_AsBinary(u.geom) AS piece
+        FROM uncovered u
+        CROSS JOIN LATERAL (
+            SELECT w.code, ST_Length(ST_CollectionExtract(ST_Intersection(
+                       ST_Boundary(u.geom), w.geom), 2)::geography) AS border
+            FROM outline_work w
+            WHERE w.code <> :c AND w.geom && ST_Expand(u.geom, :deg)
+            ORDER BY border DESC, w.code LIMIT 1) best
+        WHERE best.border > :tol"""),
+        {"c": code, "g": lost, "grid": STORED_PRECISION, "tol": tolerance_m,
+         "deg": _degrees(tolerance_m)}).all()
+    for taker, piece in takers:
+        _apply(session, taker, bytes(piece), None)
+        changed.add(taker)
+    return changed
+
+
+def _collect(session: Session, proposal, codes: set[str], given: set[str]) -> None:
+    """Write the work table's result for ``codes`` back into the proposal; a cell changed here
+    needs its version checked at commit. A boundary that comes out as the stored one is the
+    stored one, bit for bit: for a cell the person gave (``given``) it stays in the proposal,
+    so that the commit still checks its version and then finds nothing to change; a neighbour
+    left as it was is not part of the proposal."""
+    rows = session.execute(text("""
+        SELECT code, ST_AsBinary(ST_Multi(ST_CollectionExtract(
+                   CASE WHEN ST_Equals(geom, old) THEN old ELSE geom END, 3))) AS wkb,
+               ST_Equals(geom, old) AS same, version_id
+        FROM outline_work WHERE code = ANY(:codes)"""), {"codes": sorted(codes)}).all()
+    for r in rows:
+        if r.same and r.code not in given:
+            proposal.geometries.pop(r.code, None)
+            continue
+        proposal.geometries[r.code] = shapely.from_wkb(bytes(r.wkb))
+        if not r.same:
+            proposal.expected_versions.setdefault(r.code, r.version_id)
+
+
+def _editable(geom) -> bool:
+    """Only a valid outline can be snapped and overlaid; an invalid one goes to validation as
+    sent, which shows where it crosses itself."""
+    return geom is not None and geom.is_valid
+
+
+def snap(session: Session, proposal, codes, *, tolerance_m: float = SNAP_TOLERANCE_M) -> None:
+    """Snap the boundaries a file gave for the existing cells ``codes`` of ``proposal`` (see
+    the module's docstring); boundaries of new cells and invalid ones stay as given."""
+    codes = [c for c in codes if _editable(proposal.geometries.get(c))]
+    if not codes:
+        return
+    _stage(session, proposal.parent_code, proposal.geometries)
+    existing = set(session.execute(text("SELECT code FROM outline_work WHERE code = ANY(:c)"),
+                                   {"c": codes}).scalars())
+    for code in codes:
+        if code not in existing:
+            continue
+        gained, lost = _change(session, proposal.parent_code, code, proposal.geometries[code],
+                               tolerance_m)
+        session.execute(text("UPDATE outline_work SET geom = old WHERE code = :c"), {"c": code})
+        _apply(session, code, gained, lost)
+    _collect(session, proposal, existing, existing)
+
+
+def reshape(session: Session, proposal, outlines: dict, *,
+            tolerance_m: float = SNAP_TOLERANCE_M) -> None:
+    """Apply the editor's outline edits (code -> outline as the person left it, lon/lat) to
+    ``proposal`` in the order given: each is the change from the cell's stored outline, and
+    the neighbours follow it (see the module's docstring). An invalid outline is put in the
+    proposal as it is, for validation to show."""
+    if not outlines:
+        return
+    _stage(session, proposal.parent_code, proposal.geometries)
+    touched: set[str] = set()
+    for code, geom in outlines.items():
+        if not _editable(geom):
+            proposal.geometries[code] = geom
+            continue
+        gained, lost = _change(session, proposal.parent_code, code, geom, tolerance_m)
+        touched.add(code)
+        if gained is None and lost is None:
+            continue
+        _apply(session, code, gained, lost)
+        touched |= {code} | _neighbours_follow(session, code, gained, lost, tolerance_m)
+    # An invalid outline stays in the proposal as sent, whatever happened around it.
+    editable = {c for c, g in outlines.items() if _editable(g)}
+    _collect(session, proposal, touched - (set(outlines) - editable), editable)
