@@ -4,6 +4,8 @@ the same); permission: ``edit_grid`` inside the grid, asked once per request."""
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import shapely
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
@@ -15,7 +17,8 @@ from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
 from app.errors import not_found
 from app.mappage import build_map, layer_query, map_parts
-from gis import redraw, users
+from gis import outline, redraw, users
+from gis.files import BoundaryFileError
 from gis.geojson import feature_collection_sql
 from gis.validation import Field, ValidationError, validate
 
@@ -160,6 +163,98 @@ def preview(code: str):
                    geometries={c: json.loads(shapely.to_geojson(g))
                                for c, g in proposal.geometries.items()},
                    expected_versions=proposal.expected_versions)
+
+
+def file_problem_text(exc: BoundaryFileError, example: str) -> str:
+    """What is wrong with a boundary file, in the user's language (``example``: a cell code
+    of the grid, to show what a code looks like)."""
+    p = exc.params
+    kinds = {"CSV": "CSV", "Excel": "Excel", "text": _("text"), "spreadsheet": _("spreadsheet")}
+    choose = _("Choose the cells' boundaries as GeoJSON (.geojson), a zipped Shapefile (.zip) "
+               "or a GeoPackage (.gpkg).")
+    texts = {
+        "table_file": lambda: _("%(name)s is a %(kind)s table, not a boundary file.",
+                                name=p["name"], kind=kinds.get(p["kind"], p["kind"]))
+        + " " + choose,
+        "file_type": lambda: _("%(name)s: a %(suffix)s file cannot hold cell boundaries.",
+                               name=p["name"], suffix=p["suffix"]) + " " + choose,
+        "not_zip": lambda: _("%(name)s is not a zip archive.", name=p["name"]) + " " + choose,
+        "not_gpkg": lambda: _("%(name)s is not a GeoPackage.", name=p["name"]) + " " + choose,
+        "not_json": lambda: _("%(name)s is not valid JSON (line %(line)s, column %(column)s).",
+                              name=p["name"], line=p["line"], column=p["column"]),
+        "not_geojson": lambda: _(
+            "%(name)s is JSON but not GeoJSON features (its type is %(found)s): each cell must "
+            "be a Feature with its code among its properties.", name=p["name"],
+            found=p["found"]),
+        "unreadable": lambda: _("%(name)s cannot be read: %(reason)s", name=p["name"],
+                                reason=p["reason"]),
+        "no_features": lambda: _("%(name)s holds no features.", name=p["name"]),
+        "no_code_field": lambda: _(
+            "The features have no “%(field)s” property, which must hold each cell's code "
+            "(such as %(example)s). Their properties are: %(fields)s.", field=p["property"],
+            example=example, fields=p["fields"]),
+        "missing_codes": lambda: _(
+            "Features %(features)s (of %(total)s) have no “%(field)s” property: each feature "
+            "needs the code of its cell (such as %(example)s).", features=p["features"],
+            total=p["total"], field=p["property"], example=example),
+        "duplicate_codes": lambda: _("Cells given more than once: %(codes)s.",
+                                     codes=p["codes"]),
+        "not_polygons": lambda: _(
+            "Features %(features)s are not polygons (%(kinds)s): a cell's boundary is a "
+            "polygon.", features=p["features"], kinds=p["kinds"]),
+        "swapped": lambda: (_(
+            "The coordinates are outside %(area)s, but inside it with longitude and latitude "
+            "swapped: the file has them as (latitude, longitude).", area=p["area"])
+            if p["count"] == p["total"] else _(
+            "Features %(features)s are outside %(area)s, but inside it with longitude and "
+            "latitude swapped: the file has them as (latitude, longitude).",
+            features=p["features"], area=p["area"])) + " " + _(
+            "GeoJSON and Shapefiles need (longitude, latitude): export the file again in that "
+            "order."),
+        "outside_area": lambda: _(
+            "Features %(features)s lie outside %(area)s (%(bounds)s): another place, or "
+            "another coordinate system?", features=p["features"], area=p["area"],
+            bounds=p["bounds"]),
+        "not_in_grid": lambda: _("%(codes)s: not cells of grid %(grid)s.", codes=p["codes"],
+                                 grid=p["grid"]),
+        "outside_grid": lambda: _(
+            "Features %(features)s (%(codes)s) lie mostly outside grid %(grid)s: boundaries "
+            "of another grid, or coordinates of another system (GCJ-02 from Amap or "
+            "Tencent?).", features=p["features"], codes=p["codes"], grid=p["grid"]),
+    }
+    return str(texts[exc.code]()) if exc.code in texts else exc.message
+
+
+UPLOAD = {"crs": Field(required=False, choices=("gcj02",))}
+
+
+@bp.post("/api/v1/grid/<code>/boundaries")
+@login_required
+def upload_boundaries(code: str):
+    """Read a boundary file the editor was given: the geometries it holds for cells of the
+    grid, or one message saying what is wrong with the file. Nothing is written."""
+    _authorize_grid(code)
+    form = validate(request.form, UPLOAD)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError("file", "required (multipart/form-data)", "required")
+    name = Path(upload.filename.replace("\\", "/")).name[:100] or "upload"
+    db = get_session()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ("upload" + Path(name).suffix.lower()[:10])
+        upload.save(path)
+        try:
+            geometries = outline.boundaries_from_file(
+                db, code, path, name=name, crs=form["crs"],
+                limits=current_app.extensions["gridwatch_limits"])
+        except BoundaryFileError as exc:
+            db.rollback()
+            example = next(iter(redraw.current_children(db, code)), code)
+            return jsonify(error={"status": 400, "field": "file", "code": exc.code,
+                                  "message": file_problem_text(exc, example)}), 400
+    db.rollback()
+    return jsonify(geometries={c: json.loads(shapely.to_geojson(g))
+                               for c, g in geometries.items()})
 
 
 @bp.post("/api/v1/grid/<code>/commit")

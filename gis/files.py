@@ -135,6 +135,142 @@ def read_vector(path: str | Path, crs: str | CrsSpec | None = None,
     return frame, source
 
 
+class BoundaryFileError(ValidationError):
+    """What is wrong with a boundary file, said once for the whole file: the web layer says it
+    in the user's language from ``code`` and ``params``; ``message`` is the English."""
+
+    def __init__(self, code: str, message: str, **params):
+        super().__init__("file", message, code, **params)
+
+
+# Tables people pick by mistake in a boundary upload (enterprise registers, village lists).
+TABLE_SUFFIXES = {".csv": "CSV", ".tsv": "CSV", ".txt": "text", ".xlsx": "Excel",
+                  ".xls": "Excel", ".ods": "spreadsheet"}
+
+
+def list_briefly(numbers, most: int = 10) -> str:
+    """'1, 2, 5' or '1, 2, … (12 in all)': feature numbers or codes for one message."""
+    items = [str(n) for n in numbers]
+    if len(items) <= most:
+        return ", ".join(items)
+    return ", ".join(items[:most]) + f", … ({len(items)})"
+
+
+def sniff_boundary_file(path: str | Path, name: str | None = None) -> None:
+    """Refuse a file that is no boundary file at all, saying what it is instead (a table, not
+    JSON, JSON that is not GeoJSON, not a zip). ``name``: the file's name as the user chose it
+    (an upload's temporary path has another)."""
+    path = Path(path)
+    name = name or path.name
+    suffix = Path(name).suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        raise BoundaryFileError(
+            "table_file", f"{name} is a {TABLE_SUFFIXES[suffix]} table, not a boundary file: "
+            "choose GeoJSON (.geojson), a zipped Shapefile (.zip) or a GeoPackage (.gpkg)",
+            name=name, kind=TABLE_SUFFIXES[suffix])
+    if suffix not in VECTOR_SUFFIXES - {".shp"}:
+        raise BoundaryFileError(
+            "file_type", f"{name}: {suffix or 'no'} file type; choose GeoJSON (.geojson), a "
+            "zipped Shapefile (.zip) or a GeoPackage (.gpkg)", name=name,
+            suffix=suffix or "—")
+    raw = path.read_bytes()
+    if suffix == ".zip" and not zipfile.is_zipfile(path):
+        raise BoundaryFileError("not_zip", f"{name} is not a zip archive", name=name)
+    if suffix == ".gpkg" and not raw.startswith(b"SQLite format 3\x00"):
+        raise BoundaryFileError("not_gpkg", f"{name} is not a GeoPackage", name=name)
+    if suffix not in {".geojson", ".json"}:
+        return
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        first = raw.lstrip()[:200].split(b"\n", 1)[0]
+        if first[:1] not in (b"{", b"[") and (b"," in first or b"\t" in first):
+            raise BoundaryFileError(
+                "table_file", f"{name} holds a CSV table, not GeoJSON: choose GeoJSON "
+                "(.geojson), a zipped Shapefile (.zip) or a GeoPackage (.gpkg)", name=name,
+                kind="CSV") from None
+        line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+        raise BoundaryFileError(
+            "not_json", f"{name} is not valid JSON (line {line}, column {column})",
+            name=name, line=line or "?", column=column or "?") from None
+    kinds = {"FeatureCollection", "Feature"}
+    if not isinstance(data, dict) or data.get("type") not in kinds:
+        found = data.get("type") if isinstance(data, dict) else type(data).__name__
+        raise BoundaryFileError(
+            "not_geojson", f"{name} is JSON but not a GeoJSON FeatureCollection (its type is "
+            f"{str(found)[:40]!r}); the codes of the cells are properties of features",
+            name=name, found=str(found)[:40])
+
+
+def check_codes(frame: gpd.GeoDataFrame, code_field: str) -> None:
+    """Every feature names its cell in ``code_field``, once."""
+    if code_field not in frame.columns:
+        fields = [c for c in frame.columns if c != frame.geometry.name]
+        raise BoundaryFileError(
+            "no_code_field", f"the features have no {code_field!r} property with the cell "
+            f"code; their properties are: {', '.join(fields) or 'none'}", property=code_field,
+            fields=", ".join(map(str, fields)) or "—")
+    codes = [None if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+             for v in frame[code_field]]
+    lacking = [i + 1 for i, c in enumerate(codes) if not c]
+    if lacking:
+        raise BoundaryFileError(
+            "missing_codes", f"features {list_briefly(lacking)} have no {code_field!r} (cell code)",
+            property=code_field, features=list_briefly(lacking), count=len(lacking),
+            total=len(codes))
+    seen, twice = set(), []
+    for code in codes:
+        if code in seen and code not in twice:
+            twice.append(code)
+        seen.add(code)
+    if twice:
+        raise BoundaryFileError("duplicate_codes", f"cells given twice: {list_briefly(twice)}",
+                                codes=list_briefly(twice))
+
+
+def check_polygons(frame: gpd.GeoDataFrame) -> None:
+    """Every feature has a polygon: cells are areas."""
+    wrong = [(i + 1, "none" if not isinstance(g, shapely.Geometry) or g.is_empty
+              else g.geom_type) for i, g in enumerate(frame.geometry)]
+    wrong = [(i, kind) for i, kind in wrong if kind not in ("Polygon", "MultiPolygon")]
+    if wrong:
+        kinds = sorted({kind for _i, kind in wrong})
+        raise BoundaryFileError(
+            "not_polygons", f"features {list_briefly(i for i, _k in wrong)} are not polygons "
+            f"({', '.join(kinds)})", features=list_briefly(i for i, _k in wrong),
+            kinds=", ".join(kinds))
+
+
+def _swap(geom):
+    return shapely.transform(geom, lambda xy: xy[:, ::-1])
+
+
+def check_place(frame: gpd.GeoDataFrame, area_bounds: tuple[float, float, float, float],
+                area_name: str) -> None:
+    """The features lie in the area (the city; lon/lat bounds); features that lie outside it
+    but inside it once their coordinates are swapped have them as (lat, lon)."""
+    area = shapely.box(*area_bounds)
+    outside = [(i + 1, g) for i, g in enumerate(frame.geometry)
+               if not shapely.intersects(g, area)]
+    if not outside:
+        return
+    swapped = [i for i, g in outside if shapely.intersects(_swap(g), area)]
+    if swapped:
+        everything = len(swapped) == len(frame)
+        raise BoundaryFileError(
+            "swapped", f"{'the' if everything else 'features ' + list_briefly(swapped) + ':'} "
+            f"coordinates are outside {area_name} but inside it with longitude and latitude "
+            "swapped: the file has them as (latitude, longitude); GeoJSON and Shapefiles "
+            "need (longitude, latitude)", area=area_name, features=list_briefly(swapped),
+            count=len(swapped), total=len(frame))
+    minx, miny, maxx, maxy = shapely.union_all([g for _i, g in outside]).bounds
+    raise BoundaryFileError(
+        "outside_area", f"features {list_briefly(i for i, _g in outside)} lie outside {area_name} "
+        f"(lon {minx:.4f}–{maxx:.4f}, lat {miny:.4f}–{maxy:.4f}): another place, or another "
+        "coordinate system?", area=area_name, features=list_briefly(i for i, _g in outside),
+        bounds=f"{minx:.4f}, {miny:.4f} – {maxx:.4f}, {maxy:.4f}")
+
+
 def plausible_in_china(geom) -> str | None:
     """None if the geometry's bounds lie in China (lon/lat), else the reason."""
     if not isinstance(geom, shapely.Geometry) or geom.is_empty:
@@ -202,5 +338,7 @@ def write_vector(frame: gpd.GeoDataFrame, path: str | Path) -> str:
 
 
 __all__ = [
-    "CrsError", "read_vector", "write_vector", "polygon_problem", "plausible_in_china",
+    "BoundaryFileError", "CrsError", "check_codes", "check_place", "check_polygons",
+    "plausible_in_china", "polygon_problem", "read_vector", "sniff_boundary_file",
+    "write_vector",
 ]

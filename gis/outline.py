@@ -27,9 +27,17 @@ small. The snap distance is converted to degrees of latitude, so it is never mor
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from gis.errors import FileFormatError
+from gis.files import (BoundaryFileError, VectorRefused, check_codes, check_place,
+                       check_polygons, list_briefly, polygon_problem, read_vector,
+                       sniff_boundary_file)
+from gis.users import cell_path
 
 SNAP_TOLERANCE_M = 0.5
 # The precision boundaries are stored at (degrees): the demo, imports and redraws all keep
@@ -239,3 +247,67 @@ def reshape(session: Session, proposal, outlines: dict, *,
     # An invalid outline stays in the proposal as sent, whatever happened around it.
     editable = {c for c, g in outlines.items() if _editable(g)}
     _collect(session, proposal, touched - (set(outlines) - editable), editable)
+
+
+# A feature more than this share of whose area lies outside the grid is another grid's
+# boundary (or a wrong coordinate system), not an edit of this one: said once, not as the
+# overlaps, gaps and enterprises-in-no-cell it would otherwise cause.
+_OUTSIDE_SHARE = 0.5
+
+
+def boundaries_from_file(session: Session, parent_code: str, path, *, name: str | None = None,
+                         code_field: str = "code", crs: str | None = None, limits=None
+                         ) -> dict:
+    """The boundaries a file gives for cells of the grid ``parent_code``: code -> MultiPolygon
+    (lon/lat; an invalid one kept for validation to show). Anything wrong with the file as a
+    whole is one ``gis.files.BoundaryFileError`` saying what: not a boundary file, no cell
+    codes, not polygons, coordinates swapped or elsewhere, cells of another grid."""
+    name = name or Path(path).name
+    sniff_boundary_file(path, name)
+    try:
+        frame, _source = read_vector(path, crs, limits)
+    except VectorRefused:
+        raise
+    except FileFormatError as exc:
+        reason = str(exc).split(": ", 1)[-1]
+        raise BoundaryFileError("unreadable", f"{name} cannot be read: {reason}", name=name,
+                                reason=reason) from None
+    if frame.empty:
+        raise BoundaryFileError("no_features", f"{name} holds no features", name=name)
+    check_codes(frame, code_field)
+    check_polygons(frame)
+    path_ids = cell_path(session, code=parent_code) or (None,)
+    city = session.execute(text("""
+        SELECT name, ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1,
+               ST_YMax(geom) AS y1
+        FROM cell_current WHERE id = :id"""), {"id": path_ids[0]}).one_or_none()
+    if city is not None:
+        check_place(frame, (city.x0, city.y0, city.x1, city.y1), city.name)
+    codes = [str(c).strip() for c in frame[code_field]]
+    children = set(session.execute(text("""
+        SELECT c.code FROM cell_current c JOIN cell p ON p.id = c.parent_id
+        WHERE p.code = :p AND c.retired_at IS NULL"""), {"p": parent_code}).scalars())
+    strangers = [c for c in codes if c not in children]
+    if strangers:
+        raise BoundaryFileError(
+            "not_in_grid", f"cells {list_briefly(strangers)} are not cells of grid {parent_code}",
+            codes=list_briefly(strangers), grid=parent_code)
+    shares = session.execute(text("""
+        SELECT w.n, CASE WHEN ST_Area(f.g) > 0
+                         THEN ST_Area(ST_Difference(f.g, p.geom)) / ST_Area(f.g) END AS share
+        FROM unnest(CAST(:wkb AS bytea[])) WITH ORDINALITY AS w(b, n)
+        CROSS JOIN LATERAL (SELECT ST_MakeValid(ST_GeomFromWKB(w.b, 4326)) AS g) f
+        CROSS JOIN (SELECT geom FROM cell_current WHERE code = :p) p
+        ORDER BY w.n"""),
+        {"p": parent_code, "wkb": [shapely.to_wkb(g) for g in frame.geometry]}).all()
+    away = [int(r.n) for r in shares if r.share is not None and r.share > _OUTSIDE_SHARE]
+    if away:
+        raise BoundaryFileError(
+            "outside_grid", f"features {list_briefly(away)} lie mostly outside grid {parent_code}: "
+            "boundaries of another grid, or another coordinate system (GCJ-02?)",
+            features=list_briefly(away), codes=list_briefly(codes[n - 1] for n in away),
+            grid=parent_code)
+    out = {}
+    for code, geom in zip(codes, frame.geometry):
+        out[code], _problem, _note = polygon_problem(geom, make_valid=False, keep_invalid=True)
+    return out

@@ -198,3 +198,109 @@ def test_an_outline_of_a_cell_outside_the_grid_is_refused(session, world):
                                                                              116.2, 38.5)))}}
     with pytest.raises(ValidationError, match="not a cell of grid S1"):
         redraw.proposal_from_json(session, "S1", body, Limits())
+
+
+def upload(client, name, content, lang="en", **form):
+    import io
+
+    return client.post(f"/api/v1/grid/S1/boundaries?lang={lang}", data={
+        **form, "file": (io.BytesIO(content if isinstance(content, bytes) else
+                                    content.encode()), name)},
+        content_type="multipart/form-data")
+
+
+def collection(*features):
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": json.loads(shapely.to_geojson(g))}
+        for props, g in features]})
+
+
+def refusal(response):
+    assert response.status_code == 400, response.get_json()
+    return response.get_json()["error"]["message"]
+
+
+def test_an_upload_gives_the_boundaries_of_its_cells(client, world):
+    from tests.factories import login
+
+    login(client, "s1-manager")
+    good = upload(client, "new.geojson", collection(({"code": "S1-01"}, west_with())))
+    assert good.status_code == 200
+    assert set(good.get_json()["geometries"]) == {"S1-01"}
+
+
+def test_a_csv_in_the_boundary_upload_is_said_to_be_a_table(client, world):
+    from tests.factories import login
+
+    login(client, "s1-manager")
+    table = "企业管理编码,企业名称,经度,纬度\nE9,某厂,116.02,38.45\n"
+    message = refusal(upload(client, "enterprises.csv", table))
+    assert message.startswith("enterprises.csv is a CSV table, not a boundary file.")
+    assert ".geojson" in message
+    assert "CSV 表格，不是边界文件" in refusal(upload(client, "enterprises.csv", table, "zh_Hans_CN"))
+    # The same table renamed .geojson is still said to be a table.
+    assert "CSV" in refusal(upload(client, "enterprises.geojson", table))
+    assert "line 1, column 2" in refusal(upload(client, "broken.geojson", "{oops"))
+    assert "not GeoJSON features" in refusal(upload(client, "x.json", '{"a": 1}'))
+
+
+def test_features_without_codes_are_named_with_the_field_expected(client, world):
+    from tests.factories import login
+
+    login(client, "s1-manager")
+    nameless = collection(({"name": "西"}, west_with()), ({"name": "东", "id": 2},
+                                                         shapely.box(116.05, 38.4, 116.1, 38.5)))
+    message = refusal(upload(client, "cells.geojson", nameless))
+    assert "no “code” property" in message and "name, id" in message and "S1-01" in message
+    assert "没有“code”属性" in refusal(upload(client, "cells.geojson", nameless, "zh_Hans_CN"))
+    some = collection(({"code": "S1-01"}, west_with()),
+                      ({"code": ""}, shapely.box(116.05, 38.4, 116.1, 38.5)))
+    message = refusal(upload(client, "cells.geojson", some))
+    assert message.startswith("Features 2 (of 2) have no “code” property")
+
+
+def test_swapped_coordinates_are_said_to_be_swapped(client, world):
+    from tests.factories import login
+
+    login(client, "s1-manager")
+    swapped = collection(({"code": "S1-01"}, shapely.transform(west_with(),
+                                                                lambda xy: xy[:, ::-1])))
+    message = refusal(upload(client, "swapped.geojson", swapped))
+    assert message.startswith("The coordinates are outside cell C, but inside it with "
+                              "longitude and latitude swapped")
+    assert "m²" not in message and "\n" not in message
+    assert "经纬度" in refusal(upload(client, "swapped.geojson", swapped, "zh_Hans_CN"))
+
+
+def test_another_grids_boundaries_and_points_are_refused_once(client, world):
+    from tests.factories import login
+
+    login(client, "s1-manager")
+    other = collection(({"code": "S1-01"}, shapely.box(116.11, 38.4, 116.19, 38.5)))
+    assert "lie mostly outside grid S1" in refusal(upload(client, "other.geojson", other))
+    stranger = collection(({"code": "S2-01"}, shapely.box(116.1, 38.4, 116.2, 38.5)))
+    assert "S2-01: not cells of grid S1" in refusal(upload(client, "s2.geojson", stranger))
+    points = collection(({"code": "S1-01"}, shapely.Point(116.02, 38.45)))
+    assert "are not polygons (Point)" in refusal(upload(client, "p.geojson", points))
+    far = collection(({"code": "S1-01"}, shapely.box(100.0, 30.0, 100.1, 30.1)))
+    assert "lie outside cell C" in refusal(upload(client, "far.geojson", far))
+
+
+def test_a_boundary_upload_needs_the_editors_permission(client, world):
+    from tests.factories import login
+
+    login(client, "s2-manager")
+    refused = upload(client, "new.geojson", collection(({"code": "S1-01"}, west_with())))
+    assert refused.status_code == 403
+
+
+def test_a_file_rounded_to_six_decimals_redraws_nothing(session, world, tmp_path):
+    import geopandas as gpd
+
+    path = tmp_path / "rounded.geojson"
+    gpd.GeoDataFrame({"code": ["S1-01"]}, geometry=[west_with(noise=4e-7)],
+                     crs=4326).to_file(path)
+    [proposal] = redraw.proposals_from_file(session, path)
+    assert shapely.equals_exact(proposal.geometries["S1-01"], stored(session, "S1-01"), 0)
+    with pytest.raises(redraw.NothingChanges):
+        redraw.commit(session, proposal, username="u", comment="same")
