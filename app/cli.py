@@ -214,8 +214,19 @@ def grid_export(file, at):
     click.echo(f"exported {n:,} cells to {file}")
 
 
+def _pairs(_ctx, param, values) -> dict[str, str]:
+    """CODE=CELL options as a dict (a code given twice: the last one counts)."""
+    pairs = {}
+    for value in values:
+        code, sep, cell = value.partition("=")
+        if not sep or not code.strip() or not cell.strip():
+            raise click.BadParameter(f"{value!r}: expected CODE=CELL", param=param)
+        pairs[code.strip()] = cell.strip()
+    return pairs
+
+
 @grid_cli.command("redraw")
-@click.argument("file", type=click.Path(exists=True))
+@click.argument("file", type=click.Path(exists=True), required=False)
 @click.option("--comment", required=True, help="Why (kept with the change; required).")
 @click.option("--user", "username", help="Check the change against this user's roles and "
                                          "record it under their name.")
@@ -229,39 +240,55 @@ def grid_export(file, at):
                                                "move; write nothing.")
 @click.option("--reason", help="Why the change takes effect in the past (required with a past "
                                "--valid-from; the change is flagged in the audit log).")
+@click.option("--move-village", "move_villages", multiple=True, metavar="VILLAGE=CELL",
+              callback=_pairs, help="Move a whole village (12-digit code) to a level-3 cell; "
+              "also the target cell of a village FILE's new second-level edge hands to another "
+              "grid. Repeatable.")
+@click.option("--move-township", "move_townships", multiple=True, metavar="TOWNSHIP=CELL",
+              callback=_pairs, help="Move all villages of a township to a level-3 cell. "
+              "Repeatable.")
 def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid,
-                confirm_warnings, dry_run, reason):
-    """Replace the boundaries of the cells FILE names (one transaction; history kept)."""
-    from gis import audit, policy, redraw, users
+                confirm_warnings, dry_run, reason, move_villages, move_townships):
+    """Replace the boundaries of the cells FILE names, or move whole villages and townships
+    (one transaction; history kept). Second-level grids (station boundaries) are redrawn under
+    the city: by FILE, which may also name level-3 cells, or by moves."""
+    from gis import audit, policy, redraw, redraw_level2, users
 
     _require_database()
     tolerance = current_app.config["GRID_SLIVER_TOLERANCE_M2"]
     when = _parse_when(valid_from)
     failed = False
+    if not file and not move_villages and not move_townships:
+        raise click.UsageError("give FILE, --move-village or --move-township")
     try:
         with transaction(_sessions()) as session:
             proposals = redraw.proposals_from_file(
                 session, file, code_field=code_field, crs=crs, make_valid=make_valid,
-                limits=current_app.extensions["gridwatch_limits"].for_operator())
+                limits=current_app.extensions["gridwatch_limits"].for_operator()) if file else []
+            # Each grid staged once, for its report, its effect and its commit.
+            jobs = redraw_level2.jobs_for(session, proposals, villages=move_villages,
+                                          townships=move_townships, tolerance_m2=tolerance)
             who = username or "cli"
             ident = users.identity(session, users.user_id(session, username)) \
                 if username else None
             flags = {}
-            for p in proposals:  # one grid each: asked once
+            for p in (job.proposal for job in jobs):  # one grid each: asked once
                 if not username:
                     flags[p.parent_code] = _dated(when, reason)
                     continue
-                path = users.cell_path(session, redraw.parent_row(session, p.parent_code).id)
+                path = users.cell_path(session, code=p.parent_code)
                 if ident is None or not policy.can(ident.grants, "edit_grid", path, inside=True) \
                         and not policy.has_role(ident.grants, "admin"):
                     raise click.ClickException(
                         f"user {username} is not allowed to edit grid {p.parent_code}")
                 flags[p.parent_code] = _dated(when, reason, ident.grants, path)
-            # Each grid staged once, for its report, its effect and its commit.
-            jobs = [redraw.Redraw(session, p, tolerance) for p in proposals]
             for job in jobs:
                 p = job.proposal
                 report = job.check()
+                if isinstance(job, redraw_level2.CityRedraw):
+                    _echo_city_change(job, report)
+                    failed = failed or bool(report.errors)
+                    continue
                 effect = job.effect()
                 click.echo(f"grid {p.parent_code}: {len(p.geometries)} cell(s), "
                            f"{len(effect['moves'])} enterprise(s) move")
@@ -286,13 +313,44 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
                 change = job.commit(username=who, comment=comment, valid_from=when,
                                     confirm_warnings=confirm_warnings,
                                     backdate_reason=reason if flag else None)
+                detail = job.audit_detail(change, comment, when) \
+                    if isinstance(job, redraw_level2.CityRedraw) \
+                    else redraw.audit_detail(change, p, comment, when)
                 audit.record(session, "grid_changed", target=f"grid {p.parent_code}",
                              username=who, remote_addr="localhost", via="cli", flag=flag,
-                             detail={**redraw.audit_detail(change, p, comment, when),
-                                     "reason": reason})
+                             detail={**detail, "reason": reason})
                 click.echo(f"committed change {change} in grid {p.parent_code}")
     except GridWatchError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _echo_city_change(job, report) -> None:
+    """A change of the stations' grids as the terminal shows it: findings, the villages that
+    change cell, the enterprises that change station, and per grid and owner the workload."""
+    effect = job.effect() if not report.errors else None
+    grids = sorted(c for c, level in job.plan.levels.items() if level == 2)
+    click.echo(f"city {job.proposal.city_code}: second-level grid(s) {', '.join(grids) or '-'}, "
+               f"{len(job.plan.geometries) - len(grids)} level-3 cell(s)")
+    for f in report.findings:
+        place = f" at ({f.lon:.6f}, {f.lat:.6f})" if f.lon is not None else ""
+        click.echo(f"  {f.level}: {f.kind} {f.cell or ''} {f.message}{place}")
+    if effect is None:
+        return
+    for v in effect["villages"]:
+        click.echo(f"  village {v['code']} {v['name']}: {v['from_cell']} -> {v['to_cell']}"
+                   f" ({v['enterprises']} enterprise(s))")
+    for m in effect["moves"]:
+        click.echo(f"  {m['management_code']}: {m['from_cell']} -> {m['to_cell']}")
+    for g in effect["grids"]:
+        if g["changed"] or g["workload_change"]:
+            click.echo(f"  grid {g['code']}: {g['enterprises_before']} -> "
+                       f"{g['enterprises_after']} enterprises, {g['workload_before']} -> "
+                       f"{g['workload_after']} inspections a year")
+    for o in effect["owners"]:
+        if o["workload_change"]:
+            click.echo(f"  owner {o['name']}: {o['enterprises_before']} -> "
+                       f"{o['enterprises_after']} enterprises, {o['workload_before']} -> "
+                       f"{o['workload_after']} inspections a year")
 
 
 @enterprises_cli.command("import")

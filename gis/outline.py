@@ -104,15 +104,17 @@ def _degrees(metres: float) -> float:
 
 
 def _stage(session: Session, parent_code: str, geometries: dict) -> None:
-    """outline_work: the parent's live children, ``geom`` as proposed so far, ``old`` as
-    stored."""
+    """outline_work: the parent's live children of its kind, ``geom`` as proposed so far,
+    ``old`` as stored. (The city's professional grids overlap its stations' grids on purpose:
+    they are not their neighbours.)"""
     session.execute(text(_STAGE))
     session.execute(text("TRUNCATE outline_work"))
     session.execute(text("""
         INSERT INTO outline_work (code, geom, old, version_id)
         SELECT c.code, c.geom, c.geom, c.version_id
         FROM cell_current c JOIN cell p ON p.id = c.parent_id
-        WHERE p.code = :p AND c.retired_at IS NULL"""), {"p": parent_code})
+        WHERE p.code = :p AND c.retired_at IS NULL AND c.kind = p.kind"""),
+        {"p": parent_code})
     for code, geom in geometries.items():
         session.execute(text("UPDATE outline_work SET geom = ST_GeomFromWKB(:g, 4326) "
                              "WHERE code = :c"), {"c": code, "g": shapely.to_wkb(geom)})

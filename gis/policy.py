@@ -25,7 +25,9 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 
 A redraw changes cells *inside* a grid, old and new ones alike: ``can(..., inside=True)``
 asks about any cell strictly inside the cell at ``path``, so a grid's own manager (or one
-above) may redraw it.
+above) may redraw it. Redrawing the second-level grids (station boundaries, and with them their
+level-3 cells: gis/redraw_level2.py) is a redraw inside the city, so only a grid manager at the
+city may; a station's manager may not, even for a village leaving their own grid.
 
 Changes dated in the past (``dated_change``): within a short grace window the ordinary rule,
 flagged; further back only an administrator with a reason, flagged.

@@ -656,6 +656,11 @@ def revert(session: Session, change_id: int, *, username: str, comment: str,
                              {"i": change_id}).one_or_none()
     if change is None:
         raise RedrawError(f"change {change_id} does not exist")
+    from gis import redraw_level2  # imports this module
+
+    if redraw_level2.is_city(session, change.parent_code):  # the stations' grids, both levels
+        return redraw_level2.revert(session, change, username=username, comment=comment,
+                                    valid_from=valid_from)
     rows = session.execute(text("""
         SELECT c.code, ST_AsBinary(old.geom) AS wkb, now_v.version_id AS current_version,
                c.created_at >= :at AS created_by_change
