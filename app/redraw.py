@@ -13,10 +13,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
+from app import redraw_level2 as city_editor
 from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
 from app.errors import not_found
-from app import redraw_level2 as city_editor
 from app.mappage import build_map, layer_query, map_parts
 from gis import outline, redraw, users
 from gis.files import BoundaryFileError
@@ -24,13 +24,13 @@ from gis.geojson import feature_collection_sql
 from gis.validation import Field, ValidationError, validate
 
 bp = Blueprint("redraw", __name__)
+# The city's editor (the stations' grids) shares the addresses of this blueprint's editor.
+bp.register_blueprint(city_editor.bp)
 
 PROPOSAL = {
     "moves": Field(kind="dict", required=False, max_length=2000),
     "geometries": Field(kind="dict", required=False, max_length=200),
     # Outlines reshaped in the editor: the neighbours follow them (gis/outline.py).
-# The city's editor (the stations' grids) shares the addresses of this blueprint's editor.
-bp.register_blueprint(city_editor.bp)
     "outlines": Field(kind="dict", required=False, max_length=200),
     "new_cells": Field(kind="dict", required=False, max_length=50),
     "retire": Field(kind="list", required=False, max_length=50),
@@ -90,13 +90,13 @@ def _tolerance() -> float:
 @bp.get("/grid/<code>/edit")
 @login_required
 def editor(code: str):
+    if city_editor.is_city(code):  # the stations' grids under the city: app/redraw_level2.py
+        return city_editor.editor(code)
     _authorize_grid(code)
     args = validate(request.args, {})
     children = redraw.current_children(get_session(), code)
     # The grid outline is context only: clicks must reach the villages and cells below it.
     # SVG, not canvas: a few hundred village polygons, each a click target for selection.
-    if city_editor.is_city(code):  # the stations' grids under the city: app/redraw_level2.py
-        return city_editor.editor(code)
     m = build_map(layer_query(args), args, layer_ids=("grids",), refresh=False,
                   interactive=False, prefer_canvas=False)
     return render_template("grid/edit.html", code=code, **map_parts(m),
@@ -142,6 +142,8 @@ def grid_villages(code: str):
 @bp.post("/api/v1/grid/<code>/preview")
 @login_required
 def preview(code: str):
+    if city_editor.is_city(code):
+        return city_editor.preview(code)
     _authorize_grid(code)
     body = validate(request.get_json(silent=True), PROPOSAL)
     db = get_session()
@@ -180,8 +182,6 @@ def file_problem_text(exc: BoundaryFileError, example: str) -> str:
     texts = {
         "table_file": lambda: _("%(name)s is a %(kind)s table, not a boundary file.",
                                 name=p["name"], kind=kinds.get(p["kind"], p["kind"]))
-    if city_editor.is_city(code):
-        return city_editor.preview(code)
         + " " + choose,
         "file_type": lambda: _("%(name)s: a %(suffix)s file cannot hold cell boundaries.",
                                name=p["name"], suffix=p["suffix"]) + " " + choose,
@@ -267,6 +267,8 @@ def upload_boundaries(code: str):
 @bp.post("/api/v1/grid/<code>/commit")
 @login_required
 def commit(code: str):
+    if city_editor.is_city(code):
+        return city_editor.commit(code)
     body = validate(request.get_json(silent=True), COMMIT, zone=zone())
     flag = authorize_dated("edit_grid", _cell_path(code), body["valid_from"],
                            body["backdate_reason"], inside=True)
@@ -307,8 +309,6 @@ def revert(change_id: int):
     if parent is None:
         not_found("change", change_id)
     _authorize_grid(parent, "edit_grid")
-    if city_editor.is_city(code):
-        return city_editor.commit(code)
     try:
         new_id = redraw.revert(db, change_id, username=current_user.username,
                                comment=body["comment"])
