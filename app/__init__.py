@@ -23,8 +23,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if _serving():
         _check_secret_key(app.config)
 
-    from app import (account, admin, api, auth, cli, db, errors, i18n, lookup, main,
-                     mapwall, redraw, security)
+    from app import (account, admin, api, auth, cli, db, enterprise, errors, i18n, lookup,
+                     main, mapwall, redraw, security)
     from app import ratelimit
     from gis.limits import Limits
 
@@ -42,7 +42,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import jobs
 
     jobs.init_app(app)
-    for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp):
+    for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp,
+                      enterprise.bp):
         app.register_blueprint(blueprint)
     app.wsgi_app = lookup.FastLookup(app)
     if app.config["PROXY_FIX_X_FOR"]:

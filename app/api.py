@@ -18,7 +18,7 @@ from app.auth import authorize, authorize_dated, login_required, record, require
 from app.db import get_session
 from app.errors import not_found
 from app.ratelimit import rate_limited
-from gis import fieldwork, reference
+from gis import enterprises, fieldwork, policy, reference
 from gis.errors import GridWatchError
 from gis.models import GRADES
 from gis.validation import Field, ValidationError, validate
@@ -74,12 +74,10 @@ def me():
 @rate_limited("enterprise")
 def search_enterprises():
     args = validate(request.args, SEARCH)
-    from gis import policy
-
     db = get_session()
-    # Only what the user may see: leaders and inspectors read their own area.
-    return jsonify(enterprises=fieldwork.search_enterprises(
-        db, args["q"], args["limit"], cells=policy.visible_cells(db, current_user.grants)))
+    # Only what the user may see, and how many more match outside their area (counts only).
+    return jsonify(enterprises.search(db, args["q"], args["limit"],
+                                      cells=policy.visible_cells(db, current_user.grants)))
 
 
 @bp.post("/inspections")

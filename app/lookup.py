@@ -11,11 +11,13 @@ from flask_login import current_user
 
 from app.auth import bearer_token, login_required, zone
 from app.db import get_session, reader
-from app.errors import not_found
+from app.errors import not_found, outside_every_cell
 from app.mappage import build_map, layer_query, map_parts
 from app.security import STATIC_HEADERS
 from app.ratelimit import rate_limited
-from gis.lookup import OutsideEveryCell, enterprise_responsible, lookup, parse_at, parse_point
+from gis.crs import folium_bounds
+from gis.lookup import (OutsideEveryCell, enterprise_responsible, lookup, parse_at, parse_point,
+                        places_extent)
 from gis.policy import visible_cells
 from gis.validation import Field, ValidationError, validate
 
@@ -48,8 +50,8 @@ def api_lookup():
         with reader() as conn:
             document = lookup(conn, lon, lat, at, extra={"query": query})
     except OutsideEveryCell as exc:
-        return jsonify(error={"status": 404, "message": str(exc), "nearest_cell": exc.nearest},
-                       query=query), 404
+        return jsonify(error={"status": 404, "message": outside_every_cell(exc.nearest),
+                              "nearest_cell": exc.nearest}, query=query), 404
     return current_app.response_class(document, mimetype="application/json")
 
 
@@ -129,8 +131,14 @@ def api_enterprise_responsible(code: str):
 @bp.get("/lookup")
 @login_required
 def page():
-    args = validate(request.args, {})
+    # ``enterprise``: open on that enterprise (the link on its page); its chain is fetched, and
+    # checked against the user's area, like a search result's.
+    args = validate(request.args, {"enterprise": Field(required=False, max_length=40)})
     # Cells are drawn for orientation only: a tap anywhere is a lookup, not a popup.
-    m = build_map(layer_query(args), args, layer_ids=("grids", "cells"), refresh=False,
+    m = build_map(layer_query({}), {}, layer_ids=("grids", "cells"), refresh=False,
                   interactive=False)
-    return render_template("lookup/page.html", **map_parts(m))
+    # The first view: the places of the user's roles (an inspector's own cell), else the city.
+    home = places_extent(get_session(), [g.place_code for g in current_user.grants
+                                         if g.place_code])
+    return render_template("lookup/page.html", home=home and folium_bounds(home),
+                           enterprise=args["enterprise"], **map_parts(m))

@@ -230,11 +230,33 @@ def upsert_enterprises(
            OR NOT ST_Equals(e.geom, EXCLUDED.geom)
         RETURNING (xmax = 0) AS inserted
     """)).scalars().all()
+    _keep_grade_history(session)
     inserted = sum(1 for r in result if r)
     summary.inserted += inserted
     summary.updated += len(result) - inserted
     summary.unchanged += len(rows) - len(result)
     return summary
+
+
+def _keep_grade_history(session: Session) -> None:
+    """The staged enterprises' grade history (enterprise_grade) follows their grade: a new
+    enterprise's starts when it came under supervision; a changed grade closes the old period
+    now and opens the new one. A period not yet begun (an enterprise scheduled to come under
+    supervision later) is corrected in place: it has no past to keep."""
+    staged = ("FROM enterprise e JOIN stage_enterprise s ON s.management_code = e.management_code"
+              " WHERE g.enterprise_id = e.id AND g.valid_to IS NULL AND g.grade <> e.grade")
+    session.execute(text(f"UPDATE enterprise_grade g SET grade = e.grade {staged}"
+                         " AND g.valid_from >= now()"))
+    session.execute(text(f"UPDATE enterprise_grade g SET valid_to = now() {staged}"
+                         " AND g.valid_from < now()"))
+    session.execute(text("""
+        INSERT INTO enterprise_grade (enterprise_id, grade, valid_from)
+        SELECT e.id, e.grade,
+               CASE WHEN EXISTS (SELECT 1 FROM enterprise_grade g WHERE g.enterprise_id = e.id)
+                    THEN now() ELSE e.valid_from END
+        FROM enterprise e JOIN stage_enterprise s ON s.management_code = e.management_code
+        WHERE NOT EXISTS (SELECT 1 FROM enterprise_grade g
+                          WHERE g.enterprise_id = e.id AND g.valid_to IS NULL)"""))
 
 
 def import_enterprises(
@@ -268,6 +290,79 @@ ENTERPRISES_SQL = """
     LEFT JOIN cell c ON c.id = ec.cell_id
     ORDER BY e.management_code
 """
+
+
+SEARCH_SQL = """
+    WITH hit AS (
+        SELECT e.id, e.management_code, e.name, e.grade, e.address, ec.cell_id,
+               ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat,
+               (CAST(:cells AS bigint[]) IS NULL
+                OR ec.cell_id = ANY(CAST(:cells AS bigint[]))) AS visible
+        FROM enterprise e
+        LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
+        WHERE e.name ILIKE :p OR e.management_code ILIKE :p OR e.credit_code ILIKE :p
+           OR e.address ILIKE :p
+    )
+    SELECT h.management_code, h.name, h.grade, h.address, c.code AS cell_code,
+           c.name AS cell_name, h.lon, h.lat
+    FROM hit h LEFT JOIN cell c ON c.id = h.cell_id
+    WHERE h.visible
+    -- A typed code first, then names that begin with the words typed.
+    ORDER BY upper(h.management_code) = upper(:q) DESC, h.name ILIKE :start DESC,
+             h.management_code
+    LIMIT :lim"""
+
+# The matches the user may not see, counted by the station answering for them, with the
+# people to ask (their names and phones are on the responsibility plates, public by design):
+# never a name, code or anything else of the enterprises themselves.
+OUTSIDE_SQL = """
+    WITH hit AS (
+        SELECT ec.cell_id FROM enterprise e
+        LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
+        WHERE (e.name ILIKE :p OR e.management_code ILIKE :p OR e.credit_code ILIKE :p
+               OR e.address ILIKE :p)
+          AND CAST(:cells AS bigint[]) IS NOT NULL
+          AND (ec.cell_id IS NULL OR NOT ec.cell_id = ANY(CAST(:cells AS bigint[])))
+    ), place AS (
+        SELECT h.cell_id, coalesce(c.station_id, g.station_id) AS station_id FROM hit h
+        LEFT JOIN cell c ON c.id = h.cell_id LEFT JOIN cell g ON g.id = c.parent_id
+    )
+    SELECT count(*) AS n, s.name AS station, s.phone AS station_phone,
+           chief.name AS chief, chief.phone AS chief_phone
+    FROM place LEFT JOIN station s ON s.id = place.station_id
+    LEFT JOIN LATERAL (
+        SELECT p.name, p.phone FROM responsibility r
+        JOIN cell sc ON sc.id = r.cell_id AND sc.station_id = s.id AND sc.level = 2
+        JOIN person p ON p.id = r.person_id
+        WHERE r.role = 'station_chief' AND r.valid @> now()
+        ORDER BY r.id LIMIT 1
+    ) chief ON true
+    GROUP BY s.id, s.name, s.phone, chief.name, chief.phone
+    ORDER BY n DESC, s.name"""
+
+
+def _like(value: str) -> str:
+    """``value`` for LIKE, its wildcards matching literally."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search(session: Session, query: str, limit: int = 20,
+           cells: list[int] | None = None) -> dict:
+    """Enterprises whose name, management code, credit code or address contains ``query``.
+
+    ``enterprises``: up to ``limit`` of those the user may see (``cells``:
+    gis.policy.visible_cells; None: all), filtered in SQL before the limit, so an inspector
+    gets a full page of their own. ``outside``: how many more match outside the user's area,
+    by station, with whom to ask there (a station of None: outside every station's grid, the
+    city bureau's to answer) — counts only, nothing of the enterprises. The query is a bound
+    parameter."""
+    query = query.strip()
+    params = {"p": f"%{_like(query)}%", "start": f"{_like(query)}%", "q": query,
+              "lim": limit, "cells": cells}
+    found = [dict(r._mapping) for r in session.execute(text(SEARCH_SQL), params)]
+    outside = [dict(r._mapping) for r in session.execute(text(OUTSIDE_SQL), params)]
+    return {"enterprises": found, "outside": {"count": sum(o["n"] for o in outside),
+                                              "by_station": outside}}
 
 
 def enterprises_frame(session: Session) -> gpd.GeoDataFrame:

@@ -1,5 +1,5 @@
-"""The field work of supervision: inspections, complaint handling, cell owners, finding an
-enterprise; and the targets (enterprise, cell, complaint) permissions are judged at. Each write
+"""The field work of supervision: inspections, complaint handling, cell owners; and the
+targets (enterprise, cell, complaint) permissions are judged at. Each write
 runs in the caller's transaction; history is closed and added to, never rewritten. Reference
 data (intervals, the checklist) is gis/reference.py."""
 from __future__ import annotations
@@ -119,20 +119,3 @@ def set_cell_owner(session: Session, cell_id: int, person_id: int,
                  WHERE cell_id = :c AND role = 'owner' AND valid_from > :at))"""),
         {"p": person_id, "c": cell_id, "at": at})
     return True
-
-
-def search_enterprises(session: Session, query: str, limit: int = 20,
-                       cells: list[int] | None = None) -> list[dict]:
-    """By name, management code or credit code, among the enterprises currently in ``cells``
-    (gis.policy.visible_cells; None: all); the query is a bound parameter, and LIKE's
-    wildcards in it are escaped so they match literally."""
-    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return [dict(r._mapping) for r in session.execute(text("""
-        SELECT e.management_code, e.name, e.grade, c.code AS cell_code,
-               ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
-        FROM enterprise e
-        LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
-        LEFT JOIN cell c ON c.id = ec.cell_id
-        WHERE (e.name ILIKE :p OR e.management_code ILIKE :p OR e.credit_code ILIKE :p)
-          AND (CAST(:cells AS bigint[]) IS NULL OR ec.cell_id = ANY(CAST(:cells AS bigint[])))
-        ORDER BY e.management_code LIMIT :lim"""), {"p": pattern, "lim": limit, "cells": cells})]

@@ -99,6 +99,19 @@ def lookup(conn, lon: float, lat: float, at: dt.datetime | None = None,
     return document[:-1] + ", " + json.dumps(added, ensure_ascii=False)[1:]
 
 
+def places_extent(session: Session, codes: list[str]
+                  ) -> tuple[float, float, float, float] | None:
+    """(minx, miny, maxx, maxy), lon/lat EPSG:4326, of the current boundaries of the cells
+    named ``codes``; None for none (the caller shows the city)."""
+    if not codes:
+        return None
+    row = session.execute(text("""
+        SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)
+        FROM (SELECT ST_Extent(geom) AS b FROM cell_current WHERE code = ANY(:codes)) x"""),
+        {"codes": list(codes)}).one()
+    return None if row[0] is None else tuple(row)
+
+
 def enterprise_responsible(session: Session, management_code: str,
                            at: dt.datetime | None = None,
                            cells: list[int] | None = None) -> dict | None:

@@ -288,6 +288,84 @@ class Enterprise(Base):
     )
 
 
+class EnterpriseGrade(Dated, Base):
+    """An enterprise's supervision grade over one period. The grade sets how often it is
+    inspected, so "which grade did it have on date D" (why a visit was due then) must stay
+    answerable; ``Enterprise.grade`` is the current one, and the enterprise upsert
+    (gis/enterprises.py) closes and opens these rows when it changes."""
+
+    __tablename__ = "enterprise_grade"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="CASCADE"), nullable=False
+    )
+    grade: Mapped[str] = mapped_column(String(1), nullable=False)
+    # Why it was graded so (评级依据): an annual review, a failed spot check, a case...
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"grade IN {_in(GRADES)}", name="grade_a_to_d"),
+        ExcludeConstraint(
+            ("enterprise_id", "="), ("valid", "&&"), using="gist",
+            name="enterprise_grade_no_overlap",
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="period_not_empty"),
+    )
+
+
+class EnterpriseProduct(Base):
+    """A product an enterprise makes or sells (主要产品), with the standard it is made to
+    (执行标准) and its production licence number when it needs one (生产许可证). The import's
+    ``products`` column stays the enterprise's own one-line summary."""
+
+    __tablename__ = "enterprise_product"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    standard: Mapped[str | None] = mapped_column(String(100))
+    licence: Mapped[str | None] = mapped_column(String(60))
+
+
+class EnterpriseStaff(Base):
+    """Someone at an enterprise the bureau deals with (legal representative, quality manager,
+    inspectors, special-equipment operators), with the certificate the post needs."""
+
+    __tablename__ = "enterprise_staff"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    position: Mapped[str] = mapped_column(String(100), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    certificate: Mapped[str | None] = mapped_column(String(100))
+
+
+class EnterpriseEquipment(Base):
+    """Key equipment (关键设备): production and testing equipment, and special equipment in
+    use with its registration number (使用登记证编号) and when its next periodic inspection or
+    calibration is due (下次检验日期)."""
+
+    __tablename__ = "enterprise_equipment"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    model: Mapped[str | None] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    registration: Mapped[str | None] = mapped_column(String(60))
+    next_due: Mapped[dt.date | None] = mapped_column(Date)
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+
 class EnterpriseCell(Dated, Base):
     """Which deepest territorial cell an enterprise belonged to, over which period.
 

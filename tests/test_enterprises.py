@@ -296,3 +296,128 @@ def test_cli_long_name_is_a_clear_error_not_a_traceback(runner, tmp_path):
     assert result.exit_code == 1
     assert "row 2 (HJ001): name is 201 characters long" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def grades(session, code):
+    return session.execute(text("""
+        SELECT g.grade, g.valid_to IS NULL FROM enterprise_grade g
+        JOIN enterprise e ON e.id = g.enterprise_id WHERE e.management_code = :c
+        ORDER BY g.valid_from"""), {"c": code}).all()
+
+
+def test_the_grade_history_follows_imports(session, tmp_path):
+    import_enterprises(session, write_csv(tmp_path, GOOD))
+    assert grades(session, "HJ001") == [("B", True)]
+    # Each import is its own moment, as in real use (now() is the transaction's start).
+    session.execute(text("UPDATE enterprise_grade SET valid_from = valid_from - interval '1 day'"))
+    regraded = [GOOD[0].replace(",B,", ",C,"), GOOD[1]]
+    import_enterprises(session, write_csv(tmp_path, regraded, name="again.csv"))
+    assert grades(session, "HJ001") == [("B", False), ("C", True)]
+    assert grades(session, "HJ002") == [("D", True)]
+    import_enterprises(session, write_csv(tmp_path, regraded, name="same.csv"))
+    assert grades(session, "HJ001") == [("B", False), ("C", True)]
+
+
+def test_an_enterprise_starts_its_grade_history_when_it_came_under_supervision(session):
+    import datetime as dt
+
+    from tests.factories import add_enterprises
+
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    add_enterprises(session, ("E9", 116.02, 38.45), grade="D", valid_from=since)
+    assert session.execute(text("""
+        SELECT g.valid_from FROM enterprise_grade g JOIN enterprise e ON e.id = g.enterprise_id
+        WHERE e.management_code = 'E9'""")).scalar() == since
+
+
+# Enterprise search ----------------------------------------------------------------------------
+
+@pytest.fixture
+def searchable(session):
+    """small_world with stations, and 30 enterprises named 河间… in S2-01 whose codes sort
+    before the 25 in S1-01: a search that limited first would give S1's inspector none."""
+    from tests.factories import add_enterprises, small_world
+
+    small_world(session)
+    session.execute(text("""
+        INSERT INTO station (code, name, phone) VALUES ('S1', '瀛州路质量监督所', '0317-3601236'),
+                                                       ('S2', '沙河桥质量监督所', '0317-3602236');
+        UPDATE cell c SET station_id = s.id FROM station s WHERE c.code LIKE s.code || '%'"""))
+    chief = session.execute(text(
+        "INSERT INTO person (name, phone) VALUES ('邓强', '13803172904') RETURNING id")).scalar()
+    session.execute(text("""
+        INSERT INTO responsibility (person_id, kind, role, cell_id, valid_from)
+        SELECT :p, 'department', 'station_chief', id, now() - interval '1 day' FROM cell
+        WHERE code = 'S2'"""), {"p": chief})
+    add_enterprises(session, *[(f"A{i:03d}", 116.15, 38.41 + i / 1000) for i in range(30)])
+    add_enterprises(session, *[(f"B{i:03d}", 116.02, 38.41 + i / 1000) for i in range(25)])
+    session.execute(text("""
+        UPDATE enterprise SET name = '河间市' || management_code || '电线电缆有限公司',
+                              address = '河间市' || CASE WHEN management_code LIKE 'A%'
+                                                   THEN '沙河桥镇' ELSE '瀛州路' END
+        WHERE management_code ~ '^[AB]'"""))
+    return session
+
+
+def search(client, q, **params):
+    return client.get("/api/v1/enterprises", query_string={"q": q, **params}).get_json()
+
+
+def test_an_inspector_gets_a_full_page_of_their_own_area(client, searchable):
+    from tests.factories import login
+
+    login(client, "c1-inspector")  # reads S1: the B enterprises and E1
+    answer = search(client, "河间")
+    assert len(answer["enterprises"]) == 20
+    assert all(e["management_code"].startswith("B") for e in answer["enterprises"])
+    assert search(client, "河间", limit=100)["enterprises"].__len__() == 25
+
+
+def test_matches_outside_the_area_are_counted_by_station_with_whom_to_ask(client, searchable):
+    from tests.factories import login
+
+    login(client, "c1-inspector")
+    answer = search(client, "沙河桥")
+    assert answer["enterprises"] == []
+    assert answer["outside"]["count"] == 30
+    (station,) = answer["outside"]["by_station"]
+    assert station == {"n": 30, "station": "沙河桥质量监督所", "station_phone": "0317-3602236",
+                       "chief": "邓强", "chief_phone": "13803172904"}
+    # Counts only: nothing of the enterprises themselves.
+    body = client.get("/api/v1/enterprises?q=沙河桥").get_data(as_text=True)
+    assert "A0" not in body and "电线电缆" not in body and "116.15" not in body
+
+
+def test_nothing_anywhere_is_not_found_and_nothing_outside(client, searchable):
+    from tests.factories import login
+
+    login(client, "c1-inspector")
+    assert search(client, "不存在的企业") == {"enterprises": [],
+                                          "outside": {"count": 0, "by_station": []}}
+    login(client, "admin")  # reads everything: nothing is ever outside
+    assert search(client, "沙河桥")["outside"] == {"count": 0, "by_station": []}
+
+
+def test_a_typed_code_comes_first(client, searchable):
+    from tests.factories import login
+
+    login(client, "admin")
+    # "A010" is in the code A010 and in its name: the code typed comes first, in any case.
+    assert [e["management_code"] for e in search(client, "a010")["enterprises"]][:1] == ["A010"]
+    # Then names that begin with what was typed, before those that only contain it.
+    searchable.execute(text("""
+        UPDATE enterprise SET name = CASE management_code WHEN 'B023' THEN '河间市瀛海玻璃钢有限公司'
+                                                          ELSE '瀛海玻璃钢厂' END
+        WHERE management_code IN ('B023', 'B024')"""))
+    assert [e["management_code"] for e in search(client, "瀛海")["enterprises"]] == ["B024",
+                                                                                   "B023"]
+
+
+def test_outside_every_station_is_the_city_bureaus(client, searchable):
+    from tests.factories import add_enterprises, login
+
+    add_enterprises(searchable, ("Z001", 116.5, 38.45))  # outside every cell
+    searchable.execute(text("UPDATE enterprise SET name = '河间市城外企业' WHERE management_code = 'Z001'"))
+    login(client, "c1-inspector")
+    (station,) = search(client, "城外")["outside"]["by_station"]
+    assert station["station"] is None and station["n"] == 1

@@ -357,3 +357,44 @@ def test_a_missing_enterprise_is_a_404_in_the_users_language(inspector):
     assert chinese["status"] == 404 and chinese["message"] == "企业 NOPE0 不存在。"
     english = inspector.get("/api/v1/enterprises/NOPE0/responsible?lang=en").get_json()
     assert english["error"]["message"] == "Enterprise NOPE0 does not exist."
+
+
+def test_an_enterprise_the_lookup_places_in_a_cell_is_found_by_that_cells_inspector(
+        client, session, world):
+    """The inspector of the cell the lookup names finds every enterprise standing there, by
+    name, code or address, however many more match elsewhere."""
+    add_enterprises(session, *[(f"S2E{i:02d}", 116.15, 38.41 + i / 100) for i in range(25)])
+    session.execute(text("""
+        UPDATE enterprise SET name = '河间市' || management_code || '玻璃钢有限公司',
+                              address = '河间市瀛州路' || management_code"""))
+    login(client, "c1-inspector")
+    answer = ask(client, lon=116.02, lat=38.45).get_json()  # where E1 stands
+    assert answer["cell"]["code"] == "S1-01"
+    e1 = answer["nearest_enterprises"][0]
+    assert (e1["management_code"], e1["distance_m"]) == ("E1", 0)
+    for q in ("河间", "玻璃钢", e1["name"], "E1", "瀛州路E1"):
+        found = client.get("/api/v1/enterprises", query_string={"q": q}).get_json()
+        assert "E1" in {e["management_code"] for e in found["enterprises"]}, q
+    # The 25 in S2-01 are counted as outside the area, not listed.
+    assert found["outside"]["count"] == 0
+    everywhere = client.get("/api/v1/enterprises?q=河间").get_json()
+    assert everywhere["outside"]["count"] == 26  # S2-01's 25 and E2
+    assert {e["management_code"] for e in everywhere["enterprises"]} == {"E1"}
+
+
+def test_the_lookup_page_opens_on_the_users_own_area(client, world):
+    import json
+
+    login(client, "c1-inspector")
+    html = client.get("/lookup").get_data(as_text=True)
+    texts = json.loads(html.split('id="texts">')[1].split("</script>")[0])
+    assert texts["home"] == [[38.4, 116.0], [38.5, 116.05]]  # S1-01, [[south, west], [north, east]]
+    client.post("/logout")
+    login(client, "admin")  # no place: the city, as folium fits it
+    html = client.get("/lookup?enterprise=E1").get_data(as_text=True)
+    texts = json.loads(html.split('id="texts">')[1].split("</script>")[0])
+    assert texts["home"] is None and texts["enterprise"] == "E1"
+
+
+def test_the_lookup_page_refuses_unknown_parameters(inspector):
+    assert inspector.get("/lookup?bogus=1").status_code == 400

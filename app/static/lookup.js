@@ -1,16 +1,27 @@
 // The inspector's lookup page: tap the map, type coordinates, find an enterprise or use the
-// device's location; the answer card lists the people with tel: links.
+// device's location; the answer card lists the people with tel: links and links each
+// enterprise to its record.
 (function () {
   "use strict";
   var T = JSON.parse(document.getElementById("texts").textContent);
   var message = document.getElementById("lookup-message");
   var card = document.getElementById("lookup-card");
+  var searchBox = document.getElementById("search-box");
+  var results = document.getElementById("search-results");
+  var outside = document.getElementById("search-outside");
   var marker = null;
+  // One column (a phone): the answer sits under the map and is brought into view.
+  var narrow = window.matchMedia("(max-width: 899px)");
 
   function esc(v) {
     return String(v === null || v === undefined ? "" : v).replace(/[&<>"']/g, function (c) {
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
     });
+  }
+  function fill(text, n) { return text.replace("%(n)s", Number(n).toLocaleString()); }
+  function recordUrl(code) { return T.recordUrl.replace("__CODE__", encodeURIComponent(code)); }
+  function recordLink(code, label) {
+    return '<a class="record" href="' + esc(recordUrl(code)) + '">' + esc(label) + "</a>";
   }
   function tel(phone) {
     return phone ? ' <a href="tel:' + esc(phone) + '">' + esc(phone) + "</a>" : "";
@@ -29,12 +40,19 @@
   function byRole(list, role) {
     return (list || []).filter(function (p) { return p.role === role; })[0];
   }
+  function reveal(el) {
+    if (!narrow.matches) { return; }
+    // The answer's top at two fifths of the screen: it is read, and the pin above stays seen.
+    var top = el.getBoundingClientRect().top - window.innerHeight * 0.4;
+    if (top > 0) { window.scrollBy({top: top, behavior: "smooth"}); }
+  }
   function show(answer) {
     var r = answer.responsibilities || {};
     var rows = [];
     if (answer.enterprise) {
-      rows.push("<tr><th>" + esc(answer.enterprise.name) + "</th><td>" +
-                esc(answer.enterprise.management_code) + " · " + esc(answer.enterprise.grade) + "</td></tr>");
+      rows.push("<tr><th>" + recordLink(answer.enterprise.management_code, answer.enterprise.name) +
+                "</th><td>" + esc(answer.enterprise.management_code) + " · " +
+                esc(answer.enterprise.grade) + "</td></tr>");
       rows.push(person(T.principal, (r.enterprise || [])[0]));
       if (answer.enterprise.contact && answer.enterprise.contact.name) {
         rows.push("<tr><th>" + esc(T.contact) + "</th><td>" + esc(answer.enterprise.contact.name) +
@@ -63,14 +81,18 @@
       .map(function (g) {
         return "<li>" + esc(g.name) + (g.owner ? " · " + esc(g.owner.name) + tel(g.owner.phone) : "") + "</li>";
       });
+    // Named by the lookup whatever the user's area (docs/security.md); the record itself is
+    // checked against the area when opened.
     var near = (answer.nearest_enterprises || []).map(function (e) {
-      return "<li>" + esc(e.name) + " · " + esc(e.grade) + " · " + Math.round(e.distance_m).toLocaleString() + " " + esc(T.m) + "</li>";
+      return "<li>" + recordLink(e.management_code, e.name) + " · " + esc(e.grade) + " · " +
+        Math.round(e.distance_m).toLocaleString() + " " + esc(T.m) + "</li>";
     });
     card.innerHTML = '<table class="popup">' + rows.join("") + "</table>" +
       (pro.length ? "<h3>" + esc(T.professional) + "</h3><ul>" + pro.join("") + "</ul>" : "") +
       (near.length ? "<h3>" + esc(T.nearby) + "</h3><ul>" + near.join("") + "</ul>" : "");
     card.hidden = false;
     message.textContent = "";
+    reveal(card);
   }
   function failed(response, data) {
     card.hidden = true;
@@ -81,6 +103,7 @@
     } else {
       message.textContent = T.failed + ": " + ((data.error && data.error.message) || response.status);
     }
+    reveal(message);
   }
   function get(url) {
     return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
@@ -88,28 +111,95 @@
         return response.json().then(function (data) { return {response: response, data: data}; });
       });
   }
+  function map() { return window.GridWatchMap && window.GridWatchMap.map; }
   function place(lat, lon) {
-    var map = window.GridWatchMap && window.GridWatchMap.map;
-    if (!map) { return; }
-    if (marker) { marker.setLatLng([lat, lon]); } else { marker = L.marker([lat, lon]).addTo(map); }
-    map.setView([lat, lon], Math.max(map.getZoom(), 13));
+    var m = map();
+    if (!m) { return; }
+    if (marker) { marker.setLatLng([lat, lon]); } else { marker = L.marker([lat, lon]).addTo(m); }
+    m.setView([lat, lon], Math.max(m.getZoom(), 13));
   }
+  function unplace() {
+    if (marker) { marker.remove(); marker = null; }
+  }
+  function settle(ok) { document.body.dataset.lookup = ok ? "found" : "failed"; }
   function lookupAt(lon, lat, crs, at) {
     var params = new URLSearchParams({lon: lon, lat: lat, crs: crs || "wgs84"});
     if (at) { params.set("at", at); }
     return get("/api/v1/lookup?" + params.toString()).then(function (r) {
       if (r.data.query && r.data.query.wgs84) {
         place(r.data.query.wgs84[1], r.data.query.wgs84[0]);
-      } else if (marker) {
+      } else {
         // The input was refused: no pin may stay where the last answer was.
-        marker.remove();
-        marker = null;
+        unplace();
       }
       if (r.response.ok) { show(r.data); } else { failed(r.response, r.data); }
-      document.body.dataset.lookup = r.response.ok ? "found" : "failed";
+      settle(r.response.ok);
     });
   }
-  window.GridWatchLookup = {lookup: lookupAt};
+  function openEnterprise(code, lat, lon) {
+    delete document.body.dataset.lookup;
+    return get("/api/v1/enterprises/" + encodeURIComponent(code) + "/responsible")
+      .then(function (res) {
+        var e = res.data.enterprise;
+        if (res.response.ok && e) { place(e.lat, e.lon); } else if (lat !== undefined) { place(lat, lon); } else { unplace(); }
+        if (res.response.ok) { show(res.data); } else { failed(res.response, res.data); }
+        settle(res.response.ok);
+      });
+  }
+  function showOutside(out) {
+    outside.replaceChildren();
+    outside.hidden = !(out && out.count);
+    if (outside.hidden) { return; }
+    outside.appendChild(document.createTextNode(fill(T.outsideCount, out.count)));
+    var list = document.createElement("ul");
+    list.className = "outside-stations";
+    out.by_station.forEach(function (s) {
+      var li = document.createElement("li");
+      li.innerHTML = (s.station ? esc(s.station) + tel(s.station_phone) +
+                      (s.chief ? " · " + esc(T.chief) + " " + esc(s.chief) + tel(s.chief_phone) : "")
+                      : esc(T.outsideCity)) + " (" + esc(Number(s.n).toLocaleString()) + ")";
+      list.appendChild(li);
+    });
+    outside.appendChild(list);
+  }
+  function search(q) {
+    delete document.body.dataset.search;
+    message.textContent = T.searching;
+    return get("/api/v1/enterprises?" + new URLSearchParams({q: q})).then(function (r) {
+      var found = r.data.enterprises || [];
+      results.replaceChildren();
+      searchBox.hidden = false;
+      if (!r.response.ok) {
+        message.textContent = T.failed + ": " + ((r.data.error && r.data.error.message) || r.response.status);
+      } else if (!found.length && !(r.data.outside && r.data.outside.count)) {
+        message.textContent = T.noResults;
+      } else {
+        message.textContent = fill(T.found, found.length) +
+          (found.length >= 20 ? "; " + fill(T.more, found.length) : "");
+      }
+      found.forEach(function (e) {
+        var li = document.createElement("li");
+        var name = document.createElement("span");
+        name.className = "name";
+        name.textContent = e.name + " (" + e.management_code + ") · " + e.grade +
+          (e.cell_name ? " · " + e.cell_name : "");
+        var showButton = document.createElement("button");
+        showButton.type = "button";
+        showButton.className = "show";
+        showButton.textContent = T.show;
+        showButton.addEventListener("click", function () { openEnterprise(e.management_code, e.lat, e.lon); });
+        var link = document.createElement("a");
+        link.className = "record";
+        link.href = recordUrl(e.management_code);
+        link.textContent = T.record;
+        li.append(name, showButton, link);
+        results.appendChild(li);
+      });
+      showOutside(r.response.ok ? r.data.outside : null);
+      reveal(searchBox);
+      document.body.dataset.search = r.response.ok ? "done" : "failed";
+    });
+  }
 
   document.getElementById("coords").addEventListener("submit", function (event) {
     event.preventDefault();
@@ -126,35 +216,19 @@
   });
   document.getElementById("enterprise-search").addEventListener("submit", function (event) {
     event.preventDefault();
-    var list = document.getElementById("search-results");
-    get("/api/v1/enterprises?" + new URLSearchParams({q: event.target.elements.q.value.trim()}))
-      .then(function (r) {
-        var found = (r.data.enterprises || []);
-        list.innerHTML = found.length ? "" : "<li>" + esc(T.noResults) + "</li>";
-        found.forEach(function (e) {
-          var li = document.createElement("li");
-          var a = document.createElement("a");
-          a.href = "#"; a.textContent = e.name + " (" + e.management_code + ")";
-          a.addEventListener("click", function (ev) {
-            ev.preventDefault();
-            get("/api/v1/enterprises/" + encodeURIComponent(e.management_code) + "/responsible")
-              .then(function (res) {
-                place(e.lat, e.lon);
-                if (res.response.ok) { show(res.data); } else { failed(res.response, res.data); }
-                document.body.dataset.lookup = res.response.ok ? "found" : "failed";
-              });
-          });
-          li.appendChild(a);
-          list.appendChild(li);
-        });
-      });
+    var input = event.target.elements.q;
+    input.blur();  // closes a phone's keyboard, which would hide the results
+    search(input.value.trim());
   });
   document.addEventListener("DOMContentLoaded", function () {
-    var map = window.GridWatchMap && window.GridWatchMap.map;
-    if (map) {
-      map.on("click", function (e) {
-        lookupAt(e.latlng.lng.toFixed(7), e.latlng.lat.toFixed(7), "wgs84");
-      });
-    }
+    var m = map();
+    if (!m) { return; }
+    // The first view is the user's own area (after map.js's remembered view: this page
+    // always opens where the inspector works).
+    if (T.home) { m.fitBounds(T.home, {animate: false}); }
+    m.on("click", function (e) {
+      lookupAt(e.latlng.lng.toFixed(7), e.latlng.lat.toFixed(7), "wgs84");
+    });
+    if (T.enterprise) { openEnterprise(T.enterprise); }
   });
 }());

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.credit_code import make_credit_code
+from gis.demo.details import add_enterprise_details
 from gis.demo.synth import Area, build_geography
 from gis.enterprises import EnterpriseRow, upsert_enterprises
 from gis.cells import CellRecord, upsert_cells
@@ -169,7 +170,8 @@ def _wipe(session: Session) -> None:
     session.execute(text("UPDATE app_user SET person_id = NULL"))
     session.execute(text("""
         TRUNCATE user_role, enterprise_cell, responsibility, inspection, complaint, spot_check,
-                 enforcement_case, enterprise, cell_version, cell, station, village,
+                 enforcement_case, enterprise_grade, enterprise_product, enterprise_staff,
+                 enterprise_equipment, enterprise, cell_version, cell, station, village,
                  township, checklist_item RESTART IDENTITY"""))
     session.execute(text("DELETE FROM person"))
 
@@ -214,6 +216,7 @@ def load_demo(session: Session, *, seed: int = 2009, n_enterprises: int = 1203,
     _checklist(session)
     enterprises = _enterprises(session, geo.villages, rng, nrng, n_enterprises, start)
     echo(f"demo: {len(enterprises)} enterprises")
+    add_enterprise_details(session, seed=seed, today=today, start=start)
     n_inspections, n_problems = _inspections(session, enterprises, rng, today, people)
     _spot_checks(session, enterprises, rng, today)
     _cases(session, enterprises, rng, today)
