@@ -76,7 +76,7 @@ def _window(args: dict) -> Window:
         start = args.get("from") or dt.date(2000, 1, 1)
         end = args.get("to") or dt.date.today()
         if end < start:
-            raise ValidationError("to", "before from", "invalid")
+            raise ValidationError("to", "before from", "before", other="from")
         return Window(start, end)
     return Window.last(args.get("days") or DEFAULT_DAYS)
 

@@ -174,8 +174,8 @@
       } else if (!found.length && !(r.data.outside && r.data.outside.count)) {
         message.textContent = T.noResults;
       } else {
-        message.textContent = fill(T.found, found.length) +
-          (found.length >= 20 ? "; " + fill(T.more, found.length) : "");
+        // The search answers 20 at most: a full page means there may be more.
+        message.textContent = fill(found.length >= 20 ? T.first : T.found, found.length);
       }
       found.forEach(function (e) {
         var li = document.createElement("li");
