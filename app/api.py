@@ -134,7 +134,8 @@ def put_grade_intervals():
     body = validate(_json_body(), INTERVALS)
     changes = {g: d for g, d in body.items() if d is not None}
     if not changes:
-        raise ValidationError("body", "give at least one of A, B, C, D")
+        raise ValidationError("body", "give at least one of A, B, C, D", "at_least_one",
+                              choices="A, B, C, D")
     db = get_session()
     reference.set_grade_intervals(db, changes)
     record("grade_intervals_set", target="grade_interval", **changes)
@@ -210,7 +211,7 @@ def import_enterprises():
             raise
         except ValueError as exc:  # CRS
             db.rollback()
-            raise ValidationError("crs", str(exc)) from None
+            raise ValidationError("crs", str(exc), "crs") from None
     record("enterprises_imported", target=upload.filename[:100], inserted=summary.inserted,
            updated=summary.updated, unchanged=summary.unchanged, refused=summary.refused)
     db.commit()

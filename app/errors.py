@@ -3,10 +3,13 @@ trace or SQL. The real exception goes to the server log."""
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import format_decimal
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.i18n import role_label
 from gis.errors import GridWatchError
 from gis.validation import ValidationError
 
@@ -26,8 +29,102 @@ def _messages():
     }
 
 
+# Paths whose errors are JSON whatever the client accepts: the API, Open311 and map tiles.
+JSON_PATHS = ("/api/", "/open311/", "/tiles/")
+
+
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (request.path.startswith(JSON_PATHS)
+            or request.accept_mimetypes.best == "application/json")
+
+
+# Every field a form, the API, a query string or a file check names, as people call it: the
+# messages name fields by these labels ("经度：应为数字", not "lon：应为数字"), while the JSON
+# answer's ``field`` keeps the identifier for programs. tests/test_messages.py fails when a
+# field that a message can name has no label here.
+FIELD_LABELS = {
+    # Requests as a whole.
+    "body": _l("request body"),
+    "path": _l("address"),
+    "file": _l("file"),
+    "csrf_token": _l("security token"),
+    "lang": _l("language"),
+    "next": _l("page to return to"),
+    # Accounts and users.
+    "username": _l("username"),
+    "password": _l("password"),
+    "current_password": _l("current password"),
+    "new_password": _l("new password"),
+    "new_password_again": _l("new password again"),
+    "display_name": _l("display name"),
+    "name": _l("name"),
+    "role": _l("role"),
+    "place": _l("place (cell code)"),
+    # Filters and pages.
+    "q": _l("search text"),
+    "action": _l("action"),
+    "since": _l("from date"),
+    "until": _l("to date"),
+    "from": _l("from date"),
+    "to": _l("to date"),
+    "days": _l("number of days"),
+    "at": _l("as-of date"),
+    "flagged": _l("flagged only"),
+    "page": _l("page number"),
+    "limit": _l("number of results"),
+    "figure": _l("figure"),
+    "hotspot_variable": _l("hot-spot measure"),
+    "hotspot_units": _l("hot-spot areas"),
+    "grade": _l("supervision grade"),
+    "overdue": _l("overdue"),
+    "cell": _l("cell"),
+    "wall": _l("big-screen wall"),
+    # The lookup.
+    "lon": _l("longitude"),
+    "lat": _l("latitude"),
+    "crs": _l("coordinate system"),
+    # Field work and reference data.
+    "enterprise": _l("enterprise management code"),
+    "management_code": _l("enterprise management code"),
+    "inspected_on": _l("inspection date"),
+    "results": _l("checklist results"),
+    "problems": _l("problems found"),
+    "rectification_deadline": _l("rectification deadline"),
+    "status": _l("status"),
+    "person_id": _l("person"),
+    "valid_from": _l("takes effect on"),
+    "backdate_reason": _l("reason for a date in the past"),
+    "A": _l("grade A interval (days)"),
+    "B": _l("grade B interval (days)"),
+    "C": _l("grade C interval (days)"),
+    "D": _l("grade D interval (days)"),
+    "code": _l("code"),
+    "title": _l("title"),
+    "category": _l("category"),
+    # The grid editor.
+    "moves": _l("village moves"),
+    "townships": _l("township moves"),
+    "geometries": _l("boundaries"),
+    "outlines": _l("outlines"),
+    "new_cells": _l("new cells"),
+    "retire": _l("cells to retire"),
+    "expected_versions": _l("boundary versions being edited"),
+    "comment": _l("why"),
+    "confirm_warnings": _l("warnings read"),
+}
+
+
+def field_label(name: str) -> str:
+    """The field as people call it, in the request's language. A name that is no field of
+    ours (a parameter someone sent, a cell code, a file's "line 7") is shown as given."""
+    label = FIELD_LABELS.get(name)
+    return str(label) if label is not None else name
+
+
+def field_message(field: str, problem: str) -> str:
+    """"<field label>: <problem>" with the language's punctuation (a full-width colon in
+    Chinese)."""
+    return _("%(field)s: %(problem)s", field=field_label(field), problem=problem)
 
 
 def error_response(status: int, message: str | None = None, field: str | None = None):
@@ -42,8 +139,13 @@ def error_response(status: int, message: str | None = None, field: str | None = 
 
 
 def validation_problem(exc: ValidationError) -> str:
-    """The reason in the user's language; the field name stays as the API spells it."""
-    p = exc.params
+    """The reason in the user's language (the field is named by ``field_message``)."""
+    return problem_text(exc.code, exc.params, exc.message)
+
+
+def problem_text(code: str | None, p: dict, fallback: str) -> str:
+    """What is wrong, by its ``code`` and ``p``arameters, in the request's language; the
+    domain's English ``fallback`` for a code without a text here."""
     texts = {
         "unknown_field": lambda: _("unknown field"),
         "required": lambda: _("required"),
@@ -99,8 +201,57 @@ def validation_problem(exc: ValidationError) -> str:
                                    "this date; choose a later one", cell=p["cell"]),
         "nothing_changes": lambda: _("nothing changes: every boundary given is the current "
                                      "one"),
+        "at_least_one": lambda: _("give at least one of %(choices)s", choices=p["choices"]),
+        "before": lambda: _("before the %(other)s", other=field_label(p["other"])),
+        "crs": lambda: _("an EPSG code such as EPSG:4326, or gcj02 for coordinates from Chinese "
+                         "map apps"),
+        "not_in_grid": lambda: _("%(cell)s is not a cell of grid %(grid)s", cell=p["cell"],
+                                 grid=p["grid"]),
+        "not_geojson": lambda: _("%(cell)s: not a GeoJSON geometry", cell=p["cell"]),
+        "place_code": lambda: _("“%(code)s” is not a cell code; a cell code is 1–32 ASCII "
+                                "letters, digits, '-' or '_', such as 130984-Z01-01",
+                                code=p["cell"]),
+        "no_such_cell": lambda: _("there is no cell “%(code)s”; give the code of an existing "
+                                  "cell, such as 130984-Z01-01", code=p["cell"]),
+        "user_exists": lambda: _("the user %(name)s exists already", name=p["name"]),
+        "no_such_user": lambda: _("there is no user %(name)s", name=p["name"]),
+        "username_form": lambda: _("2–64 lower-case letters, digits, '.', '_' or '-', "
+                                   "starting with a letter or digit"),
+        "password_short": lambda: _("at least %(n)s characters", n=p["n"]),
+        "password_mix": lambda: _("mix letters with digits or symbols"),
+        "admin_no_place": lambda: _("the administrator role has no place; leave it empty"),
+        "needs_place": lambda: _("the %(role)s role needs a place: the code of the cell it "
+                                 "covers, such as 130984-Z01-01", role=role_label(p["role"])),
+        "unknown_item": lambda: _("%(item)s is not an item of the checklist", item=p["item"]),
+        "item_result": lambda: _("the result of item %(item)s is pass, fail or n/a",
+                                 item=p["item"]),
+        "item_exists": lambda: _("the checklist has an item %(item)s already", item=p["item"]),
+        "deadline_required": lambda: _("required when an item fails"),
+        "owner_period": lambda: _("the current owner's period starts on or after this date; "
+                                  "choose a later one"),
     }
-    return str(texts[exc.code]()) if exc.code in texts else exc.message
+    return str(texts[code]()) if code in texts else fallback
+
+
+def domain_message(exc: GridWatchError) -> str:
+    """A domain error in the user's language: a ValidationError, or an error that carries a
+    ``code`` (and ``field``) the same way (gis.users.UserError); else its own text."""
+    if isinstance(exc, ValidationError):
+        return field_message(exc.field, validation_problem(exc))
+    code, field = getattr(exc, "code", None), getattr(exc, "field", None)
+    if not code:
+        return str(exc)
+    problem = problem_text(code, getattr(exc, "params", {}), str(exc))
+    return field_message(field, problem) if field else problem
+
+
+def outside_every_cell(nearest: dict | None) -> str:
+    """The lookup's 404 for a point no cell covers, naming the nearest cell."""
+    if not nearest:
+        return _("The point is outside every cell.")
+    return _("The point is outside every cell; the nearest is %(code)s (%(name)s), %(distance)s "
+             "m away.", code=nearest["code"], name=nearest["name"],
+             distance=format_decimal(round(nearest["distance_m"])))
 
 
 def not_found(kind: str, name) -> None:
@@ -109,7 +260,8 @@ def not_found(kind: str, name) -> None:
     from flask import abort
 
     kinds = {"enterprise": _("Enterprise"), "cell": _("Cell"), "complaint": _("Complaint"),
-             "person": _("Person"), "change": _("Change")}
+             "person": _("Person"), "change": _("Change"), "user": _("User"),
+             "job": _("Background job"), "layer": _("Map layer")}
     abort(404, description=_("%(kind)s %(name)s does not exist.",
                              kind=kinds.get(kind, kind), name=str(name)[:100]))
 
@@ -117,9 +269,7 @@ def not_found(kind: str, name) -> None:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _invalid(exc: ValidationError):
-        problem = validation_problem(exc)
-        return error_response(400, _("%(field)s: %(problem)s", field=exc.field,
-                                     problem=problem), field=exc.field)
+        return error_response(400, domain_message(exc), field=exc.field)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
@@ -128,7 +278,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(GridWatchError)
     def _domain(exc: GridWatchError):
-        return error_response(400, str(exc))
+        return error_response(400, domain_message(exc), field=getattr(exc, "field", None))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -43,44 +43,11 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
-# Audit actions are stable English codes in the database; people read these labels.
-ACTION_LABELS = {
-    "login": _l("Logged in"),
-    "login_failed": _l("Failed login"),
-    "logout": _l("Logged out"),
-    "token_created": _l("API token created"),
-    "token_revoked": _l("API token revoked"),
-    "language_set": _l("Language changed"),
-    "inspection_recorded": _l("Inspection recorded"),
-    "complaint_updated": _l("Complaint updated"),
-    "cell_owner_set": _l("Cell owner changed"),
-    "grade_intervals_set": _l("Inspection intervals changed"),
-    "checklist_item_added": _l("Checklist item added"),
-    "enterprises_imported": _l("Enterprises imported"),
-    "cells_imported": _l("Cells imported"),
-    "user_created": _l("User created"),
-    "role_added": _l("Role added"),
-    "role_removed": _l("Role removed"),
-    "password_reset": _l("Password reset"),
-}
-VIA_LABELS = {"web": _l("web"), "api": _l("API"), "cli": _l("command line")}
-
-
-def action_label(action: str) -> str:
-    return str(ACTION_LABELS.get(action, action))
-
-
-def via_label(via: str) -> str:
-    return str(VIA_LABELS.get(via, via))
-
-
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, default_translation_directories=TRANSLATIONS)
     app.before_request(_remember_language)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["role_label"] = role_label
-    app.jinja_env.globals["action_label"] = action_label
-    app.jinja_env.globals["via_label"] = via_label
     app.jinja_env.filters["format_number"] = _format_number
     app.jinja_env.filters["format_percent"] = _format_percent
 

@@ -8,7 +8,6 @@ import threading
 import click
 from flask import Blueprint, Flask, abort, current_app, jsonify, url_for
 from flask.cli import AppGroup
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.auth import login_required
@@ -32,11 +31,10 @@ def _error_text(result: dict | None, fallback: str | None) -> str | None:
     """A failed job's error in the reader's language when it was a ValidationError."""
     detail = (result or {}).get("error") or {}
     if detail.get("code"):
-        from app.errors import validation_problem
+        from app.errors import domain_message
 
-        problem = validation_problem(ValidationError(
+        return domain_message(ValidationError(
             detail["field"], detail["message"], detail["code"], **(detail.get("params") or {})))
-        return _("%(field)s: %(problem)s", field=detail["field"], problem=problem)
     return fallback
 
 

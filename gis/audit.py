@@ -27,8 +27,9 @@ def entries(session: Session, *, username: str | None = None, action: str | None
             contains: str | None = None, since: dt.datetime | None = None,
             until: dt.datetime | None = None, flagged: bool = False, limit: int = 100,
             offset: int = 0) -> list[dict]:
-    """Filtered entries, newest first. Every filter is a bound parameter; LIKE wildcards in
-    ``contains`` are escaped so they match literally."""
+    """Filtered entries, newest first, from ``since`` to ``until`` (both included). Every
+    filter is a bound parameter; LIKE wildcards in ``contains`` are escaped so they match
+    literally."""
     if contains:
         contains = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return [dict(r._mapping) for r in session.execute(text("""
@@ -38,7 +39,7 @@ def entries(session: Session, *, username: str | None = None, action: str | None
           AND (CAST(:c AS text) IS NULL OR target ILIKE '%' || :c || '%'
                OR detail::text ILIKE '%' || :c || '%')
           AND (CAST(:s AS timestamptz) IS NULL OR at >= :s)
-          AND (CAST(:e AS timestamptz) IS NULL OR at < :e)
+          AND (CAST(:e AS timestamptz) IS NULL OR at <= :e)
           AND (NOT :flagged OR flag IS NOT NULL)
         ORDER BY at DESC, id DESC LIMIT :lim OFFSET :off"""), {
         "u": username, "a": action, "c": contains, "s": since, "e": until, "flagged": flagged,
@@ -48,3 +49,12 @@ def entries(session: Session, *, username: str | None = None, action: str | None
 def actions(session: Session) -> list[str]:
     return list(session.execute(text(
         "SELECT DISTINCT action FROM audit_log ORDER BY action")).scalars())
+
+
+def person_names(session: Session, ids) -> dict[int, str]:
+    """Names of the people entries name by ``person_id`` (one query for a page)."""
+    ids = sorted({i for i in ids if isinstance(i, int)})
+    if not ids:
+        return {}
+    return dict(session.execute(text("SELECT id, name FROM person WHERE id = ANY(:ids)"),
+                                {"ids": ids}).all())

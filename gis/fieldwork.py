@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.dates import require_aware
-from gis.errors import GridWatchError
+from gis.errors import GridWatchError, ValidationError
 from gis.users import cell_path
 
 
@@ -63,15 +63,19 @@ def record_inspection(session: Session, enterprise_id: int, *, inspector_person_
     codes = checklist_codes(session)
     unknown = sorted(set(results) - codes)
     if unknown:
-        raise GridWatchError(f"results: unknown checklist item {unknown[0]!r}")
+        raise ValidationError("results", f"unknown checklist item {unknown[0]!r}",
+                              "unknown_item", item=unknown[0])
     bad = sorted(k for k, v in results.items() if v not in ("pass", "fail", "n/a"))
     if bad:
-        raise GridWatchError(f"results: item {bad[0]!r} must be pass, fail or n/a")
+        raise ValidationError("results", f"item {bad[0]!r} must be pass, fail or n/a",
+                              "item_result", item=bad[0])
     found = sum(1 for v in results.values() if v == "fail")
     if found and rectification_deadline is None:
-        raise GridWatchError("rectification_deadline: required when an item fails")
+        raise ValidationError("rectification_deadline", "required when an item fails",
+                              "deadline_required")
     if rectification_deadline is not None and rectification_deadline < inspected_on:
-        raise GridWatchError("rectification_deadline: before the inspection date")
+        raise ValidationError("rectification_deadline", "before the inspection date",
+                              "before", other="inspected_on")
     return session.execute(text("""
         INSERT INTO inspection (enterprise_id, inspector_id, inspected_on, results,
                                 problems_found, problems, rectification_deadline,
@@ -109,7 +113,8 @@ def set_cell_owner(session: Session, cell_id: int, person_id: int,
         return False
     if current is not None:
         if current.valid_from >= at:
-            raise GridWatchError("valid_from: the current owner's period starts at or after it")
+            raise ValidationError("valid_from", "the current owner's period starts at or after "
+                                  "it", "owner_period")
         session.execute(text("UPDATE responsibility SET valid_to = :at WHERE id = :r"),
                         {"at": at, "r": current.id})
     session.execute(text("""

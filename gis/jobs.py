@@ -114,7 +114,7 @@ def _enterprise_import(session: Session, job: dict, context: JobContext) -> dict
         except ValueError as exc:
             if isinstance(exc, GridWatchError):
                 raise
-            raise ValidationError("crs", str(exc)) from None  # a bad CRS option
+            raise ValidationError("crs", str(exc), "crs") from None  # a bad CRS option
     result = {"inserted": summary.inserted, "updated": summary.updated,
               "unchanged": summary.unchanged, "refused": summary.refused,
               "problems": [str(p) for p in summary.problems[:1000]]}

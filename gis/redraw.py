@@ -743,15 +743,18 @@ def proposal_from_json(session: Session, parent_code: str, body: dict, limits) -
     for cell_code in set(proposal.geometries) | proposal.retire:
         if cell_code not in children and cell_code not in proposal.new_cells:
             raise ValidationError("geometries", f"{cell_code}: not a cell of grid "
-                                  f"{parent_code}", "invalid")
+                                  f"{parent_code}", "not_in_grid", cell=cell_code,
+                                  grid=parent_code)
     for cell_code in proposal.expected_versions:
         if cell_code not in children:
             raise ValidationError("expected_versions", f"{cell_code[:40]}: not a cell of grid "
-                                  f"{parent_code}", "invalid")
+                                  f"{parent_code}", "not_in_grid", cell=cell_code[:40],
+                                  grid=parent_code)
     for cell_code in outlines:
         if cell_code not in children:
             raise ValidationError("outlines", f"{cell_code}: not a cell of grid "
-                                  f"{parent_code}", "invalid")
+                                  f"{parent_code}", "not_in_grid", cell=cell_code,
+                                  grid=parent_code)
     # What a file gives is snapped; what a person drew moves the neighbours along (gis/outline).
     outline.snap(session, proposal, [c for c in given if c in children])
     outline.reshape(session, proposal, outlines)
@@ -768,7 +771,7 @@ def _boundaries(field_name: str, items) -> dict:
             geom = shapely.from_geojson(json.dumps(geojson))
         except Exception:  # noqa: BLE001 - GEOS/JSON parse errors come in several kinds
             raise ValidationError(field_name, f"{cell_code}: not a GeoJSON geometry",
-                                  "invalid") from None
+                                  "not_geojson", cell=cell_code) from None
         geom, problem = boundary(geom, keep_invalid=True)
         if problem:
             raise ValidationError(field_name, f"{cell_code}: {problem}", "invalid")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.errors import GridWatchError
+from gis.errors import ValidationError
 
 
 def set_grade_intervals(session: Session, intervals: dict[str, int]) -> None:
@@ -23,7 +23,8 @@ def grade_intervals(session: Session) -> dict[str, int]:
 
 def add_checklist_item(session: Session, code: str, title: str, category: str | None) -> int:
     if session.execute(text("SELECT 1 FROM checklist_item WHERE code = :c"), {"c": code}).scalar():
-        raise GridWatchError(f"code: checklist item {code!r} exists already")
+        raise ValidationError("code", f"checklist item {code!r} exists already", "item_exists",
+                              item=code)
     return session.execute(text("""
         INSERT INTO checklist_item (code, title, category, sort_order)
         VALUES (:c, :t, :k, (SELECT coalesce(max(sort_order), 0) + 1 FROM checklist_item))

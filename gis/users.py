@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from gis.codes import CELL_CODE_RULE, is_cell_code
 from gis.errors import GridWatchError
 from gis.models import ROLES
 from gis.policy import Grant
@@ -26,7 +27,16 @@ TOKEN_PREFIX = "gw_"
 
 
 class UserError(GridWatchError):
-    """A user, role or token request that cannot be done, with the reason."""
+    """A user, role or token request that cannot be done, with the reason (English, for the
+    command line); ``code``, ``field`` and ``params`` let the web say it in the user's
+    language, naming the form field."""
+
+    def __init__(self, message: str, code: str | None = None, field: str | None = None,
+                 **params):
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.params = params
 
 
 @dataclass
@@ -60,21 +70,31 @@ class Identity:
         return sorted({g.role for g in self.grants})
 
 
-def check_password_strength(password: str) -> str | None:
+def _password_problem(password: str) -> UserError | None:
     if len(password) < MIN_PASSWORD:
-        return f"password must have at least {MIN_PASSWORD} characters"
+        return UserError(f"password must have at least {MIN_PASSWORD} characters",
+                         "password_short", "password", n=MIN_PASSWORD)
     if password.isdigit() or password.isalpha():
-        return "password must mix letters with digits or symbols"
+        return UserError("password must mix letters with digits or symbols", "password_mix",
+                         "password")
     return None
+
+
+def check_password_strength(password: str) -> str | None:
+    problem = _password_problem(password)
+    return str(problem) if problem else None
 
 
 def _cell_id(session: Session, code: str | None) -> int | None:
     if code is None:
         return None
+    if not is_cell_code(code):
+        raise UserError(f"place {code!r}: a cell code is {CELL_CODE_RULE}", "place_code",
+                        "place", cell=code)
     cell_id = session.execute(text(
         "SELECT id FROM cell WHERE code = :c AND retired_at IS NULL"), {"c": code}).scalar()
     if cell_id is None:
-        raise UserError(f"place {code!r}: no such cell")
+        raise UserError(f"place {code!r}: no such cell", "no_such_cell", "place", cell=code)
     return cell_id
 
 
@@ -82,13 +102,15 @@ def create_user(session: Session, username: str, password: str, *, role: str | N
                 place: str | None = None, display_name: str | None = None,
                 person_id: int | None = None, granted_by: str | None = None) -> int:
     if not USERNAME_RE.match(username or ""):
-        raise UserError(f"username {username!r}: 2-64 lower-case letters, digits, '.', '_', '-'")
-    problem = check_password_strength(password)
+        raise UserError(f"username {username!r}: 2-64 lower-case letters, digits, '.', '_', '-'",
+                        "username_form", "username")
+    problem = _password_problem(password)
     if problem:
-        raise UserError(problem)
+        raise problem
     if session.execute(text("SELECT 1 FROM app_user WHERE username = :u"),
                        {"u": username}).scalar():
-        raise UserError(f"user {username!r} exists already")
+        raise UserError(f"user {username!r} exists already", "user_exists", "username",
+                        name=username)
     user_id = session.execute(text("""
         INSERT INTO app_user (username, password_hash, display_name, person_id)
         VALUES (:u, :h, :d, :p) RETURNING id"""), {
@@ -103,18 +125,21 @@ def user_id(session: Session, username: str) -> int:
     uid = session.execute(text("SELECT id FROM app_user WHERE username = :u"),
                           {"u": username}).scalar()
     if uid is None:
-        raise UserError(f"user {username!r}: no such user")
+        raise UserError(f"user {username!r}: no such user", "no_such_user", "username",
+                        name=username)
     return uid
 
 
 def add_role(session: Session, username: str, role: str, place: str | None = None,
              granted_by: str | None = None) -> None:
     if role not in ROLES:
-        raise UserError(f"role {role!r}: one of {', '.join(ROLES)}")
+        raise UserError(f"role {role!r}: one of {', '.join(ROLES)}", "choices", "role",
+                        choices=", ".join(ROLES))
     if role == "admin" and place:
-        raise UserError("the admin role has no place")
+        raise UserError("the admin role has no place", "admin_no_place", "place")
     if role != "admin" and not place:
-        raise UserError(f"the {role} role needs a place (--place CELL_CODE)")
+        raise UserError(f"the {role} role needs a place (--place CELL_CODE)", "needs_place",
+                        "place", role=role)
     uid = user_id(session, username)
     session.execute(text("""
         INSERT INTO user_role (user_id, role, cell_id, granted_by) VALUES (:u, :r, :c, :b)
@@ -138,9 +163,9 @@ def set_password(session: Session, username: str, password: str, *,
                  keep_sid: str | None = None, why: str = "password_reset") -> None:
     """A new password; ends every session of the user but ``keep_sid`` (whoever knew the old
     password, or holds a copied cookie, is out) and forgets the name's failed logins."""
-    problem = check_password_strength(password)
+    problem = _password_problem(password)
     if problem:
-        raise UserError(problem)
+        raise problem
     uid = user_id(session, username)
     session.execute(text("UPDATE app_user SET password_hash = :h WHERE id = :u"),
                     {"h": generate_password_hash(password), "u": uid})
@@ -464,12 +489,18 @@ def tokens(session: Session, uid: int) -> list[dict]:
 
 
 def list_users(session: Session, idle: dt.timedelta = dt.timedelta(hours=8)) -> list[dict]:
-    """Users with their roles, and how many sessions each has that were used within ``idle``
-    and not ended."""
+    """Users with their roles, how many sessions each has that were used within ``idle`` and
+    not ended, and until when failed logins make their name wait (``locked_until``, from some
+    computer; None when it need not)."""
     return [dict(r._mapping) for r in session.execute(text("""
         SELECT u.id, u.username, u.display_name, u.active, u.last_login_at,
                (SELECT count(*) FROM user_session s WHERE s.user_id = u.id
                 AND s.ended_at IS NULL AND s.last_seen_at > now() - :idle) AS sessions,
+               -- The name's keys, as _name_key makes them ("name:<sha256 of the name>|...").
+               (SELECT max(t.blocked_until) FROM login_throttle t
+                WHERE t.key LIKE 'name:' || encode(sha256(convert_to(lower(u.username), 'UTF8')),
+                                                   'hex') || '|%'
+                  AND t.blocked_until > now()) AS locked_until,
                coalesce(string_agg(r.role || coalesce('@' || c.code, ''), ', '
                                    ORDER BY r.role, c.code), '') AS roles,
                coalesce(json_agg(json_build_object('role', r.role, 'place', c.code)

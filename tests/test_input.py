@@ -49,10 +49,15 @@ GOOD_INSPECTION = {"enterprise": "E1", "inspected_on": "2026-11-20",
     ({"results": {"Q01": "maybe"}}, "results"),
 ])
 def test_json_body_errors_name_the_field(inspector, change, field):
+    from app.errors import FIELD_LABELS
+
     body = {**GOOD_INSPECTION, **change}
-    response = inspector.post("/api/v1/inspections", json=body)
+    response = inspector.post("/api/v1/inspections?lang=en", json=body)
     assert response.status_code == 400, response.get_json()
-    assert field in response.get_json()["error"]["message"]
+    error = response.get_json()["error"]
+    # Programs read the identifier; people read the field's name (tests/test_messages.py).
+    assert error["field"] == field
+    assert str(FIELD_LABELS.get(field, field)) in error["message"]
 
 
 def test_good_inspection_is_recorded_with_its_problems(inspector, session):

@@ -141,4 +141,5 @@ def test_a_line_break_in_next_goes_home(client, world):
 def test_a_nul_byte_in_the_login_form_is_a_400(client, world, field):
     data = {"username": "admin", "password": PASSWORD, field: "ad\x00min"}
     response = client.post("/login", data=data)
-    assert response.status_code == 400 and field in response.get_data(as_text=True)
+    label = {"username": "用户名", "password": "密码", "next": "返回页面"}[field]
+    assert response.status_code == 400 and label in response.get_data(as_text=True)

@@ -45,6 +45,7 @@ CASES = [
      {"data": {"role": "grid_manager", "place": "S2"}}, _allow("admin")),
     ("reset password", "post", "/admin/users/s2-manager/password",
      {"data": {"password": "other-pass-2"}}, _allow("admin")),
+    ("clear failed logins", "post", "/admin/users/s2-manager/unlock", {}, _allow("admin")),
     # One's own account: everyone logged in.
     ("create own token", "post", "/account/tokens", {"data": {"name": "phone"}},
      _allow(*ALL_USERS)),
