@@ -42,8 +42,8 @@
   }
   function reveal(el) {
     if (!narrow.matches) { return; }
-    // The answer's top at two fifths of the screen: it is read, and the pin above stays seen.
-    var top = el.getBoundingClientRect().top - window.innerHeight * 0.4;
+    // The answer's top at half the screen: it is read, and the pin above stays well in view.
+    var top = el.getBoundingClientRect().top - window.innerHeight * 0.5;
     if (top > 0) { window.scrollBy({top: top, behavior: "smooth"}); }
   }
   function show(answer) {
