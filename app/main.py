@@ -6,7 +6,9 @@ from sqlalchemy import text
 
 from app.auth import login_required
 from app.db import get_session
+from app.mappage import visible
 from gis.figures import city_figures
+from gis.wall import place_name
 
 bp = Blueprint("main", __name__)
 
@@ -14,7 +16,10 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 @login_required
 def index():
-    return render_template("main/index.html", figures=city_figures(get_session()))
+    # The user's area, as on the wall: the figures drill down to lists that show only it.
+    cells = visible()
+    return render_template("main/index.html", figures=city_figures(get_session(), cells),
+                           place=place_name(get_session(), None, cells))
 
 
 @bp.get("/healthz")

@@ -20,9 +20,10 @@ from sqlalchemy import text
 
 from app.auth import zone
 from app.db import get_session
+from app.errors import not_found
 from gis import policy
 from gis.dates import parse_datetime
-from gis.wall import Window
+from gis.wall import Window, place_cells
 from gis.validation import ValidationError
 from layers import REGISTRY, Layer, LayerQuery
 
@@ -95,11 +96,18 @@ def map_parts(m: folium.Map) -> dict:
 
 
 def layer_query(args: dict) -> LayerQuery:
+    """The layers' and figures' query for the page's filters: the period, the boundaries'
+    date, and the place (``cell``: a cell or grid code, its subtree within what the user
+    reads)."""
     at = None
     if args.get("at"):
         # As everywhere (gis/dates.py): the end of that day in the bureau's zone.
         at = parse_datetime(args["at"].isoformat(), zone(), "at", day_end=True)
-    return LayerQuery(cells=visible(), window=_window(args), today=dt.date.today(), at=at,
+    try:
+        cells = place_cells(get_session(), visible(), args.get("cell"))
+    except LookupError:
+        not_found("cell", args.get("cell"))
+    return LayerQuery(cells=cells, window=_window(args), today=dt.date.today(), at=at,
                       params={k: v for k, v in args.items() if v is not None})
 
 
@@ -108,7 +116,7 @@ def layer_spec(layer: Layer, query: LayerQuery) -> dict:
     spec = {
         "id": layer.id, "title": _(layer.title), "render": layer.render,
         "url": url_for("mapwall.layer_geojson", layer_id=layer.id),
-        "style": layer.style, "label": layer.label,
+        "style": layer.style, "label": layer.label, "card": layer.card,
         "popup": [{"label": _(f.label), "prop": f.prop, "kind": f.kind} for f in layer.popup],
     }
     threshold = current_app.config["VECTOR_TILE_THRESHOLD"]
@@ -121,10 +129,13 @@ def layer_spec(layer: Layer, query: LayerQuery) -> dict:
     return spec
 
 
-def city_bounds() -> list[list[float]] | None:
+def city_bounds(place: str | None = None) -> list[list[float]] | None:
+    """[[south, west], [north, east]] of the city, or of the cell ``place``."""
     row = get_session().execute(text("""
         SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
-            SELECT ST_Extent(geom) AS e FROM cell_current WHERE level = 1) b""")).one()
+            SELECT ST_Extent(geom) AS e FROM cell_current
+            WHERE CASE WHEN CAST(:place AS text) IS NULL THEN level = 1
+                       ELSE code = :place END) b"""), {"place": place}).one()
     if row[0] is None:
         return None
     from gis.crs import folium_bounds
@@ -132,19 +143,41 @@ def city_bounds() -> list[list[float]] | None:
     return folium_bounds((row[0], row[1], row[2], row[3]))
 
 
+class MetricScale(MacroElement):
+    """A metric-only scale bar (Folium's control_scale adds miles too)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self):
+        super().__init__()
+        self._name = "MetricScale"
+
+
 def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | None = None,
               refresh: bool = True, interactive: bool = True,
-              prefer_canvas: bool = True) -> folium.Map:
+              prefer_canvas: bool = True, refresh_seconds: int | None = None,
+              zoom_snap: float = 1) -> folium.Map:
+    """The map page's Folium map. ``refresh_seconds``: how often map.js re-fetches the data
+    (default MAP_REFRESH_SECONDS; nothing without ``refresh``); ``zoom_snap`` below 1 lets the
+    first view fit the place more closely."""
     from app.assets import localize, new_map
 
-    bounds = city_bounds()
-    m = new_map(current_app.config, location=None, zoom_start=10, control_scale=True,
-                prefer_canvas=prefer_canvas, width="100%", height="100%")
+    bounds = city_bounds(filters.get("cell"))
+    m = new_map(current_app.config, location=None, zoom_start=10, control_scale=False,
+                prefer_canvas=prefer_canvas, width="100%", height="100%", zoom_snap=zoom_snap)
+    MetricScale().add_to(m)
+    if refresh_seconds is None:
+        refresh_seconds = current_app.config["MAP_REFRESH_SECONDS"]
     Configure({
         "filters": {k: str(v) for k, v in filters.items() if v is not None},
-        "refreshSeconds": current_app.config["MAP_REFRESH_SECONDS"] if refresh else 0,
+        "refreshSeconds": refresh_seconds if refresh else 0,
         "figuresUrl": url_for("mapwall.figures_json"),
         "cardUrl": url_for("mapwall.cell_card", code="__CODE__"),
+        "recordUrl": url_for("enterprise.page", code="__CODE__"),
         "i18n": {"loadFailed": _("A layer could not be loaded.")},
     }).add_to(m)
     if bounds:

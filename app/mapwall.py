@@ -8,18 +8,23 @@ re-fetches data in place without touching the view.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 
-from flask import Blueprint, Response, abort, render_template, request
-from flask_babel import format_date
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask_babel import format_date, format_time
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import text
 
 from app.auth import login_required
 from app.db import get_session
-from app.mappage import DEFAULT_DAYS, build_map, layer_query, layer_spec, map_parts
+from app.mappage import DEFAULT_DAYS, build_map, layer_query, layer_spec, map_parts, visible
 from app.ratelimit import rate_limited
-from gis.wall import cell_rows, enterprise_rows, map_figures
+from gis import policy
+from gis.users import cell_path
+from gis.wall import (RECORD_KINDS, cell_rows, enterprise_rows, map_figures, place_name,
+                      places, record_rows)
 from gis.validation import Field, validate
 from layers import REGISTRY
 
@@ -34,13 +39,18 @@ FILTERS = {
                                              "complaints_per_enterprise", "pass_rate")),
     "hotspot_variable": Field(required=False, choices=("count", "rate")),
     "hotspot_units": Field(required=False, choices=("hex", "cells")),
+    # The place: a cell or grid code; the wall, its figures and lists cover its subtree.
+    "cell": Field(required=False, max_length=32),
+    # The big-screen wall: no site chrome, refreshes itself every WALL_REFRESH_SECONDS.
+    "wall": Field(kind="bool", required=False),
 }
-LIST_FILTERS = {**FILTERS,
+PAGE = {"page": Field(kind="int", required=False, min=1, max=100000, default=1)}
+LIST_FILTERS = {**FILTERS, **PAGE,
                 "grade": Field(required=False, choices=("A", "B", "C", "D")),
                 "overdue": Field(kind="bool", required=False),
-                "cell": Field(required=False, max_length=32),
-                "q": Field(required=False, max_length=100),
-                "page": Field(kind="int", required=False, min=1, max=100000, default=1)}
+                "q": Field(required=False, max_length=100)}
+# The lists behind the activity figures take the figure's period and place, nothing else.
+RECORD_FILTERS = {k: FILTERS[k] for k in ("days", "from", "to", "cell")} | PAGE
 PAGE_SIZE = 50
 
 
@@ -53,24 +63,60 @@ def _filters(schema=FILTERS) -> dict:
 def wall():
     args = _filters()
     query = layer_query(args)
-    parts = map_parts(build_map(query, args))
-    figures = map_figures(get_session(), cells=query.cells, window=query.window,
-                          today=query.today)
+    session = get_session()
+    wall_mode = bool(args["wall"])
+    refresh = current_app.config["WALL_REFRESH_SECONDS" if wall_mode else "MAP_REFRESH_SECONDS"]
+    # A quarter zoom step: a county fits a phone or a command-room screen without a margin
+    # of half the screen.
+    parts = map_parts(build_map(query, args, refresh_seconds=refresh, zoom_snap=0.25))
+    figures = map_figures(session, cells=query.cells, window=query.window, today=query.today)
     # A date before the first boundaries draws nothing: say why instead of an empty map.
-    no_cells_then = bool(query.at) and not get_session().execute(text("""
+    no_cells_then = bool(query.at) and not session.execute(text("""
         SELECT 1 FROM cell_version WHERE valid_from <= :at LIMIT 1"""), {"at": query.at}).scalar()
+    choices = places(session, visible())
     return render_template(
         "map/wall.html", **parts, figures=figures, legends=legends(), no_cells_then=no_cells_then,
-        args=args, window=query.window, days=args.get("days") or (
-            None if args.get("from") or args.get("to") else DEFAULT_DAYS))
+        args=args, window=query.window, wall_mode=wall_mode, refresh_seconds=refresh,
+        place=place_name(session, args["cell"], visible()), places=choices,
+        editors=editable_grids(choices),
+        drill={k: args[k] for k in ("days", "from", "to", "cell") if args.get(k)},
+        # The filters the big-screen link and its way back keep.
+        kept={k: args[k] for k in ("days", "from", "to", "at", "figure", "cell") if args.get(k)},
+        # Flask-Babel shows it in the bureau's zone.
+        now_time=format_time(dt.datetime.now(dt.timezone.utc), "short"),
+        days=args.get("days") or (None if args.get("from") or args.get("to") else DEFAULT_DAYS))
+
+
+def editable_grids(choices: list[dict]) -> list[dict]:
+    """The grids whose editor this user may open (gis.policy: ``open_editor`` inside the
+    grid), among the places they read: the wall links to each."""
+    return [c for c in choices if c["level"] < 3
+            and policy.can(current_user.grants, "open_editor", c["path"], inside=True)]
+
+
+def editor_link(code: str) -> str | None:
+    """The editor that redraws the cell ``code`` (its parent grid's), when this user may open
+    it; None otherwise."""
+    path = cell_path(get_session(), code=code)
+    if len(path) < 2 or not policy.can(current_user.grants, "open_editor", path[:-1],
+                                       inside=True):
+        return None
+    parent = get_session().execute(text("SELECT code FROM cell WHERE id = :i"),
+                                   {"i": path[-2]}).scalar()
+    return url_for("redraw.editor", code=parent)
+
+
+def legend_items(layer) -> list[dict]:
+    return [{"label": _(i.label), "color": i.color, "shape": i.shape, "mark": i.mark}
+            for i in layer.legend]
 
 
 def legends() -> list[dict]:
     """Legend texts translated here, in Python: Jinja's gettext would %-format them, and
     legends say "99 % confidence"."""
-    return [{"title": _(layer.title), "note": _(layer.note) if layer.note else None,
-             "items": [{"label": _(i.label), "color": i.color, "shape": i.shape}
-                       for i in layer.legend]}
+    return [{"id": layer.id, "title": _(layer.title), "items": legend_items(layer),
+             "note": _(layer.note) if layer.note else None,
+             "details": _(layer.details) if layer.details else None}
             for layer in REGISTRY.values()]
 
 
@@ -78,10 +124,9 @@ def legends() -> list[dict]:
 @login_required
 def layer_list():
     query = layer_query(_filters())
-    return {"layers": [{**layer_spec(layer, query),
-                        "legend": [{"label": _(i.label), "color": i.color, "shape": i.shape}
-                                   for i in layer.legend],
-                        "note": _(layer.note) if layer.note else None}
+    return {"layers": [{**layer_spec(layer, query), "legend": legend_items(layer),
+                        "note": _(layer.note) if layer.note else None,
+                        "details": _(layer.details) if layer.details else None}
                        for layer in REGISTRY.values()]}
 
 
@@ -140,7 +185,7 @@ def cell_card(code: str):
     args = _filters()
     query = layer_query(args)
     rows = cell_rows(get_session(), cells=query.cells, window=query.window, today=query.today,
-                     at=query.at, levels=(1, 2, 3), code=code)
+                     at=query.at, levels=(1, 2, 3), kind=None, code=code)
     if not rows:
         abort(404)
     cell = rows[0]
@@ -151,8 +196,10 @@ def cell_card(code: str):
         ORDER BY t.name"""), {"c": cell["id"]}).scalars().all()
     _total, enterprises = enterprise_rows(get_session(), cells=query.cells,
                                           today=query.today, cell_code=code, limit=200)
+    drill = {k: args[k] for k in ("days", "from", "to") if args.get(k)}
     return render_template("map/card.html", cell=cell, townships=townships,
-                           enterprises=enterprises)
+                           enterprises=enterprises, drill={**drill, "cell": code},
+                           editor=editor_link(code))
 
 
 @bp.get("/enterprises")
@@ -163,7 +210,27 @@ def enterprise_list():
     query = layer_query(args)
     total, rows = enterprise_rows(
         get_session(), cells=query.cells, today=query.today, grade=args["grade"],
-        overdue=args["overdue"], cell_code=args["cell"], query=args["q"], limit=PAGE_SIZE,
+        overdue=args["overdue"], query=args["q"], limit=PAGE_SIZE,
         offset=(args["page"] - 1) * PAGE_SIZE)
     return render_template("map/enterprises.html", rows=rows, total=total, args=args,
+                           place=place_name(get_session(), args["cell"], visible()),
                            pages=(total + PAGE_SIZE - 1) // PAGE_SIZE)
+
+
+@bp.get("/records/<kind>")
+@login_required
+@rate_limited("bulk")
+def records(kind: str):
+    """The rows behind one activity figure of the wall or the overview (inspections, problems,
+    spot checks, periodic testing, cases, complaints), for the figure's period and place."""
+    if kind not in RECORD_KINDS:
+        abort(404)
+    args = _filters(RECORD_FILTERS)
+    query = layer_query(args)
+    totals, rows = record_rows(get_session(), kind, cells=query.cells, window=query.window,
+                               today=query.today, limit=PAGE_SIZE,
+                               offset=(args["page"] - 1) * PAGE_SIZE)
+    return render_template("map/records.html", kind=kind, rows=rows, totals=totals, args=args,
+                           window=query.window,
+                           place=place_name(get_session(), args["cell"], visible()),
+                           pages=(totals["rows"] + PAGE_SIZE - 1) // PAGE_SIZE)

@@ -84,6 +84,9 @@ VECTOR_TILE_THRESHOLD = 20000
 
 # The map wall re-fetches its layers and figures this often (seconds; 0 turns it off).
 MAP_REFRESH_SECONDS = 300
+# The big-screen wall (/map?wall=1, on a command-room screen nobody touches) re-fetches this
+# often (seconds; 0 turns it off).
+WALL_REFRESH_SECONDS = 60
 
 # Gaps and overlaps smaller than this (m²) are rounding, not errors, when validating a redraw.
 GRID_SLIVER_TOLERANCE_M2 = 1.0

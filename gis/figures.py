@@ -1,4 +1,8 @@
-"""Key figures of the city (the numbers the pilot city reports), computed in SQL."""
+"""The overview's figures (the numbers the pilot city reports), computed in SQL.
+
+The activity figures are the map wall's (``gis.wall.map_figures``) over the last 365 days, so
+the overview, the wall and the lists behind both count the same rows; the structure of the
+grid (grids, cells, townships, villages) is the city's whole."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,7 +10,12 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-FIGURES_SQL = """
+from gis.wall import Window, map_figures
+
+# The overview's period: a year back from today, and the year before it for 同比.
+OVERVIEW_DAYS = 365
+
+STRUCTURE_SQL = """
 SELECT
   (SELECT count(*) FROM cell c WHERE c.retired_at IS NULL AND c.level = 2
        AND c.kind = 'territorial') AS territorial_grids,
@@ -15,45 +24,21 @@ SELECT
   (SELECT count(*) FROM cell c WHERE c.retired_at IS NULL AND c.level = 3) AS cells,
   (SELECT count(*) FROM township) AS townships,
   (SELECT count(*) FROM village) AS villages,
-  (SELECT count(*) FROM enterprise) AS enterprises,
   (SELECT count(*) FROM enterprise_cell_current WHERE cell_id IS NULL)
       AS enterprises_outside,
-  (SELECT count(*) FROM enterprise_cell_current WHERE on_edge) AS enterprises_on_edge,
-  (SELECT count(*) FROM inspection
-       WHERE inspected_on > current_date - 365) AS inspections_last_year,
-  (SELECT coalesce(sum(problems_found), 0) FROM inspection
-       WHERE inspected_on > current_date - 365) AS problems_found,
-  (SELECT coalesce(sum(problems_found), 0) FROM inspection
-       WHERE inspected_on > current_date - 365
-       AND rectification_status = 'done') AS problems_rectified,
-  (SELECT coalesce(sum(batches), 0) FROM spot_check
-       WHERE checked_on > current_date - 365 AND level = 'city') AS spot_check_batches,
-  (SELECT coalesce(sum(passed), 0) FROM spot_check
-       WHERE checked_on > current_date - 365 AND level = 'city') AS spot_check_passed,
-  (SELECT coalesce(sum(batches), 0) FROM spot_check
-       WHERE checked_on > current_date - 365 AND level <> 'city') AS sampling_batches,
-  (SELECT coalesce(sum(passed), 0) FROM spot_check
-       WHERE checked_on > current_date - 365 AND level <> 'city') AS sampling_passed,
-  (SELECT count(*) FROM enforcement_case WHERE opened_on > current_date - 365) AS cases,
-  (SELECT count(*) FROM enforcement_case WHERE opened_on > current_date - 730
-       AND opened_on <= current_date - 365) AS cases_year_before,
-  (SELECT count(*) FROM complaint WHERE status <> 'closed') AS open_complaints
+  (SELECT count(*) FROM enterprise_cell_current WHERE on_edge) AS enterprises_on_edge
 """
 
 
-def city_figures(session: Session, today: dt.date | None = None) -> dict:
-    """The city's figures; ``cases_yoy`` is the change on the year before (同比), ``overdue``
-    the enterprises overdue for inspection now (the wall's rule, gis/wall.py)."""
-    from gis.wall import Window, map_figures
-
-    figures = dict(session.execute(text(FIGURES_SQL)).one()._mapping)
-    before = figures["cases_year_before"]
-    figures["cases_yoy"] = (figures["cases"] - before) / before if before else None
-    figures["overdue"] = map_figures(session, cells=None, window=Window.last(365, today),
-                                     today=today or dt.date.today())["overdue"]
-    figures["grades"] = dict(session.execute(text(
-        "SELECT grade, count(*) FROM enterprise GROUP BY grade ORDER BY grade")).all())
-    for kind in ("spot_check", "sampling"):
-        batches = figures[f"{kind}_batches"]
-        figures[f"{kind}_pass_rate"] = figures[f"{kind}_passed"] / batches if batches else None
+def city_figures(session: Session, cells: list[int] | None = None,
+                 today: dt.date | None = None) -> dict:
+    """The overview's figures for the cells ``cells`` (None: the whole city): the wall's
+    figures over the last ``OVERVIEW_DAYS`` days (``cases_yoy`` is the change on the same
+    days a year before, 同比), and the grid's structure."""
+    today = today or dt.date.today()
+    window = Window.last(OVERVIEW_DAYS, today)
+    figures = dict(session.execute(text(STRUCTURE_SQL)).one()._mapping)
+    figures.update(map_figures(session, cells=cells, window=window, today=today))
+    figures["cases_yoy"] = figures["cases_change"]
+    figures["days"], figures["period"] = OVERVIEW_DAYS, window
     return figures

@@ -49,6 +49,8 @@ NAMING = {
 }
 
 GRADES = ("A", "B", "C", "D")
+# Product testing programmes (SpotCheck.kind): 监督抽查 and 定期监督检验, never pooled.
+TESTING_KINDS = ("spot_check", "periodic")
 KINDS = ("territorial", "professional")
 SPECIALTIES = ("food", "special_equipment", "metrology")
 RESPONSIBILITY_KINDS = ("enterprise", "department", "government")
@@ -471,7 +473,11 @@ class Complaint(Base):
 
 
 class SpotCheck(Base):
-    """Supervision sampling (监督抽查) of product batches at one enterprise."""
+    """Product batches tested at one enterprise, by one of two programmes that are reported
+    apart and never pooled into one pass rate (``kind``): supervision sampling (监督抽查,
+    ``spot_check``: batches drawn at random by the national, provincial or city authority) and
+    periodic supervisory testing (定期监督检验, ``periodic``: the products that must be tested
+    on a schedule)."""
 
     __tablename__ = "spot_check"
 
@@ -480,12 +486,14 @@ class SpotCheck(Base):
         ForeignKey("enterprise.id"), nullable=False, index=True
     )
     checked_on: Mapped[dt.date] = mapped_column(Date, nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
     level: Mapped[str] = mapped_column(String(16), nullable=False, server_default="city")
     product: Mapped[str | None] = mapped_column(String(200))
     batches: Mapped[int] = mapped_column(Integer, nullable=False)
     passed: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __table_args__ = (
+        CheckConstraint(f"kind IN {_in(TESTING_KINDS)}", name="kind_known"),
         CheckConstraint("level IN ('national', 'provincial', 'city')", name="level_known"),
         CheckConstraint("batches > 0 AND passed BETWEEN 0 AND batches", name="passed_le_batches"),
     )

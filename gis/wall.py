@@ -81,58 +81,175 @@ def enterprise_rows(session: Session, *, cells: list[int] | None, today: dt.date
     return total, [{k: v for k, v in r._mapping.items() if k != "total"} for r in rows]
 
 
+# The records behind the activity figures, each once: the figure counts (or sums) these rows,
+# and its list page shows them (``record_rows``), so a tile and the page it links to cannot
+# disagree. Each is the FROM and WHERE of a query over ``enterprise_status`` (CELL_STATUS_CTE:
+# the enterprises of the place, by their cell now); ``r`` is the record.
+RECORD_SOURCES = {
+    "inspections": """inspection r JOIN enterprise_status s ON s.id = r.enterprise_id
+        WHERE r.inspected_on BETWEEN :start AND :end""",
+    "problems": """inspection r JOIN enterprise_status s ON s.id = r.enterprise_id
+        WHERE r.inspected_on BETWEEN :start AND :end AND r.problems_found > 0""",
+    # 监督抽查 and 定期监督检验: separate programmes, separate figures, never one pass rate.
+    "spot_checks": """spot_check r JOIN enterprise_status s ON s.id = r.enterprise_id
+        WHERE r.kind = 'spot_check' AND r.checked_on BETWEEN :start AND :end""",
+    "periodic_testing": """spot_check r JOIN enterprise_status s ON s.id = r.enterprise_id
+        WHERE r.kind = 'periodic' AND r.checked_on BETWEEN :start AND :end""",
+    "cases": """enforcement_case r JOIN enterprise_status s ON s.id = r.enterprise_id
+        WHERE r.opened_on BETWEEN :start AND :end""",
+    "cases_before": """enforcement_case r JOIN enterprise_status s ON s.id = r.enterprise_id
+        WHERE r.opened_on BETWEEN :prev_start AND :prev_end""",
+    # Complaints belong to the cell they were made in, not to an enterprise's cell.
+    "complaints": """complaint r
+        WHERE r.received_at::date BETWEEN :start AND :end
+          AND (CAST(:cells AS bigint[]) IS NULL OR r.cell_id = ANY(CAST(:cells AS bigint[])))""",
+    # Open now, whenever received: the period does not apply.
+    "open_complaints": """complaint r
+        WHERE r.status <> 'closed'
+          AND (CAST(:cells AS bigint[]) IS NULL OR r.cell_id = ANY(CAST(:cells AS bigint[])))""",
+}
+RECORD_KINDS = tuple(k for k in RECORD_SOURCES if k != "cases_before")
+
+
+def _params(cells: list[int] | None, window: Window, today: dt.date) -> dict:
+    return {"cells": cells, "today": today, "start": window.start, "end": window.end,
+            "bbox": None,
+            "prev_start": window.start - (window.end - window.start) - dt.timedelta(days=1),
+            "prev_end": window.start - dt.timedelta(days=1)}
+
+
 def map_figures(session: Session, *, cells: list[int] | None, window: Window,
                 today: dt.date) -> dict:
-    """The pilot city's reported figures, for the user's area and the time window."""
-    params = {"cells": cells, "today": today, "start": window.start, "end": window.end,
-              "bbox": None,
-              "prev_start": window.start - (window.end - window.start) - dt.timedelta(days=1),
-              "prev_end": window.start - dt.timedelta(days=1)}
+    """The pilot city's reported figures for the cells ``cells`` (None: everything) and the
+    time window; each activity figure is counted over ``RECORD_SOURCES``."""
+    params = _params(cells, window, today)
+
+    def count(kind: str, what: str = "count(*)") -> str:
+        return f"(SELECT coalesce({what}, 0) FROM {RECORD_SOURCES[kind]})"
+
     row = session.execute(text(f"""
         WITH {CELL_STATUS_CTE}
         SELECT
           (SELECT count(*) FROM enterprise_status) AS enterprises,
           (SELECT count(*) FROM enterprise_status WHERE overdue) AS overdue,
-          (SELECT count(*) FROM inspection i JOIN enterprise_status s ON s.id = i.enterprise_id
-              WHERE i.inspected_on BETWEEN :start AND :end) AS inspections,
-          (SELECT coalesce(sum(i.problems_found), 0) FROM inspection i
-              JOIN enterprise_status s ON s.id = i.enterprise_id
-              WHERE i.inspected_on BETWEEN :start AND :end) AS problems_found,
-          (SELECT coalesce(sum(i.problems_found), 0) FROM inspection i
-              JOIN enterprise_status s ON s.id = i.enterprise_id
-              WHERE i.inspected_on BETWEEN :start AND :end
-                AND i.rectification_status = 'done') AS problems_rectified,
-          (SELECT coalesce(sum(k.batches), 0) FROM spot_check k
-              JOIN enterprise_status s ON s.id = k.enterprise_id
-              WHERE k.checked_on BETWEEN :start AND :end) AS spot_check_batches,
-          (SELECT coalesce(sum(k.passed), 0) FROM spot_check k
-              JOIN enterprise_status s ON s.id = k.enterprise_id
-              WHERE k.checked_on BETWEEN :start AND :end) AS spot_check_passed,
-          (SELECT count(*) FROM enforcement_case k JOIN enterprise_status s
-              ON s.id = k.enterprise_id WHERE k.opened_on BETWEEN :start AND :end) AS cases,
-          (SELECT count(*) FROM enforcement_case k JOIN enterprise_status s
-              ON s.id = k.enterprise_id
-              WHERE k.opened_on BETWEEN :prev_start AND :prev_end) AS cases_before,
-          (SELECT count(*) FROM complaint k
-              WHERE k.status <> 'closed'
-                AND (CAST(:cells AS bigint[]) IS NULL
-                     OR k.cell_id = ANY(CAST(:cells AS bigint[])))) AS open_complaints,
-          (SELECT count(*) FROM complaint k
-              WHERE k.received_at::date BETWEEN :start AND :end
-                AND (CAST(:cells AS bigint[]) IS NULL
-                     OR k.cell_id = ANY(CAST(:cells AS bigint[])))) AS complaints
+          {count("inspections")} AS inspections,
+          {count("problems", "sum(r.problems_found)")} AS problems_found,
+          {count("problems", "sum(r.problems_found) FILTER "
+                             "(WHERE r.rectification_status = 'done')")} AS problems_rectified,
+          {count("spot_checks", "sum(r.batches)")} AS spot_check_batches,
+          {count("spot_checks", "sum(r.passed)")} AS spot_check_passed,
+          {count("periodic_testing", "sum(r.batches)")} AS periodic_batches,
+          {count("periodic_testing", "sum(r.passed)")} AS periodic_passed,
+          {count("cases")} AS cases,
+          {count("cases_before")} AS cases_before,
+          {count("open_complaints")} AS open_complaints,
+          {count("complaints")} AS complaints
     """), params).one()
     figures = dict(row._mapping)
     figures["grades"] = dict(session.execute(text(f"""
         WITH {CELL_STATUS_CTE}
         SELECT grade, count(*) FROM enterprise_status GROUP BY grade ORDER BY grade"""),
         params).all())
-    batches = figures["spot_check_batches"]
-    figures["spot_check_pass_rate"] = figures["spot_check_passed"] / batches if batches else None
+    for kind in ("spot_check", "periodic"):
+        batches = figures[f"{kind}_batches"]
+        figures[f"{kind}_pass_rate"] = figures[f"{kind}_passed"] / batches if batches else None
     before = figures["cases_before"]
     figures["cases_change"] = (figures["cases"] - before) / before if before else None
     figures["window"] = {"start": window.start.isoformat(), "end": window.end.isoformat()}
     return figures
+
+
+# What each list behind a figure shows of its records: columns, extra joins, order, and the
+# totals its figure reads, over all rows rather than the page (named total_*).
+_ENTERPRISE_JOINS = """JOIN enterprise e ON e.id = r.enterprise_id
+    LEFT JOIN cell c ON c.id = s.cell_id"""
+_INSPECTION_LIST = (
+    """r.inspected_on AS day, e.management_code, e.name AS enterprise, e.grade,
+       c.code AS cell_code, c.name AS cell_name, p.name AS inspector, r.problems_found,
+       r.problems, r.rectification_status, r.rectification_deadline, r.rectified_on""",
+    _ENTERPRISE_JOINS + " LEFT JOIN person p ON p.id = r.inspector_id",
+    "r.inspected_on DESC, r.id DESC",
+    """sum(r.problems_found) OVER () AS total_problems_found,
+       coalesce(sum(r.problems_found) FILTER (WHERE r.rectification_status = 'done')
+                OVER (), 0) AS total_problems_rectified""")
+_TESTING_LIST = (
+    """r.checked_on AS day, e.management_code, e.name AS enterprise, e.grade,
+       c.code AS cell_code, c.name AS cell_name, r.level, r.product, r.batches, r.passed""",
+    _ENTERPRISE_JOINS, "r.checked_on DESC, r.id DESC",
+    "sum(r.batches) OVER () AS total_batches, sum(r.passed) OVER () AS total_passed")
+_COMPLAINT_LIST = (
+    """r.received_at, r.number, r.category, r.text, r.status, r.closed_at,
+       e.management_code, e.name AS enterprise, c.code AS cell_code, c.name AS cell_name""",
+    """LEFT JOIN enterprise e ON e.id = r.enterprise_id
+       LEFT JOIN cell c ON c.id = r.cell_id""",
+    "r.received_at DESC, r.id DESC", "")
+_RECORD_LISTS = {
+    "inspections": _INSPECTION_LIST,
+    "problems": _INSPECTION_LIST,
+    "spot_checks": _TESTING_LIST,
+    "periodic_testing": _TESTING_LIST,
+    "cases": (
+        """r.opened_on AS day, r.number, e.management_code, e.name AS enterprise, e.grade,
+           c.code AS cell_code, c.name AS cell_name, r.cause, r.status, r.closed_on""",
+        _ENTERPRISE_JOINS, "r.opened_on DESC, r.id DESC", ""),
+    "complaints": _COMPLAINT_LIST,
+    "open_complaints": _COMPLAINT_LIST,
+}
+
+
+def record_rows(session: Session, kind: str, *, cells: list[int] | None, window: Window,
+                today: dt.date, limit: int = 50, offset: int = 0) -> tuple[dict, list[dict]]:
+    """(totals, one page of rows) of the records behind the figure ``kind`` (one of
+    ``RECORD_KINDS``) for the cells ``cells`` (None: everything) and the window: the very rows
+    ``map_figures`` counts. ``totals["rows"]`` counts the rows of every page; the other totals
+    are the sums a figure shows (problems found and rectified, batches, passed, pass rate)."""
+    if kind not in RECORD_KINDS:
+        raise ValueError(f"unknown record kind {kind!r}")
+    columns, joins, order, totals = _RECORD_LISTS[kind]
+    # The extra joins go between the source's FROM and its WHERE.
+    table, where = RECORD_SOURCES[kind].split("WHERE", 1)
+    params = _params(cells, window, today)
+    totals_sql = ", ".join(["count(*) OVER () AS total_rows"] + ([totals] if totals else []))
+    rows = session.execute(text(f"""
+        WITH {CELL_STATUS_CTE}
+        SELECT {totals_sql}, {columns}
+        FROM {table} {joins} WHERE {where}
+        ORDER BY {order} LIMIT :limit OFFSET :offset"""),
+        {**params, "limit": limit, "offset": offset}).all()
+    if rows:
+        first = rows[0]._mapping
+    else:
+        # Past the last page: the totals still count every row.
+        first = session.execute(text(f"""
+            WITH {CELL_STATUS_CTE} SELECT {totals_sql.replace(" OVER ()", "")}
+            FROM {table} {joins} WHERE {where}"""), params).one()._mapping
+    out = {key[len("total_"):]: first[key] or 0 for key in first.keys()
+           if key.startswith("total_")}
+    if out.get("batches"):
+        out["pass_rate"] = out["passed"] / out["batches"]
+    return out, [{k: v for k, v in r._mapping.items() if not k.startswith("total_")}
+                 for r in rows]
+
+
+def place_cells(session: Session, visible: list[int] | None, code: str | None
+                ) -> list[int] | None:
+    """The cells a figure or list covers when it is asked for the place ``code`` (a cell or
+    grid code; its subtree): those of them in ``visible`` (None: every cell). Without a place,
+    ``visible`` itself. Raises LookupError when no cell has that code."""
+    if not code:
+        return visible
+    ids = session.execute(text("""
+        WITH RECURSIVE down(id) AS (
+            SELECT id FROM cell WHERE code = :code
+            UNION
+            SELECT c.id FROM cell c JOIN down ON c.parent_id = down.id
+        ) SELECT id FROM down"""), {"code": code}).scalars().all()
+    if not ids:
+        raise LookupError(code)
+    if visible is None:
+        return list(ids)
+    allowed = set(visible)
+    return [i for i in ids if i in allowed]
 
 
 # What the per-cell figures need of each enterprise, and no more: ENTERPRISES_CTE's names,
@@ -168,9 +285,10 @@ complaints AS (
 spot AS (
     SELECT s.cell_id, sum(k.batches) AS batches, sum(k.passed) AS passed
     FROM spot_check k JOIN enterprise_status s ON s.id = k.enterprise_id
-    WHERE k.checked_on BETWEEN :start AND :end GROUP BY s.cell_id
+    WHERE k.kind = 'spot_check' AND k.checked_on BETWEEN :start AND :end GROUP BY s.cell_id
 )
-SELECT c.id, c.code, c.name, c.level, c.kind, p.code AS parent_code, st.name AS station,
+SELECT c.id, c.code, c.name, c.level, c.kind, c.specialty, p.code AS parent_code,
+       p.name AS parent_name, st.name AS station,
        st.phone AS station_phone, o.person_id AS owner_id, op.name AS owner_name,
        op.phone AS owner_phone, o.from_cell_id <> c.id AS owner_inherited,
        coalesce(pc.enterprises, 0) AS enterprises, coalesce(pc.overdue, 0) AS overdue,
@@ -189,7 +307,9 @@ LEFT JOIN person op ON op.id = o.person_id
 LEFT JOIN per_cell pc ON pc.cell_id = c.id
 LEFT JOIN complaints k ON k.cell_id = c.id
 LEFT JOIN spot sp ON sp.cell_id = c.id
-WHERE c.kind = :kind AND c.level = ANY(CAST(:levels AS int[]))
+WHERE (CAST(:kind AS text) IS NULL OR c.kind = :kind)
+  AND (CAST(:specialty AS text) IS NULL OR c.specialty = :specialty)
+  AND c.level = ANY(CAST(:levels AS int[]))
   AND (CAST(:cells AS bigint[]) IS NULL OR c.id = ANY(CAST(:cells AS bigint[])))
   AND (CAST(:code AS text) IS NULL OR c.code = :code)
 ORDER BY c.level, c.code
@@ -198,12 +318,15 @@ ORDER BY c.level, c.code
 
 def cell_rows(session: Session, *, cells: list[int] | None, window: Window, today: dt.date,
               at: dt.datetime | None = None, levels: tuple[int, ...] = (3,),
-              kind: str = "territorial", code: str | None = None) -> list[dict]:
-    """Cells with their current figures (owner falls back to the parent's, 属地兜底)."""
+              kind: str | None = "territorial", specialty: str | None = None,
+              code: str | None = None) -> list[dict]:
+    """Cells of ``kind`` (None: both) and ``specialty`` (professional grids) with their
+    current figures (owner falls back to the parent's, 属地兜底)."""
     at = at or dt.datetime.now(dt.timezone.utc)
     rows = session.execute(text(CELL_FIGURES_SQL), {
         "cells": cells, "today": today, "start": window.start, "end": window.end,
-        "at": at, "levels": list(levels), "kind": kind, "code": code, "bbox": None}).all()
+        "at": at, "levels": list(levels), "kind": kind, "specialty": specialty, "code": code,
+        "bbox": None}).all()
     out = []
     for r in rows:
         d = dict(r._mapping)
@@ -298,3 +421,34 @@ def enterprise_tile(session: Session, z: int, x: int, y: int, *, cells: list[int
     """), {"cells": cells, "today": today, "bbox": envelope, "z": z, "x": x, "y": y,
            "overdue_only": overdue_only, "layer": layer}).scalar()
     return bytes(tile or b"")
+
+
+def places(session: Session, visible: list[int] | None) -> list[dict]:
+    """The places a user may narrow the wall and its lists to: the live territorial cells of
+    levels 1-3 they may read, each with its path (cell ids from the city down), in tree order.
+    (Professional grids hold no enterprises of their own: enterprises are placed in
+    territorial cells.)"""
+    rows = session.execute(text("""
+        SELECT c.code, c.name, c.level, p.code AS parent_code, gw_cell_path(c.id) AS path
+        FROM cell c LEFT JOIN cell p ON p.id = c.parent_id
+        WHERE c.retired_at IS NULL AND c.kind = 'territorial'
+          AND (CAST(:cells AS bigint[]) IS NULL OR c.id = ANY(CAST(:cells AS bigint[])))
+        ORDER BY c.code"""), {"cells": visible}).all()
+    return [{**r._mapping, "path": tuple(r.path or ())} for r in rows]
+
+
+def place_name(session: Session, code: str | None, visible: list[int] | None) -> str:
+    """What the wall's title calls its place: the cell ``code``; without one, the topmost
+    cells the user reads (the city, for whoever reads it all)."""
+    if code:
+        return session.execute(text("SELECT name FROM cell WHERE code = :c"),
+                               {"c": code}).scalar() or code
+    names = session.execute(text("""
+        SELECT c.name FROM cell c
+        WHERE c.retired_at IS NULL AND c.kind = 'territorial'
+          AND (CASE WHEN CAST(:cells AS bigint[]) IS NULL THEN c.level = 1
+                    ELSE c.id = ANY(CAST(:cells AS bigint[]))
+                         AND (c.parent_id IS NULL
+                              OR NOT c.parent_id = ANY(CAST(:cells AS bigint[]))) END)
+        ORDER BY c.code"""), {"cells": visible}).scalars().all()
+    return "、".join(names)

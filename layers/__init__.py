@@ -27,14 +27,16 @@ def N_(message: str) -> str:
 class LegendItem:
     label: str
     color: str
-    shape: str = "circle"  # circle | ring | square | line | hatch
+    shape: str = "circle"  # circle | triangle | square | ring | line | dashed | mark
+    # For shape "mark": the sign drawn (e.g. "⚠"); for "dashed": nothing.
+    mark: str | None = None
 
 
 @dataclass(frozen=True)
 class PopupField:
     label: str
     prop: str
-    kind: str = "text"  # text | tel | date | number | percent
+    kind: str = "text"  # text | tel | date | number | percent | record (links the page)
 
 
 @dataclass
@@ -58,16 +60,21 @@ class Layer:
     popup: tuple[PopupField, ...] = ()
     style: dict = field(default_factory=dict)
     show: bool = True
+    # Under the legend: ``note`` in plain words for everyone; ``details`` (the method, for who
+    # asks) folded away under it.
     note: str | None = None
+    details: str | None = None
     # Points layers above the app's VECTOR_TILE_THRESHOLD are served as vector tiles.
     tiles: Callable[[Any, LayerQuery, int, int, int], bytes] | None = None
     count: Callable[[Any, LayerQuery], int] | None = None
     label: str | None = None  # property shown as a permanent label on polygons
+    card: bool = False  # a click on a feature opens the cell card (features carry ``code``)
 
 
 REGISTRY: dict[str, Layer] = {}
 # Drawing order, bottom to top: areas first, points last so they stay clickable.
-_MODULES = ("grids", "cells", "hotspots", "complaints", "enterprises", "overdue")
+_MODULES = ("grids", "cells", "professional", "hotspots", "complaints", "enterprises",
+            "overdue")
 
 
 def register(layer: Layer) -> Layer:

@@ -1,17 +1,19 @@
-"""Level-3 cells: outlined and labelled, with their owner; optionally a choropleth of one
-figure (class breaks by mapclassify)."""
+"""Level-3 cells: outlined and labelled with their name, a warning sign with the number of
+enterprises overdue for inspection, and their owner; optionally a choropleth of one figure
+(class breaks by mapclassify). A click opens the cell's card."""
 from gis.classify import class_breaks
 from gis.wall import cell_rows
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, feature_collection, register
 from layers.palette import CELL_LINE, SEQUENTIAL
 
-# Figures a choropleth may show: key -> message id of its name.
+# Figures a choropleth may show: key -> (message id of its name, how its classes are shown).
 FIGURES = {
-    "enterprises": N_("Enterprises"),
-    "overdue_rate": N_("Overdue rate"),
-    "complaints_per_enterprise": N_("Complaints per enterprise"),
-    "pass_rate": N_("Spot-check pass rate"),
+    "enterprises": (N_("Enterprises"), "number"),
+    "overdue_rate": (N_("Overdue rate"), "percent"),
+    "complaints_per_enterprise": (N_("Complaints per enterprise"), "number"),
+    "pass_rate": (N_("Spot-check pass rate"), "percent"),
 }
+OVERDUE_MARK = "⚠"
 
 
 def query(session, q: LayerQuery) -> dict:
@@ -23,8 +25,9 @@ def query(session, q: LayerQuery) -> dict:
         breaks, classes = class_breaks([r[figure] for r in rows], k=5)
     collection = feature_collection(rows, lambda r: {
         "code": r["code"], "name": r["name"], "station": r["station"],
-        # The permanent label: the code, and a warning sign with the overdue count if any.
-        "label": r["code"] + (f" ⚠{r['overdue']}" if r["overdue"] else ""),
+        # The permanent label: the name, and the warning sign with the overdue count if any
+        # (the legend says what it means).
+        "label": r["name"] + (f" {OVERDUE_MARK}{r['overdue']}" if r["overdue"] else ""),
         "owner_name": r["owner_name"], "owner_phone": r["owner_phone"],
         "owner_inherited": r["owner_inherited"], "enterprises": r["enterprises"],
         "overdue": r["overdue"], "complaints": r["complaints"],
@@ -36,6 +39,7 @@ def query(session, q: LayerQuery) -> dict:
         if klass is not None:
             feature["properties"]["fill"] = SEQUENTIAL[klass + (len(SEQUENTIAL) - len(breaks))]
     collection["classes"] = {"figure": figure, "breaks": breaks,
+                             "format": FIGURES[figure][1] if figure in FIGURES else None,
                              "colors": SEQUENTIAL[len(SEQUENTIAL) - len(breaks):]}
     return collection
 
@@ -45,7 +49,9 @@ LAYER = register(Layer(
     title=N_("Level-3 cells"),
     render="polygons",
     query=query,
-    legend=(LegendItem(N_("Level-3 cell (one responsible inspector)"), CELL_LINE, "line"),),
+    legend=(LegendItem(N_("Level-3 cell (one responsible inspector)"), CELL_LINE, "line"),
+            LegendItem(N_("⚠ 3: three enterprises in the cell are overdue for inspection"),
+                       "#a33", "mark", OVERDUE_MARK)),
     popup=(PopupField(N_("Cell"), "name"), PopupField(N_("Code"), "code"),
            PopupField(N_("Owner"), "owner_name"), PopupField(N_("Phone"), "owner_phone", "tel"),
            PopupField(N_("Station"), "station"),
@@ -55,4 +61,5 @@ LAYER = register(Layer(
     style={"color": CELL_LINE, "weight": 1.5, "fillOpacity": 0.05, "fillColor": CELL_LINE,
            "choroplethOpacity": 0.65},
     label="label",
+    card=True,
 ))

@@ -1,10 +1,10 @@
-"""Enterprises coloured by supervision grade A-D (one palette everywhere)."""
+"""Enterprises by supervision grade A-D: one colour and one shape per grade, everywhere."""
 from gis.wall import enterprise_count, enterprise_geojson, enterprise_tile
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, register
-from layers.palette import GRADE_COLORS
+from layers.palette import GRADE_COLORS, GRADE_SHAPES
 
 POPUP = (
-    PopupField(N_("Enterprise"), "name"), PopupField(N_("Management code"), "code"),
+    PopupField(N_("Enterprise"), "name"), PopupField(N_("Management code"), "code", "record"),
     PopupField(N_("Credit code"), "credit_code"), PopupField(N_("Grade"), "grade"),
     PopupField(N_("Industry"), "industry"), PopupField(N_("Contact"), "contact_name"),
     PopupField(N_("Phone"), "contact_phone", "tel"),
@@ -34,11 +34,12 @@ LAYER = register(Layer(
     query=query,
     count=count,
     tiles=tiles,
-    legend=(LegendItem(N_("Grade A (lowest risk)"), GRADE_COLORS["A"]),
-            LegendItem(N_("Grade B"), GRADE_COLORS["B"]),
-            LegendItem(N_("Grade C"), GRADE_COLORS["C"]),
-            LegendItem(N_("Grade D (highest risk)"), GRADE_COLORS["D"])),
+    legend=(LegendItem(N_("Grade A (lowest risk)"), GRADE_COLORS["A"], GRADE_SHAPES["A"]),
+            LegendItem(N_("Grade B"), GRADE_COLORS["B"], GRADE_SHAPES["B"]),
+            LegendItem(N_("Grade C"), GRADE_COLORS["C"], GRADE_SHAPES["C"]),
+            LegendItem(N_("Grade D (highest risk)"), GRADE_COLORS["D"], GRADE_SHAPES["D"])),
     popup=POPUP,
-    style={"colorBy": "grade", "colors": GRADE_COLORS, "radius": 5, "weight": 1,
-           "color": "#ffffff", "fillOpacity": 0.9},
+    style={"colorBy": "grade", "colors": GRADE_COLORS, "shapeBy": "grade",
+           "shapes": GRADE_SHAPES, "radius": 5, "weight": 1, "color": "#ffffff",
+           "fillOpacity": 0.9},
 ))

@@ -1,4 +1,5 @@
-"""Second-level territorial grids (one per supervision station): heavy outlines."""
+"""The city and its second-level territorial grids (one per supervision station): heavy
+outlines."""
 from gis.wall import cell_rows
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, feature_collection, register
 from layers.palette import GRID_LINE
@@ -6,9 +7,9 @@ from layers.palette import GRID_LINE
 
 def query(session, q: LayerQuery) -> dict:
     rows = cell_rows(session, cells=q.cells, window=q.window, today=q.today, at=q.at,
-                     levels=(2,))
+                     levels=(1, 2))
     return feature_collection(rows, lambda r: {
-        "code": r["code"], "name": r["name"], "station": r["station"],
+        "code": r["code"], "name": r["name"], "level": r["level"], "station": r["station"],
         "owner_name": r["owner_name"], "owner_phone": r["owner_phone"]})
 
 

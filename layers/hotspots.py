@@ -71,17 +71,25 @@ def _finite(value):
 
 LAYER = register(Layer(
     id="hotspots",
-    title=N_("Complaint hot and cold spots (Gi*)"),
+    title=N_("Where complaints cluster"),
     render="polygons",
     query=query,
-    legend=(LegendItem(N_("Hot spot, confidence 99%"), HOT["hot-99"], "square"),
-            LegendItem(N_("Hot spot, confidence 95%"), HOT["hot-95"], "square"),
-            LegendItem(N_("Hot spot, confidence 90%"), HOT["hot-90"], "square"),
-            LegendItem(N_("Cold spot, confidence 90%"), COLD["cold-90"], "square"),
-            LegendItem(N_("Cold spot, confidence 95%"), COLD["cold-95"], "square"),
-            LegendItem(N_("Cold spot, confidence 99%"), COLD["cold-99"], "square")),
-    style={"colorBy": "klass", "colors": {**HOT, **COLD}, "weight": 3, "fillOpacity": 0.35},
-    note=N_("Getis-Ord Gi* on complaint counts per 1.5 km hexagon, queen contiguity, 999 "
-            "permutations, false-discovery-rate cut at q = 0.10. Only significant hexagons "
-            "are drawn."),
+    legend=(LegendItem(N_("Complaints cluster here (99% confidence)"), HOT["hot-99"], "square"),
+            LegendItem(N_("Complaints cluster here (95% confidence)"), HOT["hot-95"], "square"),
+            LegendItem(N_("Complaints cluster here (90% confidence)"), HOT["hot-90"], "square"),
+            LegendItem(N_("Fewer complaints than around (90% confidence)"), COLD["cold-90"],
+                       "square"),
+            LegendItem(N_("Fewer complaints than around (95% confidence)"), COLD["cold-95"],
+                       "square"),
+            LegendItem(N_("Fewer complaints than around (99% confidence)"), COLD["cold-99"],
+                       "square")),
+    # Not a click target: a click in a hot spot reaches the cell below and opens its card.
+    style={"colorBy": "klass", "colors": {**HOT, **COLD}, "weight": 3, "fillOpacity": 0.35,
+           "interactive": False},
+    note=N_("Red: areas of about 1.5 km where complaints cluster, more than chance would "
+            "explain; blue: clearly fewer than around them. Areas that may be chance are not "
+            "drawn."),
+    details=N_("Getis-Ord Gi* on complaint counts per 1.5 km hexagon, queen contiguity, 999 "
+               "permutations, false-discovery-rate cut at q = 0.10. Only significant hexagons "
+               "are drawn."),
 ))

@@ -52,9 +52,14 @@ def test_demo_grades_inspections_and_spot_checks_are_realistic(demo, session):
         "SELECT grade, count(*) FROM enterprise GROUP BY grade")).all())
     assert set(grades) == {"A", "B", "C", "D"}
     assert grades["B"] > grades["A"] and grades["B"] > grades["D"]
-    batches, passed = session.execute(text(
-        "SELECT sum(batches), sum(passed) FROM spot_check WHERE level = 'city'")).one()
+    batches, passed = session.execute(text("""
+        SELECT sum(batches), sum(passed) FROM spot_check
+        WHERE kind = 'spot_check' AND level = 'city'""")).one()
     assert batches == 1870 and round(passed / batches, 3) == 0.863
+    # Periodic supervisory testing is there too, as its own programme.
+    batches, passed = session.execute(text(
+        "SELECT sum(batches), sum(passed) FROM spot_check WHERE kind = 'periodic'")).one()
+    assert batches == 312 and round(passed / batches, 3) == 0.965
     this_year, last_year = session.execute(text("""
         SELECT count(*) FILTER (WHERE opened_on > DATE '2026-11-28' - 365),
                count(*) FILTER (WHERE opened_on <= DATE '2026-11-28' - 365)

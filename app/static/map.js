@@ -1,9 +1,11 @@
 // GridWatch map wall: draws the layers of the registry (layers/) that the page declares,
-// fetching their GeoJSON (or vector tiles) from the app itself. Colours come from feature
-// properties through the layer's style spec, never from per-feature generated code
+// fetching their GeoJSON (or vector tiles) from the app itself. Colours and shapes come from
+// feature properties through the layer's style spec, never from per-feature generated code
 // (PERF-NOTES: a per-feature switch made a 100k-point page take minutes).
 (function () {
   "use strict";
+
+  var PHONE = "(max-width: 700px)";
 
   var GW = window.GridWatchMap = {
     map: null,
@@ -20,18 +22,66 @@
       GW.refreshSeconds = config.refreshSeconds || 0;
       GW.figuresUrl = config.figuresUrl;
       GW.cardUrl = config.cardUrl;
+      GW.recordUrl = config.recordUrl;
     },
 
     register: function (group, spec, map) {
       GW.map = map;
       if (!GW.canvas) {
-        // One canvas renderer for all point layers: thousands of DOM nodes are what make
+        GW.shapes();
+        // One canvas renderer for all vector layers: thousands of DOM nodes are what make
         // maps slow, not the points.
         GW.canvas = L.canvas({padding: 0.5});
+        map.on("zoomend moveend overlayadd overlayremove resize", GW.placeLabels);
+        map.on("overlayadd", GW.loadStale);
       }
       var entry = {group: group, spec: spec};
       GW.entries.push(entry);
-      GW.load(entry);
+      GW.loadOrDefer(entry);
+    },
+
+    // A layer that is off (the professional grids at first) is fetched when it is turned on,
+    // not before: a wall nobody switches them on for costs no requests for them.
+    loadOrDefer: function (entry) {
+      if (GW.map.hasLayer(entry.group)) {
+        entry.stale = false;
+        GW.load(entry);
+      } else {
+        entry.stale = true;
+      }
+    },
+
+    loadStale: function (e) {
+      GW.entries.forEach(function (entry) {
+        if (entry.group === e.layer && entry.stale) { GW.loadOrDefer(entry); }
+      });
+    },
+
+    // Grades differ in shape as well as colour (layers/palette.py GRADE_SHAPES): a point
+    // whose style names a shape is drawn as that shape on the canvas; clicks still hit-test
+    // the point's circle, which the shape fills.
+    shapes: function () {
+      var proto = L.Canvas.prototype;
+      if (proto._gridwatchShapes) { return; }
+      proto._gridwatchShapes = true;
+      var circle = proto._updateCircle;
+      proto._updateCircle = function (layer) {
+        var shape = layer.options.shape;
+        if (shape !== "triangle" && shape !== "square") { return circle.call(this, layer); }
+        if (!this._drawing || layer._empty()) { return; }
+        var p = layer._point, ctx = this._ctx, r = Math.max(Math.round(layer._radius), 1);
+        ctx.beginPath();
+        if (shape === "triangle") {
+          var h = r * 1.25;  // a little larger: a triangle of the circle's size looks smaller
+          ctx.moveTo(p.x, p.y - h);
+          ctx.lineTo(p.x + h, p.y + h * 0.8);
+          ctx.lineTo(p.x - h, p.y + h * 0.8);
+          ctx.closePath();
+        } else {
+          ctx.rect(p.x - r, p.y - r, 2 * r, 2 * r);
+        }
+        this._fillStroke(ctx, layer);
+      };
     },
 
     query: function (extra) {
@@ -79,6 +129,7 @@
       GW.drawn[id] = n;
       GW.pending -= 1;
       if (GW.pending === 0) {
+        GW.placeLabels();
         document.body.dataset.drawn = "true";
         window.dispatchEvent(new CustomEvent("gridwatch:drawn", {detail: GW.drawn}));
       }
@@ -109,14 +160,21 @@
         if (GW.map.options.preferCanvas) { options.renderer = GW.canvas; }
       }
       L.geoJSON(data, options).addTo(entry.group);
-      // Layers arrive in any order; points stay above the areas they lie in, so both a point
-      // and the cell around it can be clicked.
-      GW.entries.forEach(function (other) {
-        if (other.spec.render === "points" && !other.spec.tileUrl) {
-          other.group.eachLayer(function (l) { if (l.bringToFront) { l.bringToFront(); } });
-        }
-      });
+      GW.stack();
       return features.length;
+    },
+
+    // Layers arrive in any order; on the one canvas the last drawn is on top and takes the
+    // click. Restack in the registry's order (areas, then points), so a point and the cell
+    // around it can both be clicked, and a professional grid turned on lies above the cells.
+    stack: function () {
+      ["polygons", "points"].forEach(function (render) {
+        GW.entries.forEach(function (other) {
+          if (other.spec.render === render && !other.spec.tileUrl) {
+            other.group.eachLayer(function (l) { if (l.bringToFront) { l.bringToFront(); } });
+          }
+        });
+      });
     },
 
     style: function (spec, feature, base) {
@@ -127,17 +185,22 @@
         s.fillColor = colour;
         if (spec.render !== "points") { s.color = colour; }
       }
+      if (s.shapeBy && s.shapes) { s.shape = s.shapes[props[s.shapeBy]]; }
       if (props.fill) {  // choropleth class colour, computed by the server
         s.fillColor = props.fill;
         s.fillOpacity = s.choroplethOpacity || 0.6;
       }
       delete s.colorBy; delete s.colors; delete s.choroplethOpacity;
+      delete s.shapeBy; delete s.shapes;
       return s;
     },
 
     bind: function (spec, feature, layer) {
       var interactive = !(spec.style && spec.style.interactive === false);
-      if (interactive && spec.popup && spec.popup.length) {
+      // A layer with a card opens it on a click; the others show a popup.
+      if (interactive && spec.card && document.getElementById("cell-card")) {
+        layer.on("click", function () { GW.openCard(feature.properties.code); });
+      } else if (interactive && spec.popup && spec.popup.length) {
         layer.bindPopup(function () { return GW.popup(spec, feature.properties || {}); },
                         {maxWidth: 320});
       }
@@ -146,9 +209,53 @@
         layer.bindTooltip(GW.el("span", {}, [feature.properties[spec.label]]),
                           {permanent: true, direction: "center", className: "cell-label"});
       }
-      if (interactive && spec.id === "cells") {
-        layer.on("click", function () { GW.openCard(feature.properties.code); });
-      }
+    },
+
+    // Labels that fit: a cell's name is shown only where it fits inside the cell's box and
+    // touches no label already placed (larger cells first), so names never overlap; zooming
+    // in shows more of them.
+    placeLabels: function () {
+      if (!GW.map) { return; }
+      var size = GW.map.getSize();
+      var labels = [];
+      GW.entries.forEach(function (entry) {
+        if (!entry.spec.label || !GW.map.hasLayer(entry.group)) { return; }
+        entry.group.eachLayer(function (collection) {
+          if (!collection.eachLayer) { return; }
+          collection.eachLayer(function (layer) {
+            var tooltip = layer.getTooltip && layer.getTooltip();
+            var el = tooltip && tooltip.getElement && tooltip.getElement();
+            if (!el || !layer.getBounds) { return; }
+            var b = layer.getBounds();
+            var a = GW.map.latLngToContainerPoint(b.getNorthWest());
+            var z = GW.map.latLngToContainerPoint(b.getSouthEast());
+            labels.push({el: el, width: z.x - a.x, height: z.y - a.y});
+          });
+        });
+      });
+      labels.forEach(function (l) { l.el.classList.remove("label-hidden"); });
+      var origin = GW.map.getContainer().getBoundingClientRect();
+      labels.forEach(function (l) { l.box = l.el.getBoundingClientRect(); });
+      labels.sort(function (p, q) { return q.width * q.height - p.width * p.height; });
+      var placed = [];
+      labels.forEach(function (l) {
+        var box = l.box, pad = 3;
+        var x = box.left - origin.left, y = box.top - origin.top;
+        // Cells are rarely boxes: a label a little wider than the cell's box still reads as
+        // the cell's, as long as it touches no other label.
+        var fits = box.width <= l.width * 1.15 && box.height <= l.height * 0.8;
+        var inView = x >= 0 && y >= 0 && x + box.width <= size.x && y + box.height <= size.y;
+        var free = placed.every(function (o) {
+          return box.right + pad < o.left || o.right + pad < box.left ||
+                 box.bottom + pad < o.top || o.bottom + pad < box.top;
+        });
+        if (fits && inView && free) {
+          placed.push(box);
+        } else {
+          l.el.classList.add("label-hidden");
+        }
+      });
+      document.body.dataset.labels = String(placed.length);
     },
 
     el: function (tag, attributes, children) {
@@ -162,6 +269,9 @@
         var shown = String(value);
         if (field.kind === "tel") {
           shown = GW.el("a", {href: "tel:" + String(value)}, [String(value)]);
+        } else if (field.kind === "record" && GW.recordUrl) {
+          shown = GW.el("a", {href: GW.recordUrl.replace("__CODE__", encodeURIComponent(
+            String(value)))}, [String(value)]);
         } else if (field.kind === "number" && typeof value === "number") {
           shown = value.toLocaleString(document.documentElement.lang);
         }
@@ -191,7 +301,7 @@
     },
 
     refresh: function () {
-      GW.entries.forEach(GW.load);
+      GW.entries.forEach(GW.loadOrDefer);
       GW.loadFigures();
     },
 
@@ -201,21 +311,43 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (figures) {
           if (!figures) { return; }
+          var lang = document.documentElement.lang;
           document.querySelectorAll("[data-figure]").forEach(function (el) {
             var key = el.dataset.figure;
             var value = key.split(".").reduce(function (o, k) { return o ? o[k] : null; },
                                               figures.values);
             if (value === null || value === undefined) { el.textContent = "–"; return; }
-            el.textContent = el.dataset.format === "percent"
-              ? (value * 100).toLocaleString(document.documentElement.lang,
-                                             {maximumFractionDigits: 1}) + "%"
-              : value.toLocaleString(document.documentElement.lang);
+            if (el.dataset.format === "percent" || el.dataset.format === "change") {
+              var text = (value * 100).toLocaleString(lang, {minimumFractionDigits: 1,
+                                                             maximumFractionDigits: 1}) + "%";
+              el.textContent = (el.dataset.format === "change" && value > 0 ? "+" : "") + text;
+            } else {
+              el.textContent = value.toLocaleString(lang);
+            }
           });
           var period = document.getElementById("period");
           if (period && figures.period) { period.textContent = figures.period; }
           var stamp = document.getElementById("refreshed-at");
-          if (stamp) { stamp.textContent = new Date().toLocaleTimeString(); }
+          if (stamp) {
+            stamp.textContent = new Date().toLocaleTimeString(lang, {hour: "2-digit",
+                                                                     minute: "2-digit"});
+          }
         });
+    },
+
+    // The figure tiles link to the rows behind them: the same period and place as the wall.
+    drillLinks: function () {
+      document.querySelectorAll("a[data-drill]").forEach(function (a) {
+        var url = new URL(a.href, window.location.href);
+        ["days", "from", "to"].forEach(function (k) {
+          if (a.dataset.drill === "period" && GW.filters[k]) {
+            url.searchParams.set(k, GW.filters[k]);
+          } else {
+            url.searchParams.delete(k);
+          }
+        });
+        a.href = url.pathname + url.search;
+      });
     },
 
     setFilters: function (filters) {
@@ -223,13 +355,19 @@
       var url = new URL(window.location.href);
       url.search = GW.query();
       window.history.replaceState(null, "", url.toString());
+      GW.drillLinks();
       GW.refresh();
+    },
+
+    viewKey: function () {
+      // One remembered view per place: choosing another place fits that place instead.
+      return "gridwatch.view." + (GW.filters.cell || "");
     },
 
     saveView: function () {
       var c = GW.map.getCenter();
       try {
-        window.sessionStorage.setItem("gridwatch.view", JSON.stringify(
+        window.sessionStorage.setItem(GW.viewKey(), JSON.stringify(
           {lat: c.lat, lng: c.lng, zoom: GW.map.getZoom()}));
       } catch (e) { /* private mode: the view is simply not remembered */ }
     },
@@ -237,7 +375,7 @@
     restoreView: function () {
       // Runs after Folium's own script has fitted the city, so a remembered view wins.
       try {
-        var view = JSON.parse(window.sessionStorage.getItem("gridwatch.view") || "null");
+        var view = JSON.parse(window.sessionStorage.getItem(GW.viewKey()) || "null");
         if (view) { GW.map.setView([view.lat, view.lng], view.zoom, {animate: false}); }
       } catch (e) { /* ignore a corrupt entry */ }
       GW.map.on("moveend", GW.saveView);
@@ -249,9 +387,13 @@
       box.replaceChildren();
       if (!classes || !classes.figure || !classes.breaks.length) { return; }
       var lower = null;
-      var fmt = function (v) {
-        return v.toLocaleString(document.documentElement.lang, {maximumFractionDigits: 2});
-      };
+      var lang = document.documentElement.lang;
+      // Rates (overdue, pass rate) read as percentages; counts and ratios as numbers.
+      var fmt = classes.format === "percent"
+        ? function (v) {
+          return (v * 100).toLocaleString(lang, {maximumFractionDigits: 1}) + "%";
+        }
+        : function (v) { return v.toLocaleString(lang, {maximumFractionDigits: 2}); };
       classes.breaks.forEach(function (upper, i) {
         var label = (lower === null ? "≤ " + fmt(upper) : fmt(lower) + " – " + fmt(upper));
         lower = upper;
@@ -262,17 +404,48 @@
     },
 
     openCard: function (code) {
-      var panel = document.getElementById("cell-card");
-      if (!panel || !GW.cardUrl) { return; }
+      var card = document.getElementById("cell-card");
+      var body = document.getElementById("cell-card-body") || card;
+      if (!card || !GW.cardUrl) { return; }
       fetch(GW.cardUrl.replace("__CODE__", encodeURIComponent(code)) + "?" + GW.query(),
             {credentials: "same-origin", headers: {"Accept": "text/html"}})
         .then(function (r) { return r.text(); })
-        .then(function (html) { panel.innerHTML = html; panel.hidden = false; });
+        .then(function (html) {
+          // The card is our own template, rendered by the server with every value escaped.
+          body.innerHTML = html;
+          document.body.classList.remove("sheet-open");
+          card.hidden = false;
+          card.scrollTop = 0;
+          // Over the map on a desk, a bottom sheet on a phone: in view either way.
+          card.scrollIntoView({block: "nearest"});
+          document.body.dataset.card = code;
+        });
+    },
+
+    closeCard: function () {
+      var card = document.getElementById("cell-card");
+      if (card) { card.hidden = true; }
+      delete document.body.dataset.card;
+    },
+
+    // On a phone the layer list starts folded to its button, which unfolds it; a tap on the
+    // map folds it again.
+    foldLayerControl: function () {
+      if (!GW.map || !window.matchMedia(PHONE).matches) { return; }
+      var control = document.querySelector(".leaflet-control-layers");
+      if (!control) { return; }
+      control.classList.remove("leaflet-control-layers-expanded");
+      GW.map.on("click", function () {
+        control.classList.remove("leaflet-control-layers-expanded");
+      });
     }
   };
 
   document.addEventListener("DOMContentLoaded", function () {
-    if (GW.map) { GW.restoreView(); }
+    if (GW.map) {
+      GW.restoreView();
+      GW.foldLayerControl();
+    }
     var form = document.getElementById("time-filter");
     if (form) {
       form.addEventListener("change", function () {
@@ -281,8 +454,11 @@
         data.forEach(function (value, key) { if (value) { filters[key] = value; } });
         if (filters.days !== "custom") { delete filters.from; delete filters.to; }
         else { delete filters.days; }
-        // "As of" redraws the cells as they were then: a page reload, so every layer agrees.
-        if ((filters.at || "") !== (GW.filters.at || "")) {
+        if (GW.filters.wall) { filters.wall = GW.filters.wall; }
+        // "As of" redraws the cells as they were then, and another place has its own cells
+        // and view: a page reload, so every layer and figure agrees.
+        if ((filters.at || "") !== (GW.filters.at || "") ||
+            (filters.cell || "") !== (GW.filters.cell || "")) {
           var url = new URL(window.location.href);
           url.search = new URLSearchParams(filters).toString();
           window.location.assign(url.toString());
@@ -293,6 +469,29 @@
         });
         GW.setFilters(filters);
       });
+    }
+    var close = document.getElementById("cell-card-close");
+    if (close) { close.addEventListener("click", GW.closeCard); }
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { GW.closeCard(); }
+    });
+    var toggle = document.getElementById("sheet-toggle");
+    if (toggle) {
+      toggle.addEventListener("click", function () {
+        var open = document.body.classList.toggle("sheet-open");
+        toggle.setAttribute("aria-expanded", String(open));
+        if (open) { GW.closeCard(); }
+      });
+    }
+    var full = document.getElementById("full-screen");
+    if (full && document.documentElement.requestFullscreen) {
+      full.addEventListener("click", function () {
+        document.documentElement.requestFullscreen().catch(function () {
+          /* refused (an iframe, a policy): the wall still fills the window */
+        });
+      });
+    } else if (full) {
+      full.hidden = true;
     }
     if (GW.refreshSeconds > 0) {
       // Refresh data in place: the view, the open layers and the filters stay as they are.

@@ -44,6 +44,10 @@ INTERVAL_DAYS = {"A": 365, "B": 180, "C": 120, "D": 90}
 TARGET_INSPECTIONS = 2124
 TARGET_PROBLEMS = 239
 SPOT_BATCHES, SPOT_PASS_RATE = 1870, 0.863
+# Periodic supervisory testing (定期监督检验) of the products that must be tested on a schedule;
+# its own figure, never pooled with the spot checks above.
+PERIODIC_BATCHES, PERIODIC_PASS_RATE = 312, 0.965
+PERIODIC_INDUSTRIES = ("电线电缆", "保温建材", "食品加工", "汽车零部件")
 CASES_THIS_YEAR, CASES_LAST_YEAR = 404, 462  # 404 is 12.6 % below 462
 COMPLAINTS = 320
 
@@ -219,6 +223,8 @@ def load_demo(session: Session, *, seed: int = 2009, n_enterprises: int = 1203,
     add_enterprise_details(session, seed=seed, today=today, start=start)
     n_inspections, n_problems = _inspections(session, enterprises, rng, today, people)
     _spot_checks(session, enterprises, rng, today)
+    # Its own random stream: the records drawn after it stay what they were before it existed.
+    _periodic_testing(session, enterprises, random.Random(seed + 14), today)
     _cases(session, enterprises, rng, today)
     n_complaints = _complaints(session, enterprises, rng, nrng, today)
     _demo_users(session)
@@ -420,7 +426,7 @@ def _enterprises(session, villages, rng, nrng, n, start):
         (pid, "enterprise", "principal", ids[r.management_code], start)
         for pid, r in zip(person_ids, rows)], page_size=5000)
     return [{"id": ids[r.management_code], "grade": r.values["grade"], "lon": r.lon,
-             "lat": r.lat} for r in rows]
+             "lat": r.lat, "industry": r.values["industry"]} for r in rows]
 
 
 def _inspections(session, enterprises, rng, today, people):
@@ -487,8 +493,23 @@ def _spot_checks(session, enterprises, rng, today):
         rows.append({"e": e["id"], "d": today - dt.timedelta(days=rng.randrange(365)),
                      "l": "national" if k < 4 else "provincial", "b": 1, "p": 0 if k == 5 else 1})
     session.execute(text("""
-        INSERT INTO spot_check (enterprise_id, checked_on, level, batches, passed)
-        VALUES (:e, :d, :l, :b, :p)"""), rows)
+        INSERT INTO spot_check (enterprise_id, checked_on, kind, level, batches, passed)
+        VALUES (:e, :d, 'spot_check', :l, :b, :p)"""), rows)
+
+
+def _periodic_testing(session, enterprises, rng, today):
+    """定期监督检验: a few batches a year at the enterprises whose products need it."""
+    tested = [e for e in enterprises if e["industry"] in PERIODIC_INDUSTRIES]
+    failed = PERIODIC_BATCHES - round(PERIODIC_BATCHES * PERIODIC_PASS_RATE)
+    sizes = []
+    while sum(sizes) < PERIODIC_BATCHES:
+        sizes.append(min(PERIODIC_BATCHES - sum(sizes), rng.randint(1, 3)))
+    failing = set(rng.sample(range(len(sizes)), failed))
+    rows = [{"e": rng.choice(tested)["id"], "d": today - dt.timedelta(days=rng.randrange(365)),
+             "b": size, "p": size - (1 if i in failing else 0)} for i, size in enumerate(sizes)]
+    session.execute(text("""
+        INSERT INTO spot_check (enterprise_id, checked_on, kind, level, batches, passed)
+        VALUES (:e, :d, 'periodic', 'city', :b, :p)"""), rows)
 
 
 def _cases(session, enterprises, rng, today):
