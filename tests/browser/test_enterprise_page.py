@@ -109,3 +109,33 @@ def test_outside_ones_area_the_page_names_nothing(phone, live_url):
     inspector(phone, live_url, f"/enterprises/{code}?lang=zh_Hans_CN")
     text = phone.inner_text("main")
     assert "您的辖区内没有企业" in text and name not in phone.content()
+
+
+def test_from_an_enterprise_on_the_wall_at_a_desk(desk, live_url):
+    # An enterprise of the inspector's area with no other within ~300 m: a click there is its.
+    code, name, lon, lat = live("""
+        SELECT e.management_code, e.name, ST_X(e.geom), ST_Y(e.geom) FROM enterprise e
+        JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id JOIN cell c ON c.id = ec.cell_id
+        WHERE c.code LIKE '130984-Z01%' AND NOT EXISTS (
+            SELECT 1 FROM enterprise o WHERE o.id <> e.id AND ST_DWithin(o.geom, e.geom, 0.003))
+        ORDER BY e.management_code LIMIT 1""")
+    inspector(desk, live_url, "/map?lang=zh_Hans_CN")
+    desk.wait_for_selector("body[data-drawn='true']", state="attached", timeout=30000)
+    box = desk.locator(".map-area .folium-map").bounding_box()
+
+    def where():  # reading the map, not driving it
+        p = desk.evaluate(f"GridWatchMap.map.latLngToContainerPoint([{lat}, {lon}])")
+        return box["x"] + p["x"], box["y"] + p["y"]
+
+    # Zoom in on it with the mouse wheel, as a person would, then click it.
+    for _ in range(4):
+        desk.mouse.move(*where())
+        desk.mouse.wheel(0, -300)
+        desk.wait_for_timeout(400)
+    assert desk.evaluate("GridWatchMap.map.getZoom()") >= 13
+    desk.mouse.click(*where())
+    link = desk.locator(f".leaflet-popup-content a[href$='/enterprises/{code}']")
+    link.wait_for(timeout=10000)
+    with desk.expect_navigation():
+        link.click()
+    assert desk.inner_text("h1") == name
