@@ -178,7 +178,6 @@ def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | Non
         "figuresUrl": url_for("mapwall.figures_json"),
         "cardUrl": url_for("mapwall.cell_card", code="__CODE__"),
         "recordUrl": url_for("enterprise.page", code="__CODE__"),
-        "recordUrl": url_for("enterprise.page", code="__CODE__"),
         "i18n": {"loadFailed": _("A layer could not be loaded.")},
     }).add_to(m)
     if bounds:

@@ -23,7 +23,6 @@
       GW.figuresUrl = config.figuresUrl;
       GW.cardUrl = config.cardUrl;
       GW.recordUrl = config.recordUrl;
-      GW.recordUrl = config.recordUrl;
     },
 
     register: function (group, spec, map) {
@@ -270,9 +269,6 @@
         var shown = String(value);
         if (field.kind === "tel") {
           shown = GW.el("a", {href: "tel:" + String(value)}, [String(value)]);
-        } else if (field.kind === "record" && GW.recordUrl) {
-          shown = GW.el("a", {href: GW.recordUrl.replace("__CODE__", encodeURIComponent(
-            String(value)))}, [String(value)]);
         } else if (field.kind === "record" && GW.recordUrl) {
           shown = GW.el("a", {href: GW.recordUrl.replace("__CODE__", encodeURIComponent(
             String(value)))}, [String(value)]);
