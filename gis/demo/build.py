@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.credit_code import make_credit_code
-from gis.demo.details import add_enterprise_details
+from gis.demo.details import MOBILE_PREFIXES, add_enterprise_details
 from gis.demo.synth import Area, build_geography
 from gis.enterprises import EnterpriseRow, upsert_enterprises
 from gis.cells import CellRecord, upsert_cells
@@ -76,17 +76,35 @@ CHECKLIST = [
     "网格化信息系统数据更新", "企业协管员联系畅通",
 ]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
-GIVEN = "建国志强海涛丽娟文军秀英明华玉兰永刚春梅红霞立新国庆卫东淑珍振华晓燕子豪雨欣"
+# Given names people in Hebei have, of one and of two characters. Each list has as many
+# entries as the demo always drew from (38), so every name takes the random numbers it took
+# before and the rest of the city stays as it was.
+GIVEN_ONE = ["伟", "磊", "静", "勇", "敏", "洋", "杰", "娜", "超", "鹏", "军", "强", "丽", "艳", "涛",
+             "明", "斌", "霞", "辉", "刚", "芳", "平", "燕", "娟", "波", "峰", "红", "英", "华", "亮",
+             "颖", "飞", "琳", "雪", "健", "彬", "鑫", "凯"]
+GIVEN_TWO = ["建国", "志强", "海涛", "丽娟", "文军", "秀英", "明华", "玉兰", "永刚", "春梅", "红霞",
+             "立新", "国庆", "卫东", "淑珍", "振华", "晓燕", "子豪", "雨欣", "俊峰", "桂芝", "凤英",
+             "德胜", "宝山", "金凤", "建华", "志刚", "海燕", "秀兰", "玉梅", "春生", "国强", "淑芬",
+             "红梅", "立军", "文静", "晓东", "佳怡"]
 BRANDS = "康利百吉华通瀛海恒信鑫源宏达金鼎天宇瑞丰诚信广和盛昌永泰嘉禾新华兴业"
 
 
 def _person_name(rng: random.Random) -> str:
-    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+    """A surname and a given name of one or two characters ("王伟", "刘建华"); synthetic."""
+    surname = rng.choice(SURNAMES)
+    if rng.choice((1, 2)) == 1:
+        return surname + rng.choice(GIVEN_ONE)
+    given = rng.choice(GIVEN_TWO)
+    rng.choice(GIVEN_TWO)  # the demo always drew twice here: the city after it stays the same
+    return surname + given
 
 
-def _phone(rng: random.Random) -> str:
-    # Fictional mobile numbers in a reserved-looking block; never real people.
-    return f"1380317{rng.randrange(10000):04d}"
+def _phone(rng: random.Random, whose: str) -> str:
+    """A mobile number as people in the county have (11 digits, a carrier's prefix);
+    synthetic. Made from the one draw the demo always took here (so the city after it stays
+    the same) and from ``whose`` it is, so two people rarely share one."""
+    draw = random.Random(f"{whose}|{rng.randrange(10000)}")
+    return draw.choice(MOBILE_PREFIXES) + f"{draw.randrange(10 ** 8):08d}"
 
 
 def _short(name: str) -> str:
@@ -266,7 +284,7 @@ def _build_grid(session, geo, rng, nrng, start):
         name = f"{_short(pair[0].name)}质量监督所"
         session.execute(text(
             "INSERT INTO station (code, name, phone, address) VALUES (:c, :n, :p, :a)"),
-            {"c": code, "n": name, "p": f"0317-36{i:02d}12365", "a": f"河间市{pair[0].name}"})
+            {"c": code, "n": name, "p": f"0317-36{i:02d}365", "a": f"河间市{pair[0].name}"})
         stations.append({"code": code, "name": name, "townships": pair})
 
     records = [CellRecord(code=CITY_CODE, name="河间市", level=1, geom=_multi(geo.outline))]
@@ -325,9 +343,10 @@ def _add_responsibility(session, person_id, kind, role, start, end=None, **targe
 
 
 def _new_person(session, rng, unit, role) -> int:
+    name = _person_name(rng)
     return session.execute(text(
         "INSERT INTO person (name, phone, unit, role) VALUES (:n, :p, :u, :r) RETURNING id"),
-        {"n": _person_name(rng), "p": _phone(rng), "u": unit, "r": role}).scalar()
+        {"n": name, "p": _phone(rng, f"{unit}{role}{name}"), "u": unit, "r": role}).scalar()
 
 
 def _people(session, rng, townships, stations, cells, start, today):
@@ -403,7 +422,7 @@ def _enterprises(session, villages, rng, nrng, n, start):
             "name": name, "credit_code": make_credit_code(rng),
             "address": f"河间市{_short(village.name)}村", "industry": industry,
             "specialty": specialty, "grade": str(grades[k]),
-            "contact_name": _person_name(rng), "contact_phone": _phone(rng),
+            "contact_name": _person_name(rng), "contact_phone": _phone(rng, code),
             "products": products, "staff_count": int(nrng.integers(5, 400)),
             "key_equipment": equipment,
         }, round(float(lon), 7), round(float(lat), 7), {"synthetic": True}))
