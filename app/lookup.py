@@ -113,7 +113,7 @@ class FastLookup:
         return document.encode()
 
 
-@bp.get("/api/v1/enterprises/<code>/responsible")
+@bp.get("/api/v1/enterprises/<path:code>/responsible")
 @login_required
 @rate_limited("enterprise")
 def api_enterprise_responsible(code: str):

@@ -398,3 +398,13 @@ def test_the_lookup_page_opens_on_the_users_own_area(client, world):
 
 def test_the_lookup_page_refuses_unknown_parameters(inspector):
     assert inspector.get("/lookup?bogus=1").status_code == 400
+
+
+def test_a_code_with_a_slash_has_its_chain_and_its_page(client, session, world):
+    add_enterprises(session, ("HJ/2026.01", 116.02, 38.46))
+    login(client, "c1-inspector")
+    # As the lookup page asks (encodeURIComponent): the server sees the slash decoded.
+    chain = client.get("/api/v1/enterprises/HJ%2F2026.01/responsible")
+    assert chain.status_code == 200
+    assert chain.get_json()["enterprise"]["management_code"] == "HJ/2026.01"
+    assert client.get("/enterprises/HJ%2F2026.01").status_code == 200
