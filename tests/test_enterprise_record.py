@@ -2,6 +2,7 @@
 grade history, inspections and chain of responsibility; read by the one rule of
 gis.policy (outside one's area it answers as a code that does not exist); everything escaped."""
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import text
@@ -184,3 +185,15 @@ def test_a_code_with_a_slash_opens_its_page(client, world):
 
 def test_the_page_needs_a_login(client, world):
     assert client.get("/enterprises/E1").status_code in (302, 401)
+
+
+def test_the_chinese_page_holds_no_untranslated_english(client, world):
+    from tests.test_i18n import english_words
+
+    login(client, "admin")
+    for path in ("/enterprises/E1", "/enterprises/E3", "/enterprises/E0", "/lookup"):
+        html = client.get(path + "?lang=zh_Hans_CN").get_data(as_text=True)
+        # The title is the enterprise's name: data, as in the page's translate="no" parts.
+        html = re.sub(r"<title>.*?</title>", "", html, flags=re.S)
+        # The coordinate systems' names stay as they are (GPS / WGS84, GCJ-02).
+        assert english_words(html) - {"GPS", "WGS", "GCJ"} == set(), path
