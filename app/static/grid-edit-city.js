@@ -22,6 +22,14 @@
   var map, gridLayer, cellLayer, villageLayer, proposalLayer, findingLayer;
   var villages = {}, editing = null, previewTimer = null;
 
+  // A translated text with its __KEY__ placeholders filled (the page's language decides the
+  // punctuation, e.g. full-width in Chinese).
+  function fill(text, values) {
+    return Object.keys(values).reduce(function (out, key) {
+      return out.split("__" + key + "__").join(String(values[key]));
+    }, text);
+  }
+  function labelled(label, text) { return fill(T.labelled, {LABEL: label, TEXT: text}); }
   function layerUrl(name) { return C.layersUrl.replace("__LAYER__", name); }
   function send(url, body) {
     return fetch(url, {method: "POST", credentials: "same-origin",
@@ -52,8 +60,8 @@
   }
   function tooltip(p) {
     var target = targetOf(p);
-    return el("span", {}, [p.name + " (" + p.township_name + ") · " + p.cell +
-                           (target ? " → " + target : "")]);
+    return el("span", {}, [fill(T.villageTip, {NAME: p.name, TOWNSHIP: p.township_name}) +
+                           " · " + p.cell + (target ? " → " + target : "")]);
   }
 
   function showSelection() {
@@ -107,10 +115,13 @@
         style: function (f) { return {color: gridColour[f.properties.code], weight: 4, fill: false}; },
         interactive: false, pmIgnore: false
       }).addTo(map);
+      // Names on the grids where they fit (a desk); on a phone's small map they would cover
+      // each other, so there they show when a grid is touched.
+      var roomy = map.getSize().x > 700;
       gridLayer.eachLayer(function (layer) {
         var p = layer.feature.properties;
         layer.bindTooltip(el("span", {}, [p.code + " " + (p.station || p.name)]),
-                          {permanent: true, direction: "center", className: "cell-label"});
+                          {permanent: roomy, direction: "center", className: "cell-label"});
       });
       map.fitBounds(gridLayer.getBounds());
       document.body.dataset.editor = "ready";
@@ -122,7 +133,8 @@
     document.body.dataset.preview = "pending";
     send(C.previewUrl, body()).then(function (r) {
       if (!r.ok) {
-        showFindings([{level: "error", message: (r.data.error && r.data.error.message) || String(r.status)}]);
+        showFindings([{level: "error",
+                       message: (r.data.error && r.data.error.message) || String(r.status)}]);
         document.body.dataset.preview = "failed";
         return;
       }
@@ -148,12 +160,13 @@
           .bindPopup(el("span", {}, [f.message])).addTo(findingLayer);
       }
       return el("li", {className: f.level === "error" ? "error" : "warning"}, [
-        (f.level === "error" ? T.error : T.warning) + (f.cell ? " · " + f.cell : "") + ": " +
-        f.message]);
+        labelled((f.level === "error" ? T.error : T.warning) + (f.cell ? " · " + f.cell : ""),
+                 f.message)]);
     }));
   }
 
-  function arrow(a, b) { return a + " → " + b; }
+  // Before→after, without spaces: the tables are narrow.
+  function tight(a, b) { return a + "→" + b; }
   function fixed(x, digits) { return x === null || x === undefined ? "–" : Number(x).toFixed(digits); }
   function percent(x) {
     return x === null || x === undefined ? "–" : (x > 0 ? "+" : "") + Math.round(x * 100) + "%";
@@ -164,7 +177,7 @@
     rows.forEach(function (r) {
       var row = table.insertRow();
       row.className = r.workload_change > 0 ? "rises" : (r.workload_change < 0 ? "falls" : "");
-      if (r.code) { row.dataset.grid = r.code; }
+      if (r.code) { row.dataset.grid = r.code; row.title = r.code + " " + r.name; }
       cellsOf(r).forEach(function (v) { row.insertCell().textContent = v; });
     });
   }
@@ -172,29 +185,31 @@
   function showEffect(effect) {
     var grids = effect.grids.filter(function (g) { return g.changed || g.workload_change; });
     fillTable("station-effect", grids, function (g) {
-      return [g.code + " " + (g.station || g.name),
-              arrow(g.villages_before, g.villages_after),
-              arrow(g.enterprises_before, g.enterprises_after),
-              arrow(fixed(g.workload_before, 1), fixed(g.workload_after, 1)),
-              percent(g.deviation), arrow(fixed(g.area_before_km2, 1), fixed(g.area_after_km2, 1))];
+      return [g.station || g.name,
+              tight(g.villages_before, g.villages_after),
+              tight(g.enterprises_before, g.enterprises_after),
+              tight(fixed(g.workload_before, 0), fixed(g.workload_after, 0)),
+              percent(g.deviation), tight(fixed(g.area_before_km2, 1), fixed(g.area_after_km2, 1))];
     });
     fillTable("owner-effect", effect.owners, function (o) {
-      return [o.name, o.cells.join("、"), arrow(o.enterprises_before, o.enterprises_after),
-              arrow(fixed(o.workload_before, 1), fixed(o.workload_after, 1))];
+      return [o.name, o.cells.join("、"), tight(o.enterprises_before, o.enterprises_after),
+              tight(fixed(o.workload_before, 1), fixed(o.workload_after, 1))];
     });
     document.getElementById("village-count").textContent = String(effect.villages.length);
     var vl = document.getElementById("village-moves");
     vl.replaceChildren.apply(vl, effect.villages.map(function (v) {
-      return el("li", {}, [v.name + " (" + v.township + ", " + v.enterprises + " " + T.enterprises +
-                           "): " + arrow(v.from_cell, v.to_cell || "–") +
+      return el("li", {}, [fill(T.villageLine, {NAME: v.name, TOWNSHIP: v.township,
+                                                COUNT: v.enterprises, FROM: v.from_cell,
+                                                TO: v.to_cell || "–"}) +
                            (v.from_grid !== v.to_grid ? " · " + T.newStation : "")]);
     }));
     var between = effect.moves.filter(function (m) { return m.from_grid !== m.to_grid; });
     document.getElementById("between-count").textContent = String(between.length);
     var ml = document.getElementById("moves");
     ml.replaceChildren.apply(ml, between.map(function (m) {
-      return el("li", {}, [m.name + " (" + m.grade + "): " +
-                           arrow(m.from_cell || "–", m.to_cell || "–")]);
+      return el("li", {}, [fill(T.enterpriseLine, {NAME: m.name, GRADE: m.grade,
+                                                   FROM: m.from_cell || "–",
+                                                   TO: m.to_cell || "–"})]);
     }));
   }
 
@@ -238,7 +253,7 @@
         }
         var codes = Object.keys(r.data.geometries);
         codes.forEach(function (code) { state.geometries[code] = r.data.geometries[code]; });
-        out.textContent = T.uploaded.replace("__CODES__", codes.join("、"));
+        out.textContent = fill(T.uploaded, {CODES: codes.join("、")});
         out.className = "ok";
         schedule();
       });
@@ -260,7 +275,7 @@
         out.textContent = T.committed + " #" + r.data.change;
         out.className = "ok";
         links.replaceChildren.apply(links, r.data.cells.map(function (c) {
-          return el("li", {}, [el("a", {href: c.history}, [T.history.replace("__CODE__", c.code)])]);
+          return el("li", {}, [el("a", {href: c.history}, [fill(T.history, {CODE: c.code})])]);
         }));
         document.body.dataset.committed = String(r.data.change);
         state.moves = {}; state.townships = {}; state.geometries = {}; state.outlines = {};
@@ -268,7 +283,7 @@
         proposalLayer.clearLayers();
         loadLayers().then(showSelection);
       } else {
-        out.textContent = T.failed + ": " + ((r.data.error && r.data.error.message) || r.status);
+        out.textContent = labelled(T.failed, (r.data.error && r.data.error.message) || r.status);
         out.className = "error-message";
         document.body.dataset.committed = "failed-" + r.status;
       }
