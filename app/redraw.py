@@ -3,12 +3,15 @@ revert, and a cell's history. The job itself is gis.redraw's (the CLI's ``grid r
 the same); permission: ``edit_grid`` inside the grid, asked once per request."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import tempfile
 from pathlib import Path
 
 import shapely
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import (Blueprint, Response, abort, current_app, jsonify, render_template, request,
+                   url_for)
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
@@ -18,10 +21,12 @@ from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
 from app.errors import not_found
 from app.mappage import build_map, layer_query, map_parts
-from gis import outline, redraw, users
+from gis import dates, outline, policy, redraw, users
+from gis.history import cell_history, change_record, grid_changes
 from gis.files import BoundaryFileError
 from gis.geojson import feature_collection_sql
 from gis.validation import Field, ValidationError, validate
+from layers.palette import GRADE_COLORS
 
 bp = Blueprint("redraw", __name__)
 # The city's editor (the stations' grids) shares the addresses of this blueprint's editor.
@@ -99,9 +104,22 @@ def editor(code: str):
     # SVG, not canvas: a few hundred village polygons, each a click target for selection.
     m = build_map(layer_query(args), args, layer_ids=("grids",), refresh=False,
                   interactive=False, prefer_canvas=False)
-    return render_template("grid/edit.html", code=code, **map_parts(m),
+    db = get_session()
+    grid = db.execute(text("SELECT name FROM cell_current WHERE code = :c"),
+                      {"c": code}).scalar()
+    return render_template("grid/edit.html", code=code, grid_name=grid, **map_parts(m),
                            cells=[{"code": c, "name": v["name"], "version": v["version_id"]}
-                                  for c, v in children.items()])
+                                  for c, v in children.items()],
+                           changes=grid_changes(db, code, limit=5),
+                           zone_label=_zone_label(), grade_colors=GRADE_COLORS,
+                           snap_width=f"{2 * outline.SNAP_TOLERANCE_M:g}")
+
+
+def _zone_label() -> str:
+    """The bureau's zone as people read it: "Asia/Shanghai, UTC+08:00" (from the setting)."""
+    now = dates.local(dt.datetime.now(dt.timezone.utc), zone())
+    offset = now.strftime("%z")
+    return f"{zone()}, UTC{offset[:3]}:{offset[3:]}"
 
 
 def _geojson(rows_sql: str, code: str) -> Response:
@@ -121,6 +139,26 @@ def grid_cells(code: str):
                json_build_object('code', c.code, 'name', c.name, 'version', c.version_id) AS props
         FROM cell_current c JOIN cell p ON p.id = c.parent_id
         WHERE p.code = :p AND c.retired_at IS NULL""", code)
+
+
+@bp.get("/api/v1/grid/<code>/enterprises.geojson")
+@login_required
+def grid_enterprises(code: str):
+    _authorize_grid(code)
+    # Each enterprise inside the grid with its grade, its cell now, and its village (a click on
+    # an enterprise selects the village it is in).
+    return _geojson("""
+        SELECT e.geom, e.management_code AS sort,
+               json_build_object('code', e.management_code, 'name', e.name, 'grade', e.grade,
+                                 'cell', c.code, 'village', v.code) AS props
+        FROM cell_current p
+        JOIN enterprise e ON ST_Covers(p.geom, e.geom)
+        LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
+        LEFT JOIN cell c ON c.id = ec.cell_id
+        LEFT JOIN LATERAL (
+            SELECT v.code FROM village v WHERE ST_Covers(v.geom, e.geom)
+            ORDER BY v.code LIMIT 1) v ON true
+        WHERE p.code = :p""", code)
 
 
 @bp.get("/api/v1/grid/<code>/villages.geojson")
@@ -148,18 +186,19 @@ def preview(code: str):
     body = validate(request.get_json(silent=True), PROPOSAL)
     db = get_session()
     limits = current_app.extensions["gridwatch_limits"]
-    proposal = redraw.proposal_from_json(db, code, body, limits)
-    # Validation and effect are PostGIS work proportional to the vertices sent: bounded in
-    # time, and in number per user, so one person cannot stall everyone's lookups.
+    # Snapping, validation and effect are PostGIS work proportional to the vertices sent:
+    # bounded in time, and in number per user, so one person cannot stall everyone's lookups.
     if not redraw.claim_preview_slot(db, current_user.id, limits.preview_concurrency_per_user):
         db.rollback()
         abort(429, description=_("Your other previews are still running; try again when they "
                                  "have finished."))
     try:
         with redraw.statement_timeout(db, limits.preview_statement_timeout_ms):
+            proposal = redraw.proposal_from_json(db, code, body, limits)
             job = redraw.Redraw(db, proposal, _tolerance())
             report = job.check()
             effect = job.effect()
+            area = outline.changed_area(db, proposal)
     except redraw.TooSlow:
         db.rollback()
         raise ValidationError("geometries", "too large to check within the time allowed; "
@@ -169,6 +208,7 @@ def preview(code: str):
                                                                              default=str)),
                    geometries={c: json.loads(shapely.to_geojson(g))
                                for c, g in proposal.geometries.items()},
+                   changed_area=json.loads(shapely.to_geojson(area)) if area else None,
                    expected_versions=proposal.expected_versions)
 
 
@@ -296,7 +336,14 @@ def commit(code: str):
            **redraw.audit_detail(change_id, proposal, body["comment"], body["valid_from"]),
            backdate_reason=body["backdate_reason"])
     db.commit()
-    return jsonify(change=change_id, message=_("Change %(id)s committed.", id=change_id)), 201
+    when = db.execute(text("SELECT valid_from FROM grid_change WHERE id = :i"),
+                      {"i": change_id}).scalar()
+    return jsonify(change=change_id, valid_from=dates.isoformat(when, zone()),
+                   url=url_for("redraw.change", change_id=change_id),
+                   message=_("Change %(id)s committed; it takes effect on %(when)s (%(zone)s).",
+                             id=change_id, when=format_datetime(dates.local(when, zone()),
+                                                                "short"),
+                             zone=_zone_label())), 201
 
 
 @bp.post("/api/v1/grid/changes/<int:change_id>/revert")
@@ -324,11 +371,32 @@ def revert(change_id: int):
     return jsonify(change=new_id), 201
 
 
+def _may_edit(code: str | None) -> bool:
+    """Whether the editor of grid ``code`` opens for the user (to link to it)."""
+    if not code:
+        return False
+    return policy.can(current_user.grants, "open_editor", _cell_path(code), inside=True)
+
+
 @bp.get("/cells/<code>/history")
 @login_required
 def history(code: str):
     authorize("view", _cell_path(code))
-    data = redraw.history(get_session(), code)
+    data = cell_history(get_session(), code)
     if request.accept_mimetypes.best == "application/json":
         return jsonify(json.loads(json.dumps(data, default=str)))
-    return render_template("grid/history.html", history=data)
+    return render_template("grid/history.html", history=data,
+                           may_edit=_may_edit(data.get("parent_code")))
+
+
+@bp.get("/grid/changes/<int:change_id>")
+@login_required
+def change(change_id: int):
+    data = change_record(get_session(), change_id)
+    if data is None:
+        not_found("change", change_id)
+    authorize("view", _cell_path(data["parent_code"]))
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(json.loads(json.dumps(data, default=str)))
+    return render_template("grid/change.html", change=data,
+                           may_edit=_may_edit(data["parent_code"]))

@@ -87,7 +87,7 @@ kept AS (
     GROUP BY side
 ),
 gained AS (
-    SELECT ST_Union(ST_Intersection(k.g, p.geom, :grid), coalesce((
+    SELECT ST_Union(ST_CollectionExtract(ST_Intersection(k.g, p.geom, :grid), 3), coalesce((
         SELECT ST_Union(d.geom, :grid)
         FROM ST_Dump(ST_Difference(k.g, p.geom, :grid)) d
         WHERE ST_Dimension(d.geom) = 2 AND {_THICK.format(g='d.geom')}),
@@ -131,13 +131,17 @@ def _change(session: Session, parent_code: str, code: str, geom, tolerance_m: fl
 
 def _apply(session: Session, code: str, gained, lost) -> None:
     """The cell loses ``lost`` and takes ``gained`` (WKB or None)."""
+    # Overlays of areas that share an edge can answer lines and points along with the area:
+    # only the area is a boundary.
     if lost is not None:
         session.execute(text("""
-            UPDATE outline_work SET geom = ST_Difference(geom, ST_GeomFromWKB(:g, 4326), :grid)
+            UPDATE outline_work SET geom = ST_CollectionExtract(
+                ST_Difference(geom, ST_GeomFromWKB(:g, 4326), :grid), 3)
             WHERE code = :c"""), {"c": code, "g": lost, "grid": STORED_PRECISION})
     if gained is not None:
         session.execute(text("""
-            UPDATE outline_work SET geom = ST_Union(geom, ST_GeomFromWKB(:g, 4326), :grid)
+            UPDATE outline_work SET geom = ST_CollectionExtract(
+                ST_Union(geom, ST_GeomFromWKB(:g, 4326), :grid), 3)
             WHERE code = :c"""), {"c": code, "g": gained, "grid": STORED_PRECISION})
 
 
@@ -148,7 +152,8 @@ def _neighbours_follow(session: Session, code: str, gained, lost, tolerance_m: f
     changed: set[str] = set()
     if gained is not None:
         changed |= set(session.execute(text("""
-            UPDATE outline_work SET geom = ST_Difference(geom, ST_GeomFromWKB(:g, 4326), :grid)
+            UPDATE outline_work SET geom = ST_CollectionExtract(
+                ST_Difference(geom, ST_GeomFromWKB(:g, 4326), :grid), 3)
             WHERE code <> :c AND geom && ST_GeomFromWKB(:g, 4326)
               AND ST_Intersects(geom, ST_GeomFromWKB(:g, 4326))
             RETURNING code"""), {"c": code, "g": gained, "grid": STORED_PRECISION}).scalars())
@@ -207,6 +212,27 @@ def _editable(geom) -> bool:
     return geom is not None and geom.is_valid
 
 
+# Degrees² below which repairing an outline changed no area (about 0.01 m² at 38°N).
+_NO_AREA = 1e-12
+
+
+def repaired(geom):
+    """An outline with a flaw that encloses nothing (a vertex dropped onto another, which
+    Geoman's snapping does; a spike out and back) repaired; any other invalid outline as it is
+    (a ring that crosses itself: which side was meant is the person's to say)."""
+    if geom is None or geom.is_valid:
+        return geom
+    fixed = shapely.make_valid(geom)
+    if fixed.geom_type == "GeometryCollection":
+        fixed = shapely.union_all([g for g in fixed.geoms
+                                   if g.geom_type in ("Polygon", "MultiPolygon")])
+    if fixed.geom_type == "Polygon":
+        fixed = shapely.MultiPolygon([fixed])
+    if fixed.geom_type != "MultiPolygon" or abs(fixed.area - geom.area) > _NO_AREA:
+        return geom
+    return fixed
+
+
 def snap(session: Session, proposal, codes, *, tolerance_m: float = SNAP_TOLERANCE_M) -> None:
     """Snap the boundaries a file gave for the existing cells ``codes`` of ``proposal`` (see
     the module's docstring); boundaries of new cells and invalid ones stay as given."""
@@ -235,6 +261,7 @@ def reshape(session: Session, proposal, outlines: dict, *,
     if not outlines:
         return
     _stage(session, proposal.parent_code, proposal.geometries)
+    outlines = {code: repaired(geom) for code, geom in outlines.items()}
     touched: set[str] = set()
     for code, geom in outlines.items():
         if not _editable(geom):
@@ -313,3 +340,22 @@ def boundaries_from_file(session: Session, parent_code: str, path, *, name: str 
     for code, geom in zip(codes, frame.geometry):
         out[code], _problem, _note = polygon_problem(geom, make_valid=False, keep_invalid=True)
     return out
+
+
+def changed_area(session: Session, proposal):
+    """Where the proposal changes the grid (lon/lat): each changed cell's new boundary against
+    its stored one, united; None when nothing changes. The editor shades it, so a person sees
+    that a dragged vertex changed only the area near it."""
+    pieces = session.execute(text("""
+        SELECT ST_AsBinary(ST_Union(ST_SymDifference(n.g, coalesce(c.geom,
+                   'POLYGON EMPTY'::geometry(Polygon, 4326)), :grid), :grid))
+        FROM unnest(CAST(:codes AS text[]), CAST(:wkb AS bytea[])) AS x(code, wkb)
+        CROSS JOIN LATERAL (SELECT ST_GeomFromWKB(x.wkb, 4326) AS g) n
+        LEFT JOIN cell_current c ON c.code = x.code
+        WHERE ST_IsValid(n.g)"""), {
+        "codes": list(proposal.geometries), "grid": STORED_PRECISION,
+        "wkb": [shapely.to_wkb(g) for g in proposal.geometries.values()]}).scalar()
+    if pieces is None:
+        return None
+    geom = shapely.from_wkb(bytes(pieces))
+    return None if geom.is_empty else geom

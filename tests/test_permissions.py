@@ -64,6 +64,8 @@ CASES = [
      {"json": {"geometries": "EDGE"}}, _allow("s1-manager", "admin")),
     ("commit a redraw of S1", "post", "/api/v1/grid/S1/commit",
      {"json": {"geometries": "EDGE", "comment": "更均衡"}}, _allow("s1-manager")),
+    ("read a boundary file for S1", "post", "/api/v1/grid/S1/boundaries",
+     {"data": "BOUNDARIES"}, _allow("s1-manager", "admin")),
     ("revert a change in S1", "post", "/api/v1/grid/changes/CHANGE/revert",
      {"json": {"comment": "撤销"}}, _allow("s1-manager")),
     # A token is revoked by its owner or an admin; to anyone else it does not exist.
@@ -86,6 +88,12 @@ def _csv_upload():
     return {"file": (io.BytesIO(data), "enterprises.csv")}
 
 
+def _boundary_upload():
+    data = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": c}, "geometry": g} for c, g in EDGE.items()]})
+    return {"file": (io.BytesIO(data.encode()), "edge.geojson")}
+
+
 @pytest.fixture
 def world(session):
     # Two days old, so a change committed yesterday can be reverted today.
@@ -102,6 +110,8 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
     kwargs = dict(kwargs)
     if kwargs.get("data") == "CSV":
         kwargs["data"] = _csv_upload()
+    if kwargs.get("data") == "BOUNDARIES":
+        kwargs["data"] = _boundary_upload()
     if "json" in kwargs and kwargs["json"].get("person_id") == "PERSON":
         kwargs["json"] = {"person_id": world}
     if "json" in kwargs and kwargs["json"].get("geometries") == "EDGE":
@@ -131,8 +141,8 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
         assert response.status_code == 404
     elif who[username]:
         assert response.status_code in (200, 201, 302), response.get_data(as_text=True)
-        if url.endswith("/preview"):
-            return  # a preview writes nothing, so there is nothing to audit
+        if url.endswith(("/preview", "/boundaries")):
+            return  # a preview (or reading a file for one) writes nothing to audit
         after = session.execute(text("""
             SELECT username, action, remote_addr FROM audit_log ORDER BY id DESC LIMIT 1""")).one()
         assert session.execute(text("SELECT count(*) FROM audit_log")).scalar() > before

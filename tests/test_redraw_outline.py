@@ -304,3 +304,17 @@ def test_a_file_rounded_to_six_decimals_redraws_nothing(session, world, tmp_path
     assert shapely.equals_exact(proposal.geometries["S1-01"], stored(session, "S1-01"), 0)
     with pytest.raises(redraw.NothingChanges):
         redraw.commit(session, proposal, username="u", comment="same")
+
+
+def test_a_vertex_dropped_onto_another_is_repaired_not_refused(session, world):
+    # A new vertex dragged from the middle of an edge and snapped onto a corner: the ring runs
+    # out to (116.05, 38.4) and back (a spike, no area), then straight up to (116.05, 38.45).
+    ring = [(116.0, 38.4), (116.05, 38.4), (116.0, 38.4), (116.05, 38.45), (116.05, 38.5),
+            (116.0, 38.5), (116.0, 38.45)]
+    spike = shapely.MultiPolygon([shapely.Polygon(ring)])
+    assert not spike.is_valid
+    proposal = reshaped(session, spike)
+    assert proposal.geometries["S1-01"].is_valid
+    assert redraw.check(session, proposal).findings == []
+    # The triangle the outline no longer holds goes to the neighbour along that edge.
+    assert shapely.covers(proposal.geometries["S1-02"], shapely.Point(116.04, 38.405))
