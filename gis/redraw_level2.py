@@ -900,6 +900,38 @@ def _place_code(field_name: str, code) -> str:
     return code
 
 
+def snap_to_villages(session: Session, geometries: dict, codes) -> None:
+    """Snap the new outlines of the second-level grids ``codes`` (in ``geometries``, changed in
+    place) to the villages' vertices within ``gis.outline.SNAP_TOLERANCE_M`` (a snapped vertex
+    takes the village's coordinates to the bit; the others stay as they are). A station's edge
+    follows villages, and the cells it is compared with are made of them: an edge drawn on the
+    map or exported from a GIS with rounded coordinates would otherwise leave slivers against
+    every cell along it. An outline that is invalid, or that snapping would make invalid,
+    stays as given."""
+    from gis import outline
+
+    degrees = outline.SNAP_TOLERANCE_M / 111_320.0
+    for code in sorted(codes):
+        geom = geometries.get(code)
+        if geom is None or not geom.is_valid:
+            continue
+        wkb = session.execute(text("""
+            WITH g AS (SELECT ST_GeomFromWKB(:g, 4326) AS g),
+            ref AS (
+                SELECT ST_Collect(v.geom) AS r FROM village v, g
+                WHERE v.geom && ST_Expand(g.g, :deg)
+            ),
+            snapped AS (
+                SELECT ST_Snap(g.g, ref.r, :deg) AS s FROM g, ref
+                WHERE ref.r IS NOT NULL
+            )
+            SELECT ST_AsBinary(ST_Multi(ST_CollectionExtract(s, 3))) FROM snapped
+            WHERE ST_IsValid(s) AND NOT ST_IsEmpty(s)"""),
+            {"g": shapely.to_wkb(geom), "deg": degrees}).scalar()
+        if wkb is not None:
+            geometries[code] = shapely.from_wkb(bytes(wkb))
+
+
 def _boundaries(field_name: str, items) -> dict:
     """code -> boundary from a JSON object of GeoJSON geometries (an invalid one kept, for
     validation to show where it crosses itself)."""
@@ -957,6 +989,8 @@ def proposal_from_json(session: Session, city_code: str, body: dict, limits) -> 
         proposal.geometries.update(part.geometries)
         for code, version in part.expected_versions.items():
             proposal.expected_versions.setdefault(code, version)
+    snap_to_villages(session, proposal.geometries,
+                     [c for c in proposal.geometries if tree[c].level == 2])
     return proposal
 
 
@@ -990,6 +1024,7 @@ def jobs_for(session: Session, proposals: list, *, villages: dict[str, str] | No
                           "one_city", "file")
     proposal = CityProposal(cities.pop(), villages=villages, townships=townships)
     for p in at_city:
+        snap_to_villages(session, p.geometries, list(p.geometries))
         proposal.geometries.update(p.geometries)
         proposal.expected_versions.update(p.expected_versions)
     touched = set(proposal.geometries) | {g for pair in moves.values() for g in pair}

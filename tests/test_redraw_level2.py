@@ -494,3 +494,50 @@ def test_cli_moves_inside_one_station_stay_that_stations_redraw(runner, session,
     assert nothing.exit_code == 2 and "--move-village" in nothing.output
     bad = runner.invoke(args=["grid", "redraw", "--move-village", "S1-02", "--comment", "x"])
     assert bad.exit_code == 2 and "CODE=CELL" in bad.output
+
+
+def test_a_grid_outline_reshaped_in_the_editor_takes_its_neighbour_along(client, world):
+    """Dragging S1's east edge west: S2 takes what S1 leaves (gis/outline.py), and the
+    village the new edge hands over still needs its cell."""
+    login(client, "city-manager")
+    drawn = {"outlines": {"S1": json.loads(shapely.to_geojson(box(116.0, 116.085)))}}
+    body = client.post("/api/v1/grid/C/preview", json=drawn).get_json()
+    assert [f["kind"] for f in body["validation"]["errors"]] == ["village_needs_cell"]
+    body = client.post("/api/v1/grid/C/preview", json={**drawn,
+                                                       "moves": {V32: "S2-01"}}).get_json()
+    assert body["validation"]["ok"], body["validation"]
+    assert shapely.geometry.shape(body["geometries"]["S2"]).equals(box(116.085, 116.2))
+
+
+def test_boundaries_uploaded_to_the_city_editor_are_read_and_previewed(client, world, tmp_path):
+    login(client, "city-manager")
+    path = _file(tmp_path, "stations.geojson", {"S1": box(116.0, 116.085),
+                                               "S2": box(116.085, 116.2)})
+    with open(path, "rb") as f:
+        read = client.post("/api/v1/grid/C/boundaries",
+                           data={"file": (f, "stations.geojson")})
+    assert read.status_code == 200, read.get_json()
+    geometries = read.get_json()["geometries"]
+    assert sorted(geometries) == ["S1", "S2"]
+    body = client.post("/api/v1/grid/C/preview", json={
+        "geometries": geometries, "moves": {V32: "S2-01"}}).get_json()
+    assert body["validation"]["ok"], body["validation"]
+
+
+def test_an_edge_with_rounded_coordinates_snaps_to_the_villages_it_follows(
+        client, runner, session, world, tmp_path):
+    """An outline drawn on the map, or exported with coordinates rounded to 6 decimals, is off
+    the villages' vertices by centimetres: snapped to them, it leaves no sliver against the
+    cells along it."""
+    off = {"S1": box(116.0, 116.0850004), "S2": box(116.0849996, 116.2)}
+    login(client, "city-manager")
+    body = client.post("/api/v1/grid/C/preview", json={
+        "geometries": {c: json.loads(shapely.to_geojson(g)) for c, g in off.items()},
+        "moves": {V32: "S2-01"}}).get_json()
+    assert body["validation"]["ok"], body["validation"]
+    assert shapely.geometry.shape(body["geometries"]["S1"]).equals(box(116.0, 116.085))
+    path = _file(tmp_path, "rounded.geojson", off)
+    done = runner.invoke(args=["grid", "redraw", path, "--comment", "按村界划分",
+                               "--move-village", f"{V32}=S2-01"])
+    assert done.exit_code == 0, done.output
+    assert redraw.current_children(session, "C")["S1"]["geometry"].equals(box(116.0, 116.085))
