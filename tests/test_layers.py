@@ -199,3 +199,60 @@ def test_a_date_before_the_first_boundaries_says_so(admin):
     page = admin.get("/map?at=2000-01-01").get_data(as_text=True)
     assert 'id="no-cells-then"' in page
     assert 'id="no-cells-then"' not in admin.get("/map").get_data(as_text=True)
+
+
+def test_every_current_cell_of_every_kind_is_in_some_layer(admin, session):
+    from tests.factories import add_cells
+
+    import shapely
+
+    # A professional grid over the whole city, cut in two cells: under the territorial grid,
+    # drawn on layers of its own.
+    add_cells(session, ("SP", 2, shapely.box(116.0, 38.4, 116.2, 38.5), "C"),
+              ("SP-01", 3, shapely.box(116.0, 38.4, 116.1, 38.5), "SP"),
+              ("SP-02", 3, shapely.box(116.1, 38.4, 116.2, 38.5), "SP"))
+    session.execute(text("""
+        UPDATE cell SET kind = 'professional', specialty = 'food'
+        WHERE code IN ('SP', 'SP-01', 'SP-02')"""))
+    current = set(session.execute(text(
+        "SELECT c.code FROM cell_current cc JOIN cell c ON c.id = cc.id")).scalars())
+    served = {f["properties"]["code"] for layer in REGISTRY.values()
+              if layer.render == "polygons" and layer.id != "hotspots"
+              for f in geojson(admin, layer.id)["features"]}
+    assert served == current
+    food = geojson(admin, "professional_food")["features"]
+    assert {f["properties"]["code"] for f in food} == {"SP", "SP-01", "SP-02"}
+    assert geojson(admin, "professional_metrology")["features"] == []
+    # A professional cell opens its card like a territorial one.
+    assert admin.get("/cells/SP-01/card").status_code == 200
+
+
+def test_the_wall_says_its_place_and_explains_its_marks(admin):
+    html = admin.get("/map?lang=zh_Hans_CN").get_data(as_text=True)
+    assert 'id="wall-title"' in html and "cell C" in html
+    assert "⚠3：网格内有 3 家企业逾期未巡查" in html
+    assert "imperial: false" in html
+    html = admin.get("/map?cell=S1&lang=zh_Hans_CN").get_data(as_text=True)
+    assert '<span class="place" translate="no">cell S1</span>' in html
+
+
+def test_cell_labels_are_names_with_the_overdue_mark(admin):
+    labels = {f["properties"]["code"]: f["properties"]["label"]
+              for f in geojson(admin, "cells")["features"]}
+    assert labels["S2-01"] == "cell S2-01 ⚠1" and labels["S1-01"] == "cell S1-01"
+
+
+def test_choropleth_of_a_rate_says_its_classes_are_percent(admin):
+    assert geojson(admin, "cells", figure="overdue_rate")["classes"]["format"] == "percent"
+    assert geojson(admin, "cells", figure="enterprises")["classes"]["format"] == "number"
+
+
+def test_editor_links_only_where_the_policy_allows(client, world):
+    login(client, "s1-manager")
+    html = client.get("/map").get_data(as_text=True)
+    assert 'href="/grid/S1/edit"' in html and "/grid/S2/edit" not in html
+    assert 'href="/grid/S1/edit"' in client.get("/cells/S1-01/card").get_data(as_text=True)
+    client.post("/logout")
+    login(client, "s1-leader")
+    assert "/grid/S1/edit" not in client.get("/map").get_data(as_text=True)
+    assert "/grid/" not in client.get("/cells/S1-01/card").get_data(as_text=True)

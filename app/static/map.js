@@ -34,6 +34,7 @@
         GW.canvas = L.canvas({padding: 0.5});
         map.on("zoomend moveend overlayadd overlayremove resize", GW.placeLabels);
         map.on("overlayadd", GW.loadStale);
+        map.on("overlayadd overlayremove", GW.syncLegends);
       }
       var entry = {group: group, spec: spec};
       GW.entries.push(entry);
@@ -49,6 +50,14 @@
       } else {
         entry.stale = true;
       }
+    },
+
+    // The legend shows the layers that are on.
+    syncLegends: function () {
+      GW.entries.forEach(function (entry) {
+        var block = document.querySelector(".legend-block[data-layer='" + entry.spec.id + "']");
+        if (block) { block.hidden = !GW.map.hasLayer(entry.group); }
+      });
     },
 
     loadStale: function (e) {
@@ -445,6 +454,7 @@
     if (GW.map) {
       GW.restoreView();
       GW.foldLayerControl();
+      GW.syncLegends();
     }
     var form = document.getElementById("time-filter");
     if (form) {
