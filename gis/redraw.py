@@ -28,6 +28,7 @@ from gis import outline
 from gis.codes import CELL_CODE_RULE, is_cell_code
 from gis.dates import require_aware
 from gis.errors import GridWatchError
+from gis.history import cell_history
 from gis.limits import check_vertices
 from gis.validation import Field, ValidationError
 from gis.validation import validate as validate_fields
@@ -681,19 +682,9 @@ def revert(session: Session, change_id: int, *, username: str, comment: str,
 
 
 def history(session: Session, code: str) -> dict:
-    """A cell's timeline: boundary versions with who and why, and its owners."""
-    versions = [dict(r._mapping) for r in session.execute(text("""
-        SELECT cv.id, cv.valid_from, cv.valid_to, cv.created_by, cv.comment, cv.change_id,
-               g.reverts, g.summary -> 'backdated' ->> 'reason' AS backdate_reason,
-               round((ST_Area(cv.geom::geography) / 1e6)::numeric, 3) AS area_km2
-        FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
-        LEFT JOIN grid_change g ON g.id = cv.change_id
-        WHERE c.code = :c ORDER BY cv.valid_from DESC"""), {"c": code})]
-    owners = [dict(r._mapping) for r in session.execute(text("""
-        SELECT p.name, p.phone, r.valid_from, r.valid_to FROM responsibility r
-        JOIN cell c ON c.id = r.cell_id JOIN person p ON p.id = r.person_id
-        WHERE c.code = :c AND r.role = 'owner' ORDER BY r.valid_from DESC"""), {"c": code})]
-    return {"code": code, "versions": versions, "owners": owners}
+    """A cell's timeline: boundary versions with who and why and the villages each moved, and
+    its owners (``gis.history.cell_history``)."""
+    return cell_history(session, code)
 
 
 CELL_NAME = Field(max_length=100, min_length=1)

@@ -362,8 +362,12 @@
       items.push(el("li", {}, [el("span", {className: "dash"}), T.legendProposed]));
       items.push(el("li", {}, [el("span", {className: "shade"}), T.legendChanged]));
       items.push(el("li", {}, [el("span", {className: "ring"}), T.legendProblem]));
-      return el("div", {className: "editor-legend"}, [
-        el("strong", {}, [T.legendEnterprises]), el("ul", {}, items)]);
+      // Folded on a phone, where it would cover a third of the map.
+      var box = el("details", {className: "editor-legend"}, [
+        el("summary", {}, [T.legendEnterprises]), el("ul", {}, items)]);
+      box.open = window.matchMedia("(min-width: 701px)").matches;
+      L.DomEvent.disableClickPropagation(box);
+      return box;
     };
     control.addTo(map);
   }
