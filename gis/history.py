@@ -30,36 +30,41 @@ def grid_changes(session: Session, parent_code: str, limit: int = 20) -> list[di
 _MOVED_VILLAGES = """
 WITH chg AS (SELECT id, valid_from FROM grid_change WHERE id = :i),
 after AS (
-    SELECT c.code, c.name, cv.geom FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
+    SELECT c.code, c.name, c.level, cv.geom FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
     WHERE cv.change_id = :i
 ),
 -- The versions the change closed: those of its cells (new, or retired by it) that ended as it
 -- began.
 before AS (
-    SELECT c.code, c.name, cv.geom FROM cell_version cv JOIN cell c ON c.id = cv.cell_id, chg
+    SELECT c.code, c.name, c.level, cv.geom FROM cell_version cv
+    JOIN cell c ON c.id = cv.cell_id, chg
     WHERE cv.valid_to = chg.valid_from
       AND (c.code IN (SELECT code FROM after)
            OR c.code IN (SELECT jsonb_array_elements_text(g.summary -> 'retired')
                          FROM grid_change g WHERE g.id = :i))
 ),
 area AS (SELECT ST_Collect(geom) AS g FROM (SELECT geom FROM before UNION ALL
-                                             SELECT geom FROM after) x)
+                                             SELECT geom FROM after) x),
+-- A change of the stations' grids redraws two levels (gis/redraw_level2.py): a village moves
+-- between grids and between cells, each level on its own.
+levels AS (SELECT DISTINCT level FROM after)
 SELECT v.code, v.name, o.code AS from_code, o.name AS from_name, n.code AS to_code,
-       n.name AS to_name
-FROM village v, area
+       n.name AS to_name, l.level
+FROM village v, area, levels l
 CROSS JOIN LATERAL (SELECT ST_PointOnSurface(v.geom) AS pt) p
-LEFT JOIN LATERAL (SELECT code, name FROM before WHERE ST_Covers(geom, p.pt)
-                   ORDER BY code LIMIT 1) o ON true
-LEFT JOIN LATERAL (SELECT code, name FROM after WHERE ST_Covers(geom, p.pt)
-                   ORDER BY code LIMIT 1) n ON true
+LEFT JOIN LATERAL (SELECT code, name FROM before WHERE level = l.level
+                   AND ST_Covers(geom, p.pt) ORDER BY code LIMIT 1) o ON true
+LEFT JOIN LATERAL (SELECT code, name FROM after WHERE level = l.level
+                   AND ST_Covers(geom, p.pt) ORDER BY code LIMIT 1) n ON true
 WHERE v.geom && area.g AND o.code IS NOT NULL AND n.code IS NOT NULL AND o.code <> n.code
-ORDER BY o.code, n.code, v.code
+ORDER BY l.level, o.code, n.code, v.code
 """
 
 
 def moved_villages(session: Session, change_id: int) -> list[dict]:
     """The villages a change moved from one cell to another: code, name, from_code/from_name,
-    to_code/to_name."""
+    to_code/to_name, and the level of those cells (a change of the stations' grids moves a
+    village at levels 2 and 3)."""
     return [dict(r._mapping) for r in session.execute(text(_MOVED_VILLAGES),
                                                       {"i": change_id})]
 
@@ -95,7 +100,9 @@ def change_record(session: Session, change_id: int) -> dict | None:
     out["created"] = [{"code": c, "name": names.get(c)} for c in summary.get("created", [])]
     out["retired"] = [{"code": c, "name": names.get(c)} for c in summary.get("retired", [])]
     out["backdate_reason"] = (summary.get("backdated") or {}).get("reason")
-    out["villages"] = moved_villages(session, change_id)
+    moved = moved_villages(session, change_id)
+    # The deepest level: the cells a village left and joined (their codes name the grid).
+    out["villages"] = [v for v in moved if v["level"] == max(m["level"] for m in moved)]
     return out
 
 

@@ -541,3 +541,20 @@ def test_an_edge_with_rounded_coordinates_snaps_to_the_villages_it_follows(
                                "--move-village", f"{V32}=S2-01"])
     assert done.exit_code == 0, done.output
     assert redraw.current_children(session, "C")["S1"]["geometry"].equals(box(116.0, 116.085))
+
+
+def test_the_change_and_the_histories_name_the_villages_at_both_levels(client, session, world):
+    login(client, "city-manager")
+    done = client.post("/api/v1/grid/C/commit", json={"townships": {T3: "S2-01"},
+                                                      "comment": "丙乡划归乙站"})
+    change = done.get_json()["change"]
+    page = client.get(f"/grid/changes/{change}", headers={"Accept": "application/json"})
+    villages = page.get_json()["villages"]
+    assert [(v["code"], v["from_code"], v["to_code"]) for v in villages] == [
+        (V31, "S1-02", "S2-01"), (V32, "S1-02", "S2-01")]
+    for code, side in (("S2", "villages_in"), ("S2-01", "villages_in"),
+                       ("S1", "villages_out"), ("S1-02", "villages_out")):
+        history = client.get(f"/cells/{code}/history",
+                             headers={"Accept": "application/json"}).get_json()
+        assert [v["code"] for v in history["versions"][0][side]] == [V31, V32], code
+    assert "丙二村" in client.get(f"/grid/changes/{change}").get_data(as_text=True)
