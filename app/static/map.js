@@ -22,6 +22,7 @@
       GW.refreshSeconds = config.refreshSeconds || 0;
       GW.figuresUrl = config.figuresUrl;
       GW.cardUrl = config.cardUrl;
+      GW.small = window.matchMedia(PHONE).matches;
       GW.recordUrl = config.recordUrl;
     },
 
@@ -195,6 +196,10 @@
         if (spec.render !== "points") { s.color = colour; }
       }
       if (s.shapeBy && s.shapes) { s.shape = s.shapes[props[s.shapeBy]]; }
+      // On a phone a whole county is a few centimetres: smaller points, or rings hide it.
+      if (spec.render === "points" && GW.small && s.radius) {
+        s.radius = Math.max(2.5, s.radius * 0.6);
+      }
       if (props.fill) {  // choropleth class colour, computed by the server
         s.fillColor = props.fill;
         s.fillOpacity = s.choroplethOpacity || 0.6;
