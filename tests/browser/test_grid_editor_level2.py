@@ -128,7 +128,7 @@ def test_the_city_manager_moves_a_village_to_another_station(browser, city, lang
         page.locator(f"#history-links a[href$='/cells/{village.target_grid}/history']").click()
     assert page.url.endswith(f"/cells/{village.target_grid}/history")
     versions = page.inner_text("#versions")
-    assert f"#{change}" in versions
+    assert f"#{change}" in versions and village.name in versions  # the village it took in
     assert {"zh": "村划归相邻监督所", "en": "village to the next station"}[lang] in versions
     # Yesterday the village was the old station's; now it is the new one's.
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
