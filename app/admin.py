@@ -198,7 +198,7 @@ TARGET_KINDS = {
 
 # The details each action records, by the key it records them under.
 DETAIL_LABELS = {
-    "reason": _l("Reason"),
+    "reason": _l("Why"),
     "backdate_reason": _l("Reason for a date in the past"),
     "comment": _l("Why"),
     "name": _l("Token name"),
@@ -223,6 +223,12 @@ DETAIL_LABELS = {
     "change": _l("Change number"),
     "cells": _l("Cells"),
 }
+# A key whose meaning depends on the action: the command line's --reason is why a change is
+# dated in the past.
+ACTION_DETAIL_LABELS = {("cells_imported", "reason"): _l("Reason for a date in the past"),
+                        ("grid_changed", "reason"): _l("Reason for a date in the past")}
+# Numbers that name a record, shown as they are (no thousands separator).
+ID_KEYS = {"inspection", "change", "job"}
 # Values that are codes, said in words.
 VALUE_LABELS = {
     "reason": {"bad_credentials": _l("wrong username or password"),
@@ -255,7 +261,8 @@ def target_parts(target: str | None) -> tuple[str | None, str]:
     return None, target
 
 
-def detail_fields(detail: dict | None, people: dict[int, str] | None = None) -> list[dict]:
+def detail_fields(detail: dict | None, people: dict[int, str] | None = None,
+                  action: str | None = None) -> list[dict]:
     """An entry's details as labelled fields for people: ``label``, ``text`` and ``data``
     (True when the text is data as recorded, to be left untranslated). Empty values are left
     out; codes are said in words, dates in the bureau's zone, lists as lists."""
@@ -264,7 +271,8 @@ def detail_fields(detail: dict | None, people: dict[int, str] | None = None) -> 
         if value is None or value == "" or value == []:
             continue
         text, data = _value_text(key, value, people or {})
-        fields.append({"label": str(DETAIL_LABELS.get(key, key)), "text": text, "data": data})
+        label = ACTION_DETAIL_LABELS.get((action, key)) or DETAIL_LABELS.get(key, key)
+        fields.append({"label": str(label), "text": text, "data": data})
     return fields
 
 
@@ -277,6 +285,8 @@ def _value_text(key: str, value, people: dict[int, str]) -> tuple[str, bool]:
     if key == "person_id" and isinstance(value, int):
         return (_("%(name)s (#%(id)s)", name=people[value], id=value) if value in people
                 else f"#{value}"), True
+    if isinstance(value, int) and key in ID_KEYS:
+        return str(value), True
     if isinstance(value, (int, float)):
         return format_decimal(value), False
     if isinstance(value, str) and key in DATE_TIME_KEYS | DATE_KEYS:

@@ -184,6 +184,8 @@ def _do_many_things(client, session):
         "backdate_reason": "补录"}).status_code == 201
     client.post("/account/tokens", data={"name": "手机"})
     client.post("/account/language", data={"lang": "zh_Hans_CN"})
+    client.application.test_client().post("/login", data={"username": "s1-leader",
+                                                          "password": "wrong-pass-9"})
 
 
 def test_the_log_in_chinese_names_actions_and_labels_every_detail(admin, session):
@@ -202,6 +204,10 @@ def test_the_log_in_chinese_names_actions_and_labels_every_detail(admin, session
     changed = _row(html, "grid_changed")
     assert "调整网格边界" in changed and "S1-01和S1-02" in changed
     assert "解除登录锁定" in html and "更改语言" in html
+    failed = _row(html, "login_failed")
+    assert "<dt>原因</dt><dd>用户名或密码错误</dd>" in failed and "用户 <span" in failed
+    change = re.search(r"<dt>变更编号</dt><dd[^>]*>(\d+)</dd>", changed)
+    assert change and "," not in change.group(1)  # a record's number, not a quantity
     # Labelled fields, not JSON: no braces, quotes around keys or \u escapes anywhere.
     table = html[html.index('id="audit"'):]
     assert "{" not in table and "\\u" not in table and '"valid_from"' not in table
