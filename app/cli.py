@@ -10,7 +10,7 @@ import datetime as dt
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.auth import zone
 from gis import migrate
@@ -510,6 +510,51 @@ def users_revoke_token(token_id):
                f"{current_app.config['API_TOKEN_CACHE_SECONDS']} s")
 
 
+@click.command("lookup")
+@with_appcontext
+@click.argument("lon")
+@click.argument("lat")
+@click.option("--at", help="As of this date or date-time (a bare date means the end of that "
+                           "day in the bureau's time zone); default now.")
+@click.option("--crs", type=click.Choice(["wgs84", "gcj02"]), default="wgs84",
+              show_default=True, help="gcj02: coordinates copied from Amap or Tencent.")
+@click.option("--json", "as_json", is_flag=True,
+              help="The whole answer, as GET /api/v1/lookup gives it.")
+def lookup_command(lon, lat, at, crs, as_json):
+    """Whose cell is the spot LON LAT: the cell, its second-level grid and station, and the
+    owner, at --at (the answer of /api/v1/lookup, from the same query)."""
+    import json
+
+    from app.db import reader
+    from app.lookup import lookup_request
+    from gis.lookup import OutsideEveryCell, lookup
+    from gis.validation import ValidationError
+
+    _require_database()
+    try:
+        lon, lat, when, query = lookup_request({"lon": lon, "lat": lat, "at": at, "crs": crs})
+        with reader() as conn:
+            document = lookup(conn, lon, lat, when, extra={"query": query})
+    except ValidationError as exc:
+        raise click.BadParameter(exc.message, param_hint=exc.field) from exc
+    except OutsideEveryCell as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(document)
+        return
+    answer = json.loads(document)
+    cell = answer["cell"]
+    click.echo(f"cell {cell['code']} {cell['name']} (level {cell['level']})")
+    for up in answer.get("ancestors") or []:
+        station = f", station {up['station']['name']}" if up.get("station") else ""
+        click.echo(f"  in {up['code']} {up['name']} (level {up['level']}{station})")
+    owner = answer.get("owner")
+    if owner:
+        inherited = f" (owner of {owner['cell_code']})" if owner.get("inherited") else ""
+        click.echo(f"owner {owner['name']} {owner.get('phone') or ''}{inherited}".rstrip())
+
+
 def init_app(app: Flask) -> None:
     for group in (db_cli, grid_cli, enterprises_cli, demo_cli, users_cli):
         app.cli.add_command(group)
+    app.cli.add_command(lookup_command)

@@ -300,11 +300,20 @@ def _cli_edge(runner, tmp_path, day):
     return round(frame[frame["code"] == "S1"].geometry.iloc[0].bounds[2], 6)
 
 
+def _cli_lookup(runner, day):
+    result = runner.invoke(args=["lookup", "116.09", "38.42", "--at", day.isoformat()])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    return lines[0].split()[1], lines[1].split()[1]
+
+
 def test_at_lookups_answer_the_old_grid_before_the_change_and_the_new_one_after(
         moved, runner, tmp_path):
     before, after = DAY - dt.timedelta(days=1), DAY
     assert _lookup(moved, before) == ("S1-02", "S1")
     assert _lookup(moved, after) == ("S2-01", "S2")
+    assert _cli_lookup(runner, before) == ("S1-02", "S1")
+    assert _cli_lookup(runner, after) == ("S2-01", "S2")
     assert _wall_edge(moved, before) == 116.1
     assert _wall_edge(moved, after) == 116.085
     assert _cli_edge(runner, tmp_path, before) == 116.1
