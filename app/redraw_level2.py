@@ -256,10 +256,9 @@ def commit(code: str):
            **job.audit_detail(change_id, body["comment"], body["valid_from"]),
            backdate_reason=body["backdate_reason"])
     db.commit()
-    changed = job.audit_detail(change_id, body["comment"], None)["cells"]
     return jsonify(change=change_id, message=_("Change %(id)s committed.", id=change_id),
                    cells=[{"code": c, "history": url_for("redraw.history", code=c)}
-                          for c in changed]), 201
+                          for c in job.written]), 201
 
 
 @bp.app_context_processor

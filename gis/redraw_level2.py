@@ -37,6 +37,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.codes import is_cell_code
+from gis.dates import require_aware
 from gis.limits import check_vertices
 from gis.redraw import (Conflict, Finding, LaterVersion, NothingChanges, RedrawError, Report,
                         boundary)
@@ -110,9 +111,6 @@ class VillageMove:
     from_grid: str
     to_grid: str
 
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
 
 @dataclass
 class _Meta:
@@ -146,7 +144,7 @@ class Plan:
 
 def city_row(session: Session, code: str):
     row = session.execute(text("""
-        SELECT c.id, c.code, c.name, c.level, ST_AsBinary(c.geom) AS wkb
+        SELECT c.id, c.code, c.name, c.level
         FROM cell_current c WHERE c.code = :c AND c.retired_at IS NULL"""),
         {"c": code}).one_or_none()
     if row is None:
@@ -797,6 +795,7 @@ class CityRedraw:
         on errors (and on warnings not confirmed)."""
         if not comment or not comment.strip():
             raise RedrawError("comment: say why (required)")
+        require_aware(valid_from)
         at = valid_from or self.session.execute(text("SELECT now()")).scalar()
         current = self._lock()
         # Worked out again against the boundaries just locked: what is written is what was
@@ -850,6 +849,11 @@ class CityRedraw:
             {"at": at, "comment": comment.strip(), "u": username, "chg": change_id})
         self._summary = summary
         return change_id
+
+    @property
+    def written(self) -> list[str]:
+        """The cells (both levels) the last commit gave new boundaries."""
+        return list(self._summary.get("changed", []))
 
     def audit_detail(self, change_id: int, comment: str, valid_from: dt.datetime | None) -> dict:
         """What the audit log keeps of a committed change of the stations' grids."""

@@ -282,6 +282,8 @@
         state.selected = {};
         proposalLayer.clearLayers();
         loadLayers().then(showSelection);
+        // The wall's grid outlines under ours show the new boundaries too.
+        window.GridWatchMap.entries.forEach(window.GridWatchMap.load);
       } else {
         out.textContent = labelled(T.failed, (r.data.error && r.data.error.message) || r.status);
         out.className = "error-message";
