@@ -195,14 +195,15 @@
     var items = rest.map(function (f) {
       var where = f.lat !== null && f.lat !== undefined ? [" ", focusButton(f)] : [];
       return el("li", {className: f.level === "error" ? "error" : "warning"}, [
-        (f.level === "error" ? T.error : T.warning) + (f.cell ? " · " + f.cell : "") + ": " +
-        f.message].concat(where));
+        window.gridwatchLabelled((f.level === "error" ? T.error : T.warning) +
+                                 (f.cell ? " · " + f.cell : ""), f.message)].concat(where));
     });
     if (uncovered.length) {
       var codes = uncovered.slice(0, 5).map(function (f) { return f.enterprise; }).join(", ") +
         (uncovered.length > 5 ? " …" : "");
-      items.push(el("li", {className: "error"}, [T.error + ": " +
-        fill(T.uncovered, {n: uncovered.length, codes: codes}), " ", focusButton(uncovered[0])]));
+      items.push(el("li", {className: "error"}, [window.gridwatchLabelled(
+        T.error, fill(T.uncovered, {n: uncovered.length, codes: codes})), " ",
+        focusButton(uncovered[0])]));
     }
     if (invalidOnly) { items.push(el("li", {className: "note"}, [T.invalidFirst])); }
     ul.replaceChildren.apply(ul, items);
@@ -428,7 +429,8 @@
           clearPreview();
           loadLayers();
         } else {
-          out.textContent = T.failed + ": " + ((r.data.error && r.data.error.message) || r.status);
+          out.textContent = window.gridwatchLabelled(
+            T.failed, (r.data.error && r.data.error.message) || r.status);
           out.className = "error-message";
           document.body.dataset.committed = "failed-" + r.status;
         }

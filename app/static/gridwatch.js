@@ -25,6 +25,12 @@
     });
     return node;
   };
+  // "<label>: <text>" as the page's language writes it: Chinese takes a full-width colon and
+  // no space ("未提交：原因：必填"), English ": ".
+  window.gridwatchLabelled = function (label, text) {
+    var chinese = /^zh/i.test(document.documentElement.lang || "");
+    return label + (chinese ? "：" : ": ") + text;
+  };
   window.gridwatchFetch = function (url, options) {
     options = options || {};
     options.headers = Object.assign({"Accept": "application/json"}, options.headers || {});

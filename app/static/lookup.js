@@ -97,11 +97,11 @@
   function failed(response, data) {
     card.hidden = true;
     if (response.status === 404 && data.error && data.error.nearest_cell !== undefined) {
-      var n = data.error.nearest_cell;
-      message.textContent = T.outside + (n ? " " + T.nearest + ": " + n.name + " (" + n.code + "), " +
-        Math.round(n.distance_m).toLocaleString() + " " + T.m : "");
+      // The answer says it in the user's language, with the nearest cell and its distance.
+      message.textContent = data.error.message;
     } else {
-      message.textContent = T.failed + ": " + ((data.error && data.error.message) || response.status);
+      message.textContent = window.gridwatchLabelled(
+        T.failed, (data.error && data.error.message) || response.status);
     }
     reveal(message);
   }
@@ -170,7 +170,8 @@
       results.replaceChildren();
       searchBox.hidden = false;
       if (!r.response.ok) {
-        message.textContent = T.failed + ": " + ((r.data.error && r.data.error.message) || r.response.status);
+        message.textContent = window.gridwatchLabelled(
+          T.failed, (r.data.error && r.data.error.message) || r.response.status);
       } else if (!found.length && !(r.data.outside && r.data.outside.count)) {
         message.textContent = T.noResults;
       } else {
