@@ -318,3 +318,46 @@ def test_a_vertex_dropped_onto_another_is_repaired_not_refused(session, world):
     assert redraw.check(session, proposal).findings == []
     # The triangle the outline no longer holds goes to the neighbour along that edge.
     assert shapely.covers(proposal.geometries["S1-02"], shapely.Point(116.04, 38.405))
+
+
+@pytest.fixture
+def kathmandu(connection, database_url):
+    """The app as a bureau in Kathmandu (UTC+05:45) runs it: dates typed there mean its day."""
+    from contextlib import nullcontext
+
+    from sqlalchemy.orm import sessionmaker
+
+    from app import create_app
+    from tests.conftest import TEST_SECRET_KEY
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
+                      "SECRET_KEY": TEST_SECRET_KEY, "WTF_CSRF_ENABLED": False,
+                      "BABEL_DEFAULT_TIMEZONE": "Asia/Kathmandu"})
+    app.extensions["gridwatch.sessions"] = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    app.extensions["gridwatch.reader"] = lambda: nullcontext(
+        connection.connection.driver_connection)
+    yield app
+    app.extensions["gridwatch.engine"].dispose()
+
+
+def test_the_editor_dates_a_change_in_the_bureaus_zone(kathmandu, session, world):
+    from zoneinfo import ZoneInfo
+
+    from tests.factories import login
+
+    client = kathmandu.test_client()
+    login(client, "s1-manager")
+    assert "Asia/Kathmandu, UTC+05:45" in client.get("/grid/S1/edit?lang=en").get_data(
+        as_text=True)
+    tomorrow = dt.datetime.now(ZoneInfo("Asia/Kathmandu")).date() + dt.timedelta(days=1)
+    done = client.post("/api/v1/grid/S1/commit?lang=en", json={
+        "outlines": {"S1-01": json.loads(shapely.to_geojson(
+            west_with(vertex_at_shared_edge=(116.06, 38.45))))},
+        "comment": "from tomorrow", "valid_from": tomorrow.isoformat()})
+    assert done.status_code == 201, done.get_json()
+    midnight = dt.datetime.combine(tomorrow, dt.time(0), ZoneInfo("Asia/Kathmandu"))
+    assert session.execute(text("SELECT valid_from FROM grid_change WHERE id = :i"),
+                           {"i": done.get_json()["change"]}).scalar() == midnight
+    assert done.get_json()["valid_from"] == midnight.isoformat()
+    assert "(Asia/Kathmandu, UTC+05:45)" in done.get_json()["message"]

@@ -269,6 +269,9 @@ def test_an_outline_edit_validates_as_exactly_the_move_made(page, live_url, db):
     shade = page.locator("path[fill='#111'][fill-opacity='0.35']").bounding_box()
     assert math.dist((shade["x"] + shade["width"] / 2, shade["y"] + shade["height"] / 2),
                      start) < 80 and shade["width"] < 150 and shade["height"] < 150
+    page.mouse.move(300, 700)  # over the panel: scroll down to the checks and the effect
+    page.mouse.wheel(0, 450)
+    page.wait_for_timeout(300)
     screenshot(page, "grid-editor-reshape.png")
     # Dated today in the bureau's zone, whatever the browser's or the server's clock says.
     label = page.inner_text("#valid-from-note")
@@ -351,6 +354,7 @@ def test_wrong_uploads_each_get_one_message_then_a_right_one_commits(page, live_
     page.on("pageerror", lambda error: script_errors.append(str(error)))
     open_editor(page, live_url, lang)
     no_changes = page.inner_text("#findings")
+    page.click("#upload-card summary")
     cell = geometry(db, f"{GRID}-03")
     table = tmp_path / "企业名录.csv"
     table.write_text("企业管理编码,企业名称,经度,纬度\nHJ99999,测试厂,116.12,38.37\n",
@@ -377,6 +381,7 @@ def test_wrong_uploads_each_get_one_message_then_a_right_one_commits(page, live_
     # Start over and upload new boundaries: a village handed from -03 to -05.
     page.click("#reset")
     page.wait_for_selector("body[data-editor='ready']", state="attached", timeout=20000)
+    assert page.inner_text("#upload-result") == ""
     village = border_village(db, f"{GRID}-03", f"{GRID}-05")
     with db.connect() as conn:
         vgeom = shapely.from_wkb(bytes(conn.execute(text(
