@@ -12,7 +12,7 @@ from flask_login import current_user
 from app.auth import bearer_token, login_required, zone
 from app.db import get_session, reader
 from app.errors import not_found, outside_every_cell
-from app.mappage import build_map, layer_query, map_parts
+from app.mappage import build_map, city_bounds, layer_query, map_parts
 from app.security import STATIC_HEADERS
 from app.ratelimit import rate_limited
 from gis.crs import folium_bounds
@@ -137,8 +137,10 @@ def page():
     # Cells are drawn for orientation only: a tap anywhere is a lookup, not a popup.
     m = build_map(layer_query({}), {}, layer_ids=("grids", "cells"), refresh=False,
                   interactive=False)
-    # The first view: the places of the user's roles (an inspector's own cell), else the city.
+    # The first view: the places of the user's roles (an inspector's own cell), else the city;
+    # always fitted, so a view remembered elsewhere never opens this page.
     home = places_extent(get_session(), [g.place_code for g in current_user.grants
                                          if g.place_code])
-    return render_template("lookup/page.html", home=home and folium_bounds(home),
+    return render_template("lookup/page.html",
+                           home=folium_bounds(home) if home else city_bounds(),
                            enterprise=args["enterprise"], **map_parts(m))

@@ -374,8 +374,9 @@
     },
 
     viewKey: function () {
-      // One remembered view per place: choosing another place fits that place instead.
-      return "gridwatch.view." + (GW.filters.cell || "");
+      // One remembered view per page and place: choosing another place fits that place
+      // instead, and the lookup's view (zoomed on one spot) never becomes the wall's.
+      return "gridwatch.view." + window.location.pathname + "." + (GW.filters.cell || "");
     },
 
     saveView: function () {

@@ -292,3 +292,23 @@ def test_the_card_shows_the_boundary_date_in_the_bureaus_zone(desk, live_url):
     open_lookup(desk, live_url)
     desk.mouse.click(*spot_on_screen(desk, *SPOT))
     assert re.search(r"\d{4}-\d{2}-\d{2} – ", wait_answer(desk))
+
+
+def test_a_view_left_on_the_wall_does_not_open_the_lookup(desk, live_url):
+    sign_in(desk, live_url, "leader", "demo-leader-2026", "/map?lang=zh_Hans_CN")
+    desk.wait_for_selector("body[data-drawn='true']", state="attached", timeout=30000)
+    box = desk.locator(".map-area .folium-map").bounding_box()
+    corner = (box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.9)
+    desk.mouse.move(*corner)
+    for _ in range(3):
+        desk.mouse.wheel(0, -300)
+        desk.wait_for_timeout(300)
+    desk.goto(live_url + "/lookup")
+    desk.wait_for_selector("body[data-drawn='true']", state="attached", timeout=30000)
+    # The leader's place is the city: the whole of it in view, whatever the wall was showing.
+    south, west, north, east = live("""
+        SELECT ST_YMin(geom), ST_XMin(geom), ST_YMax(geom), ST_XMax(geom)
+        FROM cell_current WHERE level = 1""")
+    view = desk.evaluate("GridWatchMap.map.getBounds().toBBoxString()").split(",")
+    w, s, e, n = map(float, view)
+    assert w <= west and s <= south and e >= east and n >= north
