@@ -83,3 +83,24 @@ def test_the_change_page_and_the_history_page(client, session, world):
     assert f"/grid/changes/{change}" in page
     login(client, "s2-manager")
     assert client.get(f"/grid/changes/{change}").status_code in (403, 404)
+
+
+def test_the_editor_history_and_change_pages_are_chinese_in_chinese(client, session, world):
+    import json
+    import re
+
+    from tests.factories import login
+    from tests.test_i18n import english_words
+
+    change = move(session, "130984100001", "S1-02", "移交村1")
+    session.execute(text("UPDATE cell SET name = '网格' || code"))  # names are data, as people's
+    login(client, "s1-manager")
+    for path in ("/grid/S1/edit", "/cells/S1-01/history", f"/grid/changes/{change}"):
+        html = client.get(path + "?lang=zh_Hans_CN").get_data(as_text=True)
+        assert english_words(html) - {"GCJ", "WGS", "GPS", "Shapefile", "GeoPackage", "UTC",
+                                      "Asia", "Shanghai", "zip", "geojson", "gpkg",
+                                      "code"} == set(), path
+    editor = client.get("/grid/S1/edit?lang=zh_Hans_CN").get_data(as_text=True)
+    config = json.loads(re.search(r'id="editor-config">(.*?)</script>', editor, re.S).group(1))
+    texts = " ".join(config["texts"].values())
+    assert re.findall(r"[A-Za-z]{3,}", re.sub(r"\{\w+\}", "", texts)) == []
