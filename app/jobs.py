@@ -10,9 +10,9 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, url_for
 from flask.cli import AppGroup
 from flask_login import current_user
 
-from app.auth import login_required
+from app.auth import login_required, zone
 from app.db import get_session
-from gis import jobs, policy
+from gis import dates, jobs, policy
 from gis.validation import ValidationError
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
@@ -46,10 +46,11 @@ def show(job_id: int):
     if job is None or not policy.can_see_job(current_user.grants, current_user.id,
                                              job["user_id"]):
         abort(404)
+    # Times with the bureau's offset, as every date people read (gis/dates.py).
     body = {"job": job["id"], "kind": job["kind"], "status": job["status"],
-            "file_name": job["file_name"], "created_at": job["created_at"].isoformat(),
-            "started_at": job["started_at"] and job["started_at"].isoformat(),
-            "finished_at": job["finished_at"] and job["finished_at"].isoformat(),
+            "file_name": job["file_name"],
+            **{k: dates.isoformat(job[k], zone()) for k in ("created_at", "started_at",
+                                                             "finished_at")},
             "attempts": job["attempts"]}
     if job["status"] == "done":
         body["result"] = job["result"]
@@ -103,7 +104,8 @@ def jobs_list(status, limit):
                 else (j["error"] or "")
             click.echo("\t".join(str(v) for v in (
                 j["id"], j["kind"], j["status"], j["username"] or "", j["file_name"] or "",
-                j["created_at"].isoformat(timespec="seconds"), j["attempts"],
+                dates.local(j["created_at"], zone()).isoformat(timespec="seconds"),
+                j["attempts"],
                 outcome.replace("\n", " ")[:300])))
 
 

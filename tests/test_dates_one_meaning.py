@@ -199,3 +199,17 @@ def test_the_exported_boundaries_say_when_they_began_in_the_bureaus_zone(changed
     [s1] = [f["properties"] for f in json.loads(path.read_text())["features"]
             if f["properties"]["code"] == "S1-01"]
     assert s1["valid_from"] == "2026-03-02T02:00:00+08:00"
+
+
+def test_a_background_jobs_times_are_given_with_the_bureaus_offset(client, session, runner):
+    from gis import jobs
+
+    small_world(session)
+    admin_id = session.execute(text("SELECT id FROM app_user WHERE username = 'admin'")).scalar()
+    job = jobs.enqueue(session, "enterprise_import", {"kind": "csv"}, file=b"x",
+                       file_name="big.csv", user_id=admin_id, username="admin")
+    login(client, "admin")
+    answer = client.get(f"/api/v1/jobs/{job}").get_json()
+    assert answer["created_at"].endswith("+08:00") and answer["finished_at"] is None
+    listed = runner.invoke(args=["jobs", "list"])
+    assert f"{job}\tenterprise_import" in listed.output and "+08:00\t" in listed.output
