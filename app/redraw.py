@@ -264,6 +264,10 @@ def file_problem_text(exc: BoundaryFileError, example: str) -> str:
             bounds=p["bounds"]),
         "not_in_grid": lambda: _("%(codes)s: not cells of grid %(grid)s.", codes=p["codes"],
                                  grid=p["grid"]),
+        "gcj02": lambda: _(
+            "The coordinates lie about %(offset)s m off the cells' boundaries, the way GCJ-02 "
+            "coordinates from Chinese map apps (Amap, Tencent) do: choose “GCJ-02” under "
+            "Coordinates and upload it again.", offset=p["offset"]),
         "outside_grid": lambda: _(
             "Features %(features)s (%(codes)s) lie mostly outside grid %(grid)s: boundaries "
             "of another grid, or coordinates of another system (GCJ-02 from Amap or "

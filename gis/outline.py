@@ -29,10 +29,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.crs import transform_geometry_gcj02_to_wgs84
 from gis.errors import FileFormatError
 from gis.files import (BoundaryFileError, VectorRefused, check_codes, check_place,
                        check_polygons, list_briefly, polygon_problem, read_vector,
@@ -336,10 +338,43 @@ def boundaries_from_file(session: Session, parent_code: str, path, *, name: str 
             "boundaries of another grid, or another coordinate system (GCJ-02?)",
             features=list_briefly(away), codes=list_briefly(codes[n - 1] for n in away),
             grid=parent_code)
+    if crs is None:
+        _check_not_gcj02(session, parent_code, codes, list(frame.geometry))
     out = {}
     for code, geom in zip(codes, frame.geometry):
         out[code], _problem, _note = polygon_problem(geom, make_valid=False, keep_invalid=True)
     return out
+
+
+# Coordinates from Chinese map apps (Amap, Tencent) are GCJ-02: WGS-84 moved a few hundred
+# metres, the same way at every vertex. A file whose vertices lie typically this far from
+# the stored boundaries, but on them once converted from GCJ-02, is such a file.
+_GCJ02_OFF_M, _GCJ02_ON_M = 50.0, 5.0
+
+
+def _median_offset_m(geometries: list, outlines: list) -> float:
+    """The median distance (metres, about) of the vertices of ``geometries`` from the
+    boundaries of ``outlines``, pair by pair."""
+    distances = [shapely.distance(shapely.points(shapely.get_coordinates(g)),
+                                  shapely.boundary(o))
+                 for g, o in zip(geometries, outlines)]
+    return float(np.median(np.concatenate(distances))) * _METRES_PER_DEGREE_OF_LATITUDE
+
+
+def _check_not_gcj02(session: Session, parent_code: str, codes: list, geometries: list):
+    stored = dict(session.execute(text("""
+        SELECT code, ST_AsBinary(geom) FROM cell_current WHERE code = ANY(:codes)"""),
+        {"codes": codes}).all())
+    outlines = [shapely.from_wkb(bytes(stored[c])) for c in codes]
+    offset = _median_offset_m(geometries, outlines)
+    if offset <= _GCJ02_OFF_M:
+        return
+    converted = [transform_geometry_gcj02_to_wgs84(g) for g in geometries]
+    if _median_offset_m(converted, outlines) < _GCJ02_ON_M:
+        raise BoundaryFileError(
+            "gcj02", f"the coordinates lie about {offset:.0f} m off the cells' boundaries, the "
+            "way GCJ-02 coordinates of Chinese map apps do: choose GCJ-02 as the coordinates",
+            offset=f"{offset:.0f}")
 
 
 def changed_area(session: Session, proposal):

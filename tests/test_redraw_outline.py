@@ -4,6 +4,7 @@ file's boundaries are snapped but never moved for it."""
 import datetime as dt
 import json
 
+import numpy as np
 import pytest
 import shapely
 from sqlalchemy import text
@@ -361,3 +362,45 @@ def test_the_editor_dates_a_change_in_the_bureaus_zone(kathmandu, session, world
                            {"i": done.get_json()["change"]}).scalar() == midnight
     assert done.get_json()["valid_from"] == midnight.isoformat()
     assert "(Asia/Kathmandu, UTC+05:45)" in done.get_json()["message"]
+
+
+def test_gcj02_coordinates_are_recognised_and_converted_when_chosen(client, world):
+    from gis.crs import wgs84_to_gcj02
+    from tests.factories import login
+
+    login(client, "s1-manager")
+
+    def to_gcj02(xy):
+        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
+
+    shifted = collection(({"code": "S1-01"}, shapely.transform(west_with(), to_gcj02)))
+    message = refusal(upload(client, "amap.geojson", shifted))
+    assert "m off the cells' boundaries" in message and "GCJ-02" in message
+    read = upload(client, "amap.geojson", shifted, crs="gcj02")
+    assert read.status_code == 200
+    body = {"geometries": read.get_json()["geometries"]}
+    preview = client.post("/api/v1/grid/S1/preview", json=body).get_json()
+    assert preview["validation"]["ok"] and preview["changed_area"] is None
+
+
+def test_a_zipped_shapefile_and_a_geopackage_are_read(client, world, tmp_path):
+    import zipfile
+
+    import geopandas as gpd
+
+    from tests.factories import login
+
+    login(client, "s1-manager")
+    frame = gpd.GeoDataFrame({"code": ["S1-01"]}, geometry=[west_with()], crs=4326)
+    frame.to_file(tmp_path / "cells.gpkg")
+    frame.to_file(tmp_path / "cells.shp")
+    with zipfile.ZipFile(tmp_path / "cells.zip", "w") as zf:
+        for part in tmp_path.glob("cells.*"):
+            if part.suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+                zf.write(part, part.name)
+    for name in ("cells.gpkg", "cells.zip"):
+        read = upload(client, name, (tmp_path / name).read_bytes())
+        assert read.status_code == 200, read.get_json()
+        assert set(read.get_json()["geometries"]) == {"S1-01"}
+    assert "not a zip archive" in refusal(upload(client, "cells.zip", b"PK? no"))

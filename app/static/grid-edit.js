@@ -253,8 +253,11 @@
     document.getElementById("move-count").textContent = number.int.format(effect.moves.length);
     var moves = document.getElementById("moves");
     moves.replaceChildren.apply(moves, effect.moves.map(function (m) {
+      var marker = enterpriseMarkers[m.management_code];
+      var at = marker ? marker.marker.getLatLng() : null;
       var item = el("li", {}, [m.name + " (" + fill(T.grade, {grade: m.grade}) + "): " +
-                               labelOf(m.from_cell) + " → " + labelOf(m.to_cell)]);
+                               labelOf(m.from_cell) + " → " + labelOf(m.to_cell),
+                               at ? " " : null, at ? focusButton({lat: at.lat, lon: at.lng}) : null]);
       item.dataset.enterprise = m.management_code;
       return item;
     }));
