@@ -10,7 +10,7 @@ import datetime as dt
 
 import folium
 from branca.element import MacroElement
-from flask import current_app, url_for
+from flask import current_app, g, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from folium.elements import JSCSSMixin
@@ -83,8 +83,11 @@ def _window(args: dict) -> Window:
 
 
 def visible() -> list[int] | None:
-    """Cells this user may see; None for everything (the rule: gis.policy.readable_places)."""
-    return policy.visible_cells(get_session(), current_user.grants)
+    """Cells this user may see; None for everything (the rule: gis.policy.readable_places).
+    Asked once per request: the wall's layers, figures and filters all need it."""
+    if "visible_cells" not in g:
+        g.visible_cells = policy.visible_cells(get_session(), current_user.grants)
+    return g.visible_cells
 
 
 def map_parts(m: folium.Map) -> dict:

@@ -199,7 +199,9 @@ def cell_card(code: str):
     drill = {k: args[k] for k in ("days", "from", "to") if args.get(k)}
     return render_template("map/card.html", cell=cell, townships=townships,
                            enterprises=enterprises, drill={**drill, "cell": code},
-                           editor=editor_link(code))
+                           # The editor redraws territorial grids (professional ones are
+                           # imported): a link only to what it can do.
+                           editor=editor_link(code) if cell["kind"] == "territorial" else None)
 
 
 @bp.get("/enterprises")
