@@ -511,9 +511,15 @@ def _spot_checks(session, enterprises, rng, today):
     for k, e in enumerate(rng.sample(enterprises, 13)):
         rows.append({"e": e["id"], "d": today - dt.timedelta(days=rng.randrange(365)),
                      "l": "national" if k < 4 else "provincial", "b": 1, "p": 0 if k == 5 else 1})
-    session.execute(text("""
-        INSERT INTO spot_check (enterprise_id, checked_on, kind, level, batches, passed)
-        VALUES (:e, :d, 'spot_check', :l, :b, :p)"""), rows)
+    session.execute(text(f"""
+        INSERT INTO spot_check (enterprise_id, checked_on, kind, level, batches, passed,
+                                product)
+        SELECT :e, :d, 'spot_check', :l, :b, :p, {SAMPLED_PRODUCT}"""), rows)
+
+
+# What a test sampled: the first of the enterprise's own products.
+SAMPLED_PRODUCT = ("(SELECT nullif(split_part(e.products, '、', 1), '') FROM enterprise e "
+                   "WHERE e.id = :e)")
 
 
 def _periodic_testing(session, enterprises, rng, today):
@@ -526,9 +532,10 @@ def _periodic_testing(session, enterprises, rng, today):
     failing = set(rng.sample(range(len(sizes)), failed))
     rows = [{"e": rng.choice(tested)["id"], "d": today - dt.timedelta(days=rng.randrange(365)),
              "b": size, "p": size - (1 if i in failing else 0)} for i, size in enumerate(sizes)]
-    session.execute(text("""
-        INSERT INTO spot_check (enterprise_id, checked_on, kind, level, batches, passed)
-        VALUES (:e, :d, 'periodic', 'city', :b, :p)"""), rows)
+    session.execute(text(f"""
+        INSERT INTO spot_check (enterprise_id, checked_on, kind, level, batches, passed,
+                                product)
+        SELECT :e, :d, 'periodic', 'city', :b, :p, {SAMPLED_PRODUCT}"""), rows)
 
 
 def _cases(session, enterprises, rng, today):
