@@ -233,6 +233,6 @@ def records(kind: str):
                                today=query.today, limit=PAGE_SIZE,
                                offset=(args["page"] - 1) * PAGE_SIZE)
     return render_template("map/records.html", kind=kind, rows=rows, totals=totals, args=args,
-                           window=query.window,
+                           window=query.window, places=places(get_session(), visible()),
                            place=place_name(get_session(), args["cell"], visible()),
                            pages=(totals["rows"] + PAGE_SIZE - 1) // PAGE_SIZE)

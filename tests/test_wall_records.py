@@ -160,3 +160,16 @@ def test_the_big_screen_wall_refreshes_at_its_own_interval(app, client, world):
     login(client, "admin")
     assert '"refreshSeconds": 45' in client.get("/map?wall=1").get_data(as_text=True)
     assert '"refreshSeconds": 600' in client.get("/map").get_data(as_text=True)
+
+
+def test_a_list_page_changes_its_place_and_period_in_its_own_form(client, world):
+    login(client, "admin")
+    html = client.get("/records/cases?days=90").get_data(as_text=True)
+    assert 'id="record-filter"' in html and '<option value="S1"' in html
+    since = (TODAY - dt.timedelta(days=365)).isoformat()
+    html = client.get(f"/records/cases?cell=&from={since}&to={TODAY.isoformat()}"
+                      ).get_data(as_text=True)
+    assert 'id="record-total">2<' in html
+    html = client.get(f"/records/cases?cell=S2&from={since}&to={TODAY.isoformat()}"
+                      ).get_data(as_text=True)
+    assert 'id="record-total">1<' in html and "A2" in html
