@@ -145,7 +145,14 @@ def test_outside_ones_area_the_page_answers_as_a_code_that_does_not_exist(client
     outside = client.get("/enterprises/E1")
     missing = client.get("/enterprises/E0")
     assert outside.status_code == missing.status_code == 404
-    assert outside.get_data(as_text=True).replace("E1", "E0") == missing.get_data(as_text=True)
+
+    def page(response, code):
+        # The form tokens differ from response to response (they carry the second).
+        html = re.sub(r'(csrf[-_]token" (?:content|value)=")[^"]*', r"\1", response.get_data(
+            as_text=True))
+        return html.replace(code, "CODE")
+
+    assert page(outside, "E1") == page(missing, "E0")
     assert "赵建" not in outside.get_data(as_text=True)
     assert client.get("/enterprises/E2").status_code == 200
 
