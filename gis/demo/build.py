@@ -182,6 +182,8 @@ DEMO_USERS = [  # username, password, role, place (None: the city or placeless),
     ("admin", "demo-admin-2026", "admin", None, "演示管理员"),
     ("leader", "demo-leader-2026", "leader", CITY_CODE, "演示领导"),
     ("manager", "demo-manager-2026", "grid_manager", f"{CITY_CODE}-Z01", "演示网格管理员"),
+    # At the city: redraws the stations' grids (gis/redraw_level2.py) and every cell.
+    ("citymanager", "demo-citymanager-2026", "grid_manager", CITY_CODE, "演示市级网格管理员"),
     ("inspector", "demo-inspector-2026", "inspector", f"{CITY_CODE}-Z01-01", "演示巡查员"),
 ]
 

@@ -16,22 +16,14 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 CITY = "130984"
-USER, PASSWORD = "citymanager", "demo-citymanager-2026"
+USER, PASSWORD = "citymanager", "demo-citymanager-2026"  # the demo's grid manager at the city
 _moved: list[str] = []  # villages moved by earlier tests of this module
-
-
-def _city_manager(session):
-    from gis.users import create_user
-
-    create_user(session, USER, PASSWORD, role="grid_manager", place=CITY,
-                display_name="市级网格管理员")
 
 
 @pytest.fixture(scope="module")
 def city(database_url):
-    """The demo city, served from a database of its own (these tests move station borders),
-    with a grid manager at the city."""
-    for base, db_url in serve_demo("_level2", _city_manager):
+    """The demo city, served from a database of its own: these tests move station borders."""
+    for base, db_url in serve_demo("_level2"):
         engine = create_engine(db_url)
         yield base, engine
         engine.dispose()
