@@ -11,7 +11,7 @@
   // Ten stations, ten colours told apart (Okabe-Ito, then two more); the same colour marks a
   // grid's outline and its villages.
   var palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
-                 "#F0E442", "#882255", "#44AA99", "#777777"];
+                 "#F0E442", "#882255", "#44AA99", "#332288"];
   var gridColour = {}, gridOf = {}, cellName = {};
   C.grids.forEach(function (g, i) {
     gridColour[g.code] = palette[i % palette.length];
