@@ -21,9 +21,9 @@ Two ways a new boundary reaches a proposal, and what each means:
 Why 0.5 m: ten times the largest rounding a browser or file introduces (6 decimals ≈ 0.11 m of
 latitude, so ≤ 0.06 m per coordinate) and fifty times the stored precision (1e-7° ≈ 1 cm),
 yet half the accuracy of the 1:10,000 village boundaries cells are built from (about 1 m) and
-below one screen pixel at the editor's closest zoom: nothing a person moves on purpose is that
-small. The snap distance is converted to degrees of latitude, so it is never more than
-``SNAP_TOLERANCE_M`` in any direction (a degree of longitude is shorter).
+about one screen pixel at the editor's closest zoom (0.47 m at zoom 18 here): nothing a person
+moves on purpose is that small. The snap distance is converted to degrees of latitude, so it
+is never more than ``SNAP_TOLERANCE_M`` in any direction (a degree of longitude is shorter).
 """
 from __future__ import annotations
 
@@ -292,7 +292,8 @@ def boundaries_from_file(session: Session, parent_code: str, path, *, name: str 
     """The boundaries a file gives for cells of the grid ``parent_code``: code -> MultiPolygon
     (lon/lat; an invalid one kept for validation to show). Anything wrong with the file as a
     whole is one ``gis.files.BoundaryFileError`` saying what: not a boundary file, no cell
-    codes, not polygons, coordinates swapped or elsewhere, cells of another grid."""
+    codes, not polygons, coordinates swapped or elsewhere, cells of another grid, GCJ-02
+    coordinates read as WGS-84 (``crs="gcj02"`` converts them)."""
     name = name or Path(path).name
     sniff_boundary_file(path, name)
     try:
