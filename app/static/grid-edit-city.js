@@ -165,8 +165,8 @@
     }));
   }
 
-  // Before→after, without spaces: the tables are narrow.
-  function tight(a, b) { return a + "→" + b; }
+  // Before→after, without spaces: the tables are narrow (and may break after the arrow).
+  function tight(a, b) { return a + "→\u200b" + b; }
   function fixed(x, digits) { return x === null || x === undefined ? "–" : Number(x).toFixed(digits); }
   function percent(x) {
     return x === null || x === undefined ? "–" : (x > 0 ? "+" : "") + Math.round(x * 100) + "%";

@@ -97,9 +97,9 @@ def test_the_city_manager_moves_a_village_to_another_station(browser, city, lang
                                      "en": "Move the selection to this cell"}[lang]).click()
     assert wait_preview(page) == "valid", page.inner_text("#findings")
     # The effect on both stations: one village fewer, one more, and who moves.
-    source = page.inner_text(f"#station-effect tr[data-grid='{village.grid}']").split("\t")
-    target = page.inner_text(f"#station-effect tr[data-grid='{village.target_grid}']").split(
-        "\t")
+    source, target = (page.inner_text(f"#station-effect tr[data-grid='{grid}']")
+                      .replace("\u200b", "").split("\t")
+                      for grid in (village.grid, village.target_grid))
     before, after = (int(x) for x in source[1].split("→"))
     assert after == before - 1
     before, after = (int(x) for x in target[1].split("→"))
