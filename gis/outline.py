@@ -316,9 +316,14 @@ def boundaries_from_file(session: Session, parent_code: str, path, *, name: str 
     if city is not None:
         check_place(frame, (city.x0, city.y0, city.x1, city.y1), city.name)
     codes = [str(c).strip() for c in frame[code_field]]
+    # A city's editor redraws its stations' grids and, in the same change, their cells
+    # (gis/redraw_level2.py).
     children = set(session.execute(text("""
         SELECT c.code FROM cell_current c JOIN cell p ON p.id = c.parent_id
-        WHERE p.code = :p AND c.retired_at IS NULL"""), {"p": parent_code}).scalars())
+        WHERE c.retired_at IS NULL AND (p.code = :p OR (
+              c.level = 3 AND c.kind = 'territorial' AND p.parent_id = (
+                  SELECT id FROM cell WHERE code = :p AND level = 1)))"""),
+        {"p": parent_code}).scalars())
     strangers = [c for c in codes if c not in children]
     if strangers:
         raise BoundaryFileError(

@@ -531,6 +531,16 @@ def test_boundaries_uploaded_to_the_city_editor_are_read_and_previewed(client, w
     body = client.post("/api/v1/grid/C/preview", json={
         "geometries": geometries, "moves": {V32: "S2-01"}}).get_json()
     assert body["validation"]["ok"], body["validation"]
+    # Both levels in one file: the cells along the new edge redrawn with it.
+    path = _file(tmp_path, "both.geojson", {
+        "S1": box(116.0, 116.095), "S2": box(116.095, 116.2),
+        "S1-02": box(116.05, 116.095), "S2-01": box(116.095, 116.2)})
+    with open(path, "rb") as f:
+        read = client.post("/api/v1/grid/C/boundaries", data={"file": (f, "both.geojson")})
+    assert sorted(read.get_json()["geometries"]) == ["S1", "S1-02", "S2", "S2-01"]
+    body = client.post("/api/v1/grid/C/preview", json={
+        "geometries": read.get_json()["geometries"]}).get_json()
+    assert body["validation"]["ok"], body["validation"]
 
 
 def test_an_edge_with_rounded_coordinates_snaps_to_the_villages_it_follows(
