@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template
 from sqlalchemy import text
 
-from app.auth import login_required
+from app.auth import login_required, zone
 from app.db import get_session
 from app.mappage import visible
 from gis.figures import city_figures
@@ -18,7 +18,8 @@ bp = Blueprint("main", __name__)
 def index():
     # The user's area, as on the wall: the figures drill down to lists that show only it.
     cells = visible()
-    return render_template("main/index.html", figures=city_figures(get_session(), cells),
+    figures = city_figures(get_session(), cells, zone=zone())
+    return render_template("main/index.html", figures=figures,
                            place=place_name(get_session(), None, cells))
 
 

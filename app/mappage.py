@@ -22,7 +22,7 @@ from app.auth import zone
 from app.db import get_session
 from app.errors import not_found
 from gis import policy
-from gis.dates import parse_datetime
+from gis.dates import parse_datetime, today
 from gis.wall import Window, place_cells
 from gis.validation import ValidationError
 from layers import REGISTRY, Layer, LayerQuery
@@ -75,11 +75,11 @@ class Configure(MacroElement):
 def _window(args: dict) -> Window:
     if args.get("from") or args.get("to"):
         start = args.get("from") or dt.date(2000, 1, 1)
-        end = args.get("to") or dt.date.today()
+        end = args.get("to") or today(zone())
         if end < start:
             raise ValidationError("to", "before from", "before", other="from")
-        return Window(start, end)
-    return Window.last(args.get("days") or DEFAULT_DAYS)
+        return Window(start, end, zone())
+    return Window.last(args.get("days") or DEFAULT_DAYS, zone=zone())
 
 
 def visible() -> list[int] | None:
@@ -110,7 +110,7 @@ def layer_query(args: dict) -> LayerQuery:
         cells = place_cells(get_session(), visible(), args.get("cell"))
     except LookupError:
         not_found("cell", args.get("cell"))
-    return LayerQuery(cells=cells, window=_window(args), today=dt.date.today(), at=at,
+    return LayerQuery(cells=cells, window=_window(args), today=today(zone()), at=at,
                       params={k: v for k, v in args.items() if v is not None})
 
 

@@ -31,12 +31,12 @@ SELECT
 
 
 def city_figures(session: Session, cells: list[int] | None = None,
-                 today: dt.date | None = None) -> dict:
+                 today: dt.date | None = None, zone: str = "UTC") -> dict:
     """The overview's figures for the cells ``cells`` (None: the whole city): the wall's
     figures over the last ``OVERVIEW_DAYS`` days (``cases_yoy`` is the change on the same
     days a year before, 同比), and the grid's structure."""
-    today = today or dt.date.today()
-    window = Window.last(OVERVIEW_DAYS, today)
+    window = Window.last(OVERVIEW_DAYS, today, zone)
+    today = window.end
     figures = dict(session.execute(text(STRUCTURE_SQL)).one()._mapping)
     figures.update(map_figures(session, cells=cells, window=window, today=today))
     figures["cases_yoy"] = figures["cases_change"]

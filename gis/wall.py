@@ -16,20 +16,24 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import dates
 from gis.geojson import feature_collection_sql
 
 
 @dataclass(frozen=True)
 class Window:
-    """A closed date range [start, end] for complaints and inspections."""
+    """A closed range of local days [start, end] for complaints and inspections. ``zone``
+    is the bureau's time zone: a complaint's timestamp counts on the day it was in the
+    bureau (one received at 23:30 in Hejian is that day's, not the next UTC day's)."""
 
     start: dt.date
     end: dt.date
+    zone: str = "UTC"
 
     @classmethod
-    def last(cls, days: int, today: dt.date | None = None) -> "Window":
-        today = today or dt.date.today()
-        return cls(today - dt.timedelta(days=days - 1), today)
+    def last(cls, days: int, today: dt.date | None = None, zone: str = "UTC") -> "Window":
+        today = today or dates.today(zone)
+        return cls(today - dt.timedelta(days=days - 1), today, zone)
 
 
 ENTERPRISES_CTE = """
@@ -101,7 +105,7 @@ RECORD_SOURCES = {
         WHERE r.opened_on BETWEEN :prev_start AND :prev_end""",
     # Complaints belong to the cell they were made in, not to an enterprise's cell.
     "complaints": """complaint r
-        WHERE r.received_at::date BETWEEN :start AND :end
+        WHERE (r.received_at AT TIME ZONE :zone)::date BETWEEN :start AND :end
           AND (CAST(:cells AS bigint[]) IS NULL OR r.cell_id = ANY(CAST(:cells AS bigint[])))""",
     # Open now, whenever received: the period does not apply.
     "open_complaints": """complaint r
@@ -113,7 +117,7 @@ RECORD_KINDS = tuple(k for k in RECORD_SOURCES if k != "cases_before")
 
 def _params(cells: list[int] | None, window: Window, today: dt.date) -> dict:
     return {"cells": cells, "today": today, "start": window.start, "end": window.end,
-            "bbox": None,
+            "zone": window.zone, "bbox": None,
             "prev_start": window.start - (window.end - window.start) - dt.timedelta(days=1),
             "prev_end": window.start - dt.timedelta(days=1)}
 
@@ -280,7 +284,7 @@ per_cell AS (
 ),
 complaints AS (
     SELECT cell_id, count(*) AS complaints FROM complaint
-    WHERE received_at::date BETWEEN :start AND :end GROUP BY cell_id
+    WHERE (received_at AT TIME ZONE :zone)::date BETWEEN :start AND :end GROUP BY cell_id
 ),
 spot AS (
     SELECT s.cell_id, sum(k.batches) AS batches, sum(k.passed) AS passed
@@ -325,7 +329,8 @@ def cell_rows(session: Session, *, cells: list[int] | None, window: Window, toda
     at = at or dt.datetime.now(dt.timezone.utc)
     rows = session.execute(text(CELL_FIGURES_SQL), {
         "cells": cells, "today": today, "start": window.start, "end": window.end,
-        "at": at, "levels": list(levels), "kind": kind, "specialty": specialty, "code": code,
+        "zone": window.zone, "at": at, "levels": list(levels), "kind": kind,
+        "specialty": specialty, "code": code,
         "bbox": None}).all()
     out = []
     for r in rows:

@@ -11,9 +11,10 @@ def query(session, q: LayerQuery) -> str:
         SELECT k.geom, k.id AS sort,
                json_build_object('number', k.number, 'status', k.status) AS props
         FROM complaint k
-        WHERE k.received_at::date BETWEEN :start AND :end
+        WHERE (k.received_at AT TIME ZONE :zone)::date BETWEEN :start AND :end
           AND (CAST(:cells AS bigint[]) IS NULL OR k.cell_id = ANY(CAST(:cells AS bigint[])))
-    """)), {"start": q.window.start, "end": q.window.end, "cells": q.cells}).scalar()
+    """)), {"start": q.window.start, "end": q.window.end, "zone": q.window.zone,
+          "cells": q.cells}).scalar()
 
 
 LAYER = register(Layer(

@@ -25,9 +25,10 @@ def query(session, q: LayerQuery) -> dict:
                      levels=(3,))
     points = np.array(session.execute(text("""
         SELECT ST_X(geom), ST_Y(geom) FROM complaint
-        WHERE received_at::date BETWEEN :start AND :end
+        WHERE (received_at AT TIME ZONE :zone)::date BETWEEN :start AND :end
           AND (CAST(:cells AS bigint[]) IS NULL OR cell_id = ANY(CAST(:cells AS bigint[])))
-    """), {"start": q.window.start, "end": q.window.end, "cells": q.cells}).all(),
+    """), {"start": q.window.start, "end": q.window.end, "zone": q.window.zone,
+          "cells": q.cells}).all(),
         dtype=float).reshape(-1, 2)
     if not rows:
         return feature_collection([], dict)
