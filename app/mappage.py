@@ -119,7 +119,7 @@ def layer_spec(layer: Layer, query: LayerQuery) -> dict:
     spec = {
         "id": layer.id, "title": _(layer.title), "render": layer.render,
         "url": url_for("mapwall.layer_geojson", layer_id=layer.id),
-        "style": layer.style, "label": layer.label, "card": layer.card,
+        "style": layer.style, "label": layer.label, "card": layer.card, "show": layer.show,
         "popup": [{"label": _(f.label), "prop": f.prop, "kind": f.kind} for f in layer.popup],
     }
     threshold = current_app.config["VECTOR_TILE_THRESHOLD"]
