@@ -189,7 +189,7 @@ def build(url: str, seed: int, n_cells: int, n_enterprises: int) -> None:
             people.append((pid, f"镇长{code[6:9]}", "13803171111", "测试镇人民政府", "乡镇长"))
             duties.append((pid, "government", "township_leader", None, town_ids[code],
                            VALID_FROM))
-        execute_values(cur, "INSERT INTO person (id, name, phone, unit, role) VALUES %s",
+        execute_values(cur, "INSERT INTO person (id, name, phone, unit, position) VALUES %s",
                        people, page_size=5000)
         execute_values(cur, """INSERT INTO responsibility (person_id, kind, role, cell_id,
                                    township_id, valid_from) VALUES %s""", duties, page_size=5000)

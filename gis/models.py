@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from gis.codes import CELL_CODE, MANAGEMENT_CODE
+from gis.codes import CELL_CODE, MANAGEMENT_CODE, PERSON_CODE
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -80,13 +80,37 @@ class Dated:
 
 
 class Person(Base):
+    """Someone who answers for something (the roster, gis/people.py): a cell's owner, a station
+    chief, a township leader, an enterprise's principal. ``code`` (人员编号) is the bureau's own
+    number for them: imports match on it, so re-importing a roster changes nothing. A person
+    is never deleted (answers about the past name them); one who left has ``active_to``."""
+
     __tablename__ = "person"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
-    phone: Mapped[str | None] = mapped_column(String(40))
+    # Where they work: a station, a township government, a department of the bureau, or the
+    # enterprise whose principal they are.
     unit: Mapped[str | None] = mapped_column(String(200))
-    role: Mapped[str | None] = mapped_column(String(100))
+    position: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    office_phone: Mapped[str | None] = mapped_column(String(40))
+    active_from: Mapped[dt.date | None] = mapped_column(Date)
+    active_to: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        # Person codes go into URLs and files like cell codes (gis/codes.py): the same alphabet.
+        CheckConstraint(f"code ~ '^{PERSON_CODE}$'", name="code_format"),
+        CheckConstraint("active_to IS NULL OR active_from IS NULL OR active_to >= active_from",
+                        name="active_period"),
+    )
 
 
 class Township(Base):
@@ -212,6 +236,32 @@ class CellVersion(Dated, Base):
     )
 
 
+class Handover(Base):
+    """One handover (交接): everything a person answered for at ``valid_from`` passed to
+    another person from then on, in one action, with a comment. ``summary`` keeps what moved
+    and the responsibility plates (明示牌) that named the old person, to be reprinted."""
+
+    __tablename__ = "handover"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    valid_from: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    from_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False,
+                                                index=True)
+    to_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False,
+                                              index=True)
+    comment: Mapped[str] = mapped_column(Text, nullable=False)
+    username: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+    __table_args__ = (
+        CheckConstraint("length(trim(comment)) > 0", name="comment_required"),
+        CheckConstraint("from_person_id <> to_person_id", name="two_people"),
+    )
+
+
 class Responsibility(Dated, Base):
     """Who answers for a cell, an enterprise or a township, in which of the three
     responsibilities (enterprise / department / government), over which period."""
@@ -225,6 +275,15 @@ class Responsibility(Dated, Base):
     cell_id: Mapped[int | None] = mapped_column(ForeignKey("cell.id"), index=True)
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
     township_id: Mapped[int | None] = mapped_column(ForeignKey("township.id"), index=True)
+
+    # Why it was assigned (a handover's comment), who assigned it and when; a handover's rows
+    # point back at it.
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    handover_id: Mapped[int | None] = mapped_column(ForeignKey("handover.id"), index=True)
 
     person: Mapped[Person] = relationship()
 
@@ -527,7 +586,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
     display_name: Mapped[str | None] = mapped_column(String(100))
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # The person this login is (gis/people.py): their inspections carry that name.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     locale: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     created_at: Mapped[dt.datetime] = mapped_column(

@@ -30,6 +30,8 @@ from gis.enterprises import EnterpriseRow, upsert_enterprises
 from gis.cells import CellRecord, upsert_cells
 
 CITY_CODE = "130984"
+# The demo staff's person codes (人员编号): 130984-RY001, 130984-RY002, ...
+STAFF_CODE_PREFIX = f"{CITY_CODE}-RY"
 # Level-3 territorial cells per station: 4 stations get 5, 6 get 4 (44 in all); with the
 # 3 professional grids' 3 cells each that makes the pilot city's 53.
 TERRITORIAL_CELLS = [5, 5, 5, 5, 4, 4, 4, 4, 4, 4]
@@ -345,10 +347,15 @@ def _add_responsibility(session, person_id, kind, role, start, end=None, **targe
 
 
 def _new_person(session, rng, unit, role) -> int:
+    """A member of the bureau's or a government's staff, numbered as a roster numbers them
+    (人员编号 130984-RY001, …) in the order they are made; the number takes no random draw."""
     name = _person_name(rng)
-    return session.execute(text(
-        "INSERT INTO person (name, phone, unit, role) VALUES (:n, :p, :u, :r) RETURNING id"),
-        {"n": name, "p": _phone(rng, f"{unit}{role}{name}"), "u": unit, "r": role}).scalar()
+    return session.execute(text("""
+        INSERT INTO person (code, name, phone, unit, position)
+        VALUES (:prefix || lpad((SELECT count(*) + 1 FROM person)::text, 3, '0'), :n, :p, :u, :r)
+        RETURNING id"""), {"prefix": STAFF_CODE_PREFIX, "n": name,
+                           "p": _phone(rng, f"{unit}{role}{name}"), "u": unit,
+                           "r": role}).scalar()
 
 
 def _people(session, rng, townships, stations, cells, start, today):
@@ -439,9 +446,11 @@ def _enterprises(session, villages, rng, nrng, n, start):
         "SELECT nextval(pg_get_serial_sequence('person', 'id')) FROM generate_series(1, :n)"),
         {"n": len(rows)}).scalars().all()
     cursor = session.connection().connection.cursor()
-    execute_values(cursor, "INSERT INTO person (id, name, phone, unit, role) VALUES %s", [
-        (pid, r.values["contact_name"], r.values["contact_phone"], r.values["name"],
-         "企业质量负责人") for pid, r in zip(person_ids, rows)], page_size=5000)
+    # An enterprise's principal is numbered after the enterprise (QY-HJ00001).
+    execute_values(cursor, "INSERT INTO person (id, code, name, phone, unit, position) VALUES %s",
+                   [(pid, f"QY-{r.management_code}", r.values["contact_name"],
+                     r.values["contact_phone"], r.values["name"], "企业质量负责人")
+                    for pid, r in zip(person_ids, rows)], page_size=5000)
     execute_values(cursor, """INSERT INTO responsibility (person_id, kind, role, enterprise_id,
                                                        valid_from) VALUES %s""", [
         (pid, "enterprise", "principal", ids[r.management_code], start)

@@ -65,7 +65,8 @@ BEGIN
                'code', c2.code, 'name', c2.name, 'level', c2.level, 'specialty', c2.specialty,
                'owner', coalesce(
                    (SELECT jsonb_build_object('role', 'owner', 'responsibility', 'department',
-                               'name', p.name, 'phone', p.phone, 'unit', p.unit)
+                               'code', p.code, 'name', p.name, 'phone', p.phone,
+                               'unit', p.unit)
                     FROM responsibility x JOIN person p ON p.id = x.person_id
                     WHERE x.cell_id = c2.id AND x.role = 'owner' AND x.valid @> p_at
                     LIMIT 1),
@@ -104,7 +105,8 @@ BEGIN
             station_cell := r.id;
             station_json := r.station;
             SELECT jsonb_build_object('role', 'station_chief', 'responsibility', 'department',
-                       'name', p.name, 'phone', p.phone, 'unit', p.unit, 'cell_code', r.code)
+                       'code', p.code, 'name', p.name, 'phone', p.phone, 'unit', p.unit,
+                       'cell_code', r.code)
             INTO chief_json
             FROM responsibility x JOIN person p ON p.id = x.person_id
             WHERE x.cell_id = r.id AND x.role = 'station_chief' AND x.valid @> p_at
@@ -112,7 +114,7 @@ BEGIN
         END IF;
         IF owner_json IS NULL THEN
             SELECT jsonb_build_object('role', 'owner', 'responsibility', 'department',
-                       'name', p.name, 'phone', p.phone, 'unit', p.unit,
+                       'code', p.code, 'name', p.name, 'phone', p.phone, 'unit', p.unit,
                        'cell_code', r.code, 'inherited', depth > 1)
             INTO owner_json
             FROM responsibility x JOIN person p ON p.id = x.person_id
@@ -144,8 +146,8 @@ BEGIN
     ORDER BY t.code LIMIT 1;
     IF town.id IS NOT NULL THEN
         SELECT jsonb_agg(jsonb_build_object('role', 'township_leader',
-                   'responsibility', 'government', 'name', p.name, 'phone', p.phone,
-                   'unit', p.unit, 'township', town.name))
+                   'responsibility', 'government', 'code', p.code, 'name', p.name,
+                   'phone', p.phone, 'unit', p.unit, 'township', town.name))
         INTO government
         FROM responsibility x JOIN person p ON p.id = x.person_id
         WHERE x.township_id = town.id AND x.role = 'township_leader' AND x.valid @> p_at;
