@@ -19,6 +19,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from app.db import get_session
+from app.errors import wants_json
 from gis import audit as audit_log
 from gis import policy, users
 from gis.validation import ValidationError
@@ -127,7 +128,7 @@ def _load_user(user_id: str):
 
 @login_manager.unauthorized_handler
 def _unauthorized():
-    if _wants_json():
+    if wants_json():  # as the error pages decide (/api/, /open311/, /tiles/)
         abort(401)
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
@@ -165,10 +166,6 @@ def _authenticate_and_check_csrf():
     if request.method in WRITE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
     return None
-
-
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
 def authorize(action: str, path: tuple[int, ...] = (), *, inside: bool = False) -> None:

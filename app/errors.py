@@ -33,7 +33,8 @@ def _messages():
 JSON_PATHS = ("/api/", "/open311/", "/tiles/")
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """Answer this request's errors in JSON (the API's paths, or a client that asks)?"""
     return (request.path.startswith(JSON_PATHS)
             or request.accept_mimetypes.best == "application/json")
 
@@ -129,7 +130,7 @@ def field_message(field: str, problem: str) -> str:
 
 def error_response(status: int, message: str | None = None, field: str | None = None):
     message = message or _messages().get(status, _messages()[400])
-    if _wants_json():
+    if wants_json():
         body = {"error": {"status": status, "message": message}}
         if field:
             body["error"]["field"] = field

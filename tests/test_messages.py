@@ -215,3 +215,11 @@ def test_a_point_outside_every_cell_is_said_in_the_requests_language(admin, lang
     assert answer.status_code == 404
     error = answer.get_json()["error"]
     assert words in error["message"] and error["nearest_cell"]["code"] in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me", "/tiles/cells/0/0/0.pbf"])
+def test_without_a_login_the_api_and_tiles_answer_401_json_in_the_language(client, path):
+    answer = client.get(path, query_string={"lang": "en"})
+    assert answer.status_code == 401 and answer.get_json()["error"]["message"] == "Please log in."
+    answer = client.get(path, query_string={"lang": "zh_Hans_CN"})
+    assert answer.get_json()["error"]["message"] == "请先登录。"
