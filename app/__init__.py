@@ -39,9 +39,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     ratelimit.init_app(app)
     cli.init_app(app)
-    from app import jobs
+    from app import jobs, people
 
     jobs.init_app(app)
+    people.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp,
                       enterprise.bp):
         app.register_blueprint(blueprint)

@@ -178,6 +178,13 @@ ACTION_LABELS = {
     "role_removed": _l("Role removed"),
     "password_reset": _l("Password reset"),
     "user_unlocked": _l("Failed logins cleared"),
+    "person_created": _l("Person added"),
+    "person_updated": _l("Person changed"),
+    "responsibility_assigned": _l("Responsibility assigned"),
+    "handover": _l("Handover"),
+    "people_imported": _l("Roster imported"),
+    "account_linked": _l("Account linked to a person"),
+    "account_unlinked": _l("Account unlinked from its person"),
 }
 VIA_LABELS = {"web": _l("web"), "api": _l("API"), "cli": _l("command line")}
 
@@ -194,6 +201,10 @@ TARGET_KINDS = {
     "change": _l("Change"),
     "checklist_item": _l("Checklist item"),
     "grade_interval": _l("Inspection intervals"),
+    "person": _l("Person"),
+    "handover": _l("Handover"),
+    "township": _l("Township"),
+    "file": _l("File"),
 }
 
 # The details each action records, by the key it records them under.
@@ -222,10 +233,21 @@ DETAIL_LABELS = {
     "job": _l("Background job"),
     "change": _l("Change number"),
     "cells": _l("Cells"),
+    "person": _l("Person"),
+    "person_name": _l("Name"),
+    "previous_code": _l("Previous code"),
+    "fields": _l("Fields changed"),
+    "successor": _l("Handed over to"),
+    "responsibility": _l("Responsibility"),
+    "moved": _l("Responsibilities handed over"),
+    "plates": _l("Plates to reprint"),
+    "linked": _l("Accounts linked"),
+    "assigned": _l("Cells assigned"),
 }
 # A key whose meaning depends on the action: the command line's --reason is why a change is
 # dated in the past.
 ACTION_DETAIL_LABELS = {("cells_imported", "reason"): _l("Reason for a date in the past"),
+                        ("people_imported", "reason"): _l("Reason for a date in the past"),
                         ("grid_changed", "reason"): _l("Reason for a date in the past")}
 # Numbers that name a record, shown as they are (no thousands separator).
 ID_KEYS = {"inspection", "change", "job"}
@@ -236,6 +258,10 @@ VALUE_LABELS = {
     "lang": {"zh_Hans_CN": _l("Chinese"), "en": _l("English")},
     "status": {"open": _l("open"), "assigned": _l("assigned"), "closed": _l("closed")},
     "role": ROLE_LABELS,
+    # A responsibility's role (the people pages say them the same way).
+    "responsibility": {"owner": _l("Cell owner"), "station_chief": _l("Station chief"),
+                       "township_leader": _l("Township leader"),
+                       "principal": _l("Enterprise principal")},
 }
 DATE_TIME_KEYS = {"valid_from"}
 DATE_KEYS = {"inspected_on"}

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
-from app.auth import authorize, authorize_dated, login_required, record, require, zone
+from app.auth import authorize, login_required, record, require, zone
 from app.db import get_session
 from app.errors import not_found
 from app.ratelimit import rate_limited
@@ -33,10 +33,15 @@ INSPECTION = {
     "rectification_deadline": Field(kind="date", required=False),
 }
 COMPLAINT = {"status": Field(choices=fieldwork.COMPLAINT_STATUSES)}
-OWNER = {"person_id": Field(kind="int", min=1),
+# The owner by person code ("person", as the roster numbers them) or by database id
+# ("person_id", as before); "reason" and "backdate_reason" are one: why an owner change reaches
+# further into the past than the grace window (admins).
+OWNER = {"person": Field(required=False, max_length=32, min_length=1),
+         "person_id": Field(kind="int", min=1, required=False),
          "valid_from": Field(kind="datetime", required=False),
-         # Why an owner change reaches further into the past than the grace window (admins).
-         "backdate_reason": Field(required=False, max_length=1000)}
+         "reason": Field(required=False, max_length=1000),
+         "backdate_reason": Field(required=False, max_length=1000),
+         "comment": Field(required=False, max_length=1000)}
 INTERVALS = {g: Field(kind="int", min=1, max=3650, required=False) for g in GRADES}
 CHECKLIST_ITEM = {"code": Field(max_length=16, pattern=r"[A-Za-z0-9_-]+"),
                   "title": Field(max_length=200, min_length=1),
@@ -115,17 +120,31 @@ def update_complaint(number: str):
 @bp.put("/cells/<code>/owner")
 @login_required
 def set_owner(code: str):
+    from app.people import assign, audit_assign
+    from gis import people
+
     body = validate(_json_body(), OWNER, zone=zone())
+    if (body["person"] is None) == (body["person_id"] is None):
+        raise ValidationError("person", "give person (a person code) or person_id",
+                              "person_or_id")
     db = get_session()
-    cell_id, path = _or_404(fieldwork.cell_target, db, code)
-    flag = authorize_dated("edit_owner", path, body["valid_from"], body["backdate_reason"])
-    if not _or_404(fieldwork.set_cell_owner, db, cell_id, body["person_id"], body["valid_from"]):
+    _or_404(fieldwork.cell_target, db, code)
+    if body["person"] is not None:
+        pid, person = _or_404(people.person_id, db, body["person"]), body["person"]
+    else:
+        pid = body["person_id"]
+        person = db.execute(text("SELECT code FROM person WHERE id = :p"), {"p": pid}).scalar()
+        if person is None:
+            not_found("person", pid)
+    reason = body["reason"] or body["backdate_reason"]
+    tgt = _or_404(people.target, db, "owner", code)
+    changed, flag = assign(tgt, pid, body["valid_from"], reason, body["comment"])
+    if not changed:
         db.rollback()
-        return jsonify(cell=code, person_id=body["person_id"], unchanged=True)
-    record("cell_owner_set", target=f"cell {code}", flag=flag, person_id=body["person_id"],
-           valid_from=body["valid_from"], backdate_reason=body["backdate_reason"])
+        return jsonify(cell=code, person=person, person_id=pid, unchanged=True)
+    audit_assign(tgt, person, pid, body["valid_from"], reason, body["comment"], flag)
     db.commit()
-    return jsonify(cell=code, person_id=body["person_id"])
+    return jsonify(cell=code, person=person, person_id=pid)
 
 
 @bp.put("/reference/grade-intervals")

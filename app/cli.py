@@ -22,6 +22,8 @@ grid_cli = AppGroup("grid", help="Import and export grid cells (boundaries).")
 enterprises_cli = AppGroup("enterprises", help="Import and export enterprises.")
 demo_cli = AppGroup("demo", help="The demo city.")
 users_cli = AppGroup("users", help="Users, roles and API tokens.")
+people_cli = AppGroup("people", help="The roster: people and what they answer for.")
+cells_cli = AppGroup("cells", help="Cells' owners.")
 
 
 def _url() -> str:
@@ -436,14 +438,44 @@ ROLE_CHOICE = click.Choice(["leader", "grid_manager", "inspector", "admin"])
 @click.option("--role", type=ROLE_CHOICE, required=True)
 @click.option("--place", help="Cell code the role is bound to (all roles but admin).")
 @click.option("--name", "display_name", help="Display name.")
-def users_create(username, password, role, place, display_name):
+@click.option("--person", "person_code", help="Code (人员编号) of the person this account is.")
+def users_create(username, password, role, place, display_name, person_code):
     """Create a user with one role at a place."""
-    from gis.users import create_user
+    from gis.people import PersonError, person_id
+    from gis.users import UserError, create_user
 
-    _user_command(lambda s: create_user(s, username, password, role=role, place=place,
-                                        display_name=display_name, granted_by="cli"),
-                  "user_created", f"user {username}", role=role, place=place)
-    click.echo(f"created {username} ({role}{'@' + place if place else ''})")
+    def work(session):
+        pid = None
+        if person_code:
+            try:
+                pid = person_id(session, person_code)
+            except GridWatchError:
+                raise UserError(f"person {person_code!r}: no such person") from None
+        create_user(session, username, password, role=role, place=place,
+                    display_name=display_name, person_id=pid, granted_by="cli")
+
+    try:
+        _user_command(work, "user_created", f"user {username}", role=role, place=place,
+                      person=person_code)
+    except PersonError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {username} ({role}{'@' + place if place else ''})"
+               + (f", person {person_code}" if person_code else ""))
+
+
+@users_cli.command("link")
+@click.argument("username")
+@click.argument("person_code", required=False)
+@click.option("--unlink", is_flag=True, help="The account is no person (PERSON_CODE omitted).")
+def users_link(username, person_code, unlink):
+    """Link the account USERNAME to the person PERSON_CODE (人员编号)."""
+    from gis.people import link_account
+
+    if bool(person_code) == unlink:
+        raise click.UsageError("give PERSON_CODE, or --unlink")
+    _people_command(lambda s: link_account(s, username, person_code),
+                    "account_unlinked" if unlink else "account_linked", username, person_code)
+    click.echo(f"{username}: " + (f"person {person_code}" if person_code else "no person"))
 
 
 @users_cli.command("add-role")
@@ -510,6 +542,224 @@ def users_revoke_token(token_id):
                f"{current_app.config['API_TOKEN_CACHE_SECONDS']} s")
 
 
+def _operator():
+    """The server's operator, judged as an administrator (their changes dated in the past need
+    a reason, as an admin's do)."""
+    from gis import policy
+
+    return (policy.Grant("admin"),)
+
+
+def _grace() -> dt.timedelta:
+    return dt.timedelta(hours=current_app.config["BACKDATE_GRACE_HOURS"])
+
+
+def _people_command(work, action: str, username: str, person_code: str | None):
+    """An account link change, in one transaction, audited as done from the CLI."""
+    from gis import audit
+
+    _require_database()
+    try:
+        with transaction(_sessions()) as session:
+            result = work(session)
+            if action == "account_linked":
+                audit.record(session, "account_linked", target=f"user {username}",
+                             detail={"person": person_code}, username="cli",
+                             remote_addr="localhost", via="cli")
+            else:
+                audit.record(session, "account_unlinked", target=f"user {username}",
+                             username="cli", remote_addr="localhost", via="cli")
+    except GridWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return result
+
+
+@people_cli.command("import")
+@click.argument("file", type=click.Path(exists=True))
+@click.option("--skip-invalid", is_flag=True, help="Write the good rows, report the rest.")
+@click.option("--reason", help="Why owners start in the past (required when a row's from "
+                               "date lies further back than BACKDATE_GRACE_HOURS; the import "
+                               "is flagged in the audit log).")
+def people_import(file, skip_invalid, reason):
+    """Import a roster from XLSX or CSV (UTF-8 or GBK), Chinese or English headers: upsert by
+    person code (人员编号), link accounts (用户名), make owners of cells (负责网格) from a
+    date (起始日期). One transaction; re-importing the same file changes nothing."""
+    from gis import audit
+    from gis.people import import_roster
+
+    _require_database()
+    try:
+        with transaction(_sessions()) as session:
+            summary = import_roster(
+                session, file, zone=zone(), grants=_operator(), grace=_grace(), reason=reason,
+                skip_invalid=skip_invalid, username="cli",
+                limits=current_app.extensions["gridwatch_limits"].for_operator())
+            audit.record(session, "people_imported", target=f"file {file}", username="cli",
+                         remote_addr="localhost", via="cli", flag=summary.flag, detail={
+                             "inserted": summary.inserted, "updated": summary.updated,
+                             "unchanged": summary.unchanged, "refused": summary.refused,
+                             "linked": summary.linked, "assigned": summary.assigned,
+                             "reason": reason})
+    except GridWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for problem in summary.problems:
+        click.echo(f"refused {problem}", err=True)
+    click.echo(f"people: {summary.line()}")
+
+
+@people_cli.command("export")
+@click.argument("file", type=click.Path())
+@click.option("--english", is_flag=True, help="English headers (default: Chinese, as the "
+                                              "bureau's spreadsheets have them).")
+def people_export(file, english):
+    """Export the roster (the bureau's and governments' staff) to FILE, .xlsx or .csv, in the
+    columns `people import` reads."""
+    from gis.people import export_roster
+
+    _require_database()
+    with transaction(_sessions()) as session:
+        _data, n = export_roster(session, file, zone(), chinese=not english)
+    click.echo(f"exported {n:,} people to {file}")
+
+
+@people_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of people.")
+@click.option("--search", "query", help="Only people whose code, name, unit, position, "
+                                         "phone or account contains this.")
+@click.option("--all", "everyone", is_flag=True, help="Enterprises' principals too.")
+def people_list(as_json, query, everyone):
+    """People with code, name, unit, phone, username and the cells they own now."""
+    import json
+
+    from gis.people import search
+
+    _require_database()
+    with transaction(_sessions()) as session:
+        _total, rows = search(session, query, side="all" if everyone else "staff", limit=None)
+    if as_json:
+        click.echo(json.dumps([{"code": r["code"], "name": r["name"], "unit": r["unit"],
+                                "position": r["position"], "phone": r["phone"],
+                                "username": r["usernames"][0] if r["usernames"] else None,
+                                "usernames": r["usernames"], "cells": r["cells"],
+                                "roles": r["roles"]} for r in rows],
+                              ensure_ascii=False, indent=1))
+        return
+    for r in rows:
+        click.echo("\t".join([r["code"], r["name"], r["unit"] or "", r["phone"] or "",
+                              ",".join(r["usernames"]), ",".join(r["cells"])]))
+
+
+@people_cli.command("handover")
+@click.argument("from_code")
+@click.argument("to_code")
+@click.option("--from", "valid_from", help="From when (ISO date or date-time in the bureau's "
+                                           "time zone); default now.")
+@click.option("--comment", required=True, help="Why (kept with the handover; required).")
+@click.option("--reason", help="Why the handover takes effect in the past (required with a "
+                               "past --from; flagged in the audit log).")
+def people_handover(from_code, to_code, valid_from, comment, reason):
+    """Hand everything FROM_CODE answers for to TO_CODE from a date, in one step; prints the
+    responsibility plates (明示牌) to reprint."""
+    from gis import audit, people
+
+    when = _parse_when(valid_from)
+    flag = _dated(when, reason)
+    _require_database()
+    try:
+        with transaction(_sessions()) as session:
+            at = when or dt.datetime.now(dt.timezone.utc)
+            plan = people.plan_handover(session, people.person_id(session, from_code),
+                                        people.person_id(session, to_code), at)
+            result = people.hand_over(session, plan, comment, username="cli", zone=zone())
+            audit.record(session, "handover", target=f"handover {result['id']}",
+                         username="cli", remote_addr="localhost", via="cli", flag=flag,
+                         detail={"person": from_code, "successor": to_code,
+                                 "valid_from": at, "comment": comment,
+                                 "backdate_reason": reason, "moved": len(result["moved"]),
+                                 "plates": len(result["plates"])})
+    except GridWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"handover {result['id']}: {from_code} -> {to_code}, "
+               f"{len(result['moved'])} responsibilities")
+    for m in result["moved"]:
+        click.echo(f"  {m['role']} {m['code']} {m['name']}")
+    for later in result["later"]:
+        click.echo(f"  not handed over (begins later): {later['role']} {later['code']}")
+    click.echo(f"plates to reprint: {len(result['plates'])}")
+    for p in result["plates"]:
+        click.echo("\t".join([p["management_code"], p["name"], p["address"] or "",
+                              p["cell_code"] or "", ",".join(p["roles"])]))
+
+
+@people_cli.command("gaps")
+def people_gaps():
+    """Gaps in the roster today: cells without an owner of their own (and whom they fall to),
+    people who answer for nothing, people who left but still answer for something, accounts
+    that are no person."""
+    from gis.people import gaps
+
+    _require_database()
+    with transaction(_sessions()) as session:
+        found = gaps(session)
+    click.echo(f"cells without an owner of their own: {len(found['cells_without_owner'])}")
+    for c in found["cells_without_owner"]:
+        falls = f"falls to {c['falls_to_name']} ({c['falls_to_cell']})" \
+            if c["falls_to_code"] else "falls to no one"
+        click.echo(f"  {c['code']} {c['name']}: {falls}")
+    click.echo(f"people who answer for nothing: {len(found['people_without_responsibility'])}")
+    for r in found["people_without_responsibility"]:
+        click.echo(f"  {r['code']} {r['name']}")
+    click.echo(f"people who left but answer for something: {len(found['left_but_responsible'])}")
+    for r in found["left_but_responsible"]:
+        click.echo(f"  {r['code']} {r['name']}")
+    click.echo(f"accounts that are no person: {len(found['accounts_without_person'])}")
+    for u in found["accounts_without_person"]:
+        click.echo(f"  {u['username']} {u['roles']}")
+
+
+@cells_cli.command("set-owner")
+@click.argument("cell_code")
+@click.argument("person_code")
+@click.option("--from", "valid_from", help="From when (ISO date or date-time in the bureau's "
+                                           "time zone); default now.")
+@click.option("--reason", help="Why the change takes effect in the past (required with a "
+                               "past --from; flagged in the audit log).")
+@click.option("--comment", help="Why (kept with the responsibility).")
+def cells_set_owner(cell_code, person_code, valid_from, reason, comment):
+    """Make PERSON_CODE the owner (网格责任人) of CELL_CODE from --from: the owner before is
+    closed there, never overwritten."""
+    from gis import audit, people
+
+    when = _parse_when(valid_from)
+    _require_database()
+    try:
+        with transaction(_sessions()) as session:
+            tgt = people.target(session, "owner", cell_code)
+            pid = people.person_id(session, person_code)
+            decision = people.authorize_dated(_operator(), tgt, when,
+                                              dt.datetime.now(dt.timezone.utc), _grace(),
+                                              reason)
+            if not decision.allowed:
+                raise click.UsageError("--reason is required for an owner dated in the past "
+                                       f"({when:%Y-%m-%d %H:%M %Z})")
+            changed = people.assign(session, tgt, pid, when, comment=comment,
+                                    created_by="cli", zone=zone())
+            if changed:
+                audit.record(session, "cell_owner_set", target=f"cell {cell_code}",
+                             username="cli", remote_addr="localhost", via="cli",
+                             flag=decision.flag, detail={
+                                 "person": person_code, "person_id": pid, "valid_from": when,
+                                 "backdate_reason": reason, "comment": comment})
+    except GridWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not changed:
+        click.echo(f"{cell_code}: {person_code} owns it already; nothing changed")
+        return
+    click.echo(f"{cell_code}: owner {person_code} from "
+               + (when.isoformat() if when else "now")
+               + (" (backdated: flagged in the audit log)" if decision.flag else ""))
+
+
 @click.command("lookup")
 @with_appcontext
 @click.argument("lon")
@@ -555,6 +805,7 @@ def lookup_command(lon, lat, at, crs, as_json):
 
 
 def init_app(app: Flask) -> None:
-    for group in (db_cli, grid_cli, enterprises_cli, demo_cli, users_cli):
+    for group in (db_cli, grid_cli, enterprises_cli, demo_cli, users_cli, people_cli,
+                  cells_cli):
         app.cli.add_command(group)
     app.cli.add_command(lookup_command)

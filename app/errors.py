@@ -102,6 +102,21 @@ FIELD_LABELS = {
     "code": _l("code"),
     "title": _l("title"),
     "category": _l("category"),
+    # People and their responsibilities (gis/people.py).
+    "unit": _l("unit"),
+    "position": _l("position"),
+    "phone": _l("phone"),
+    "office_phone": _l("office phone"),
+    "active_from": _l("on the roster from"),
+    "active_to": _l("left on"),
+    "person": _l("person"),
+    "target": _l("answers for"),
+    "successor": _l("hand over to"),
+    "reason": _l("reason for a date in the past"),
+    "side": _l("whose people"),
+    "gap": _l("gap in the roster"),
+    "skip_invalid": _l("skip refused rows"),
+    "format": _l("file format"),
     # The grid editor.
     "moves": _l("village moves"),
     "townships": _l("township moves"),
@@ -147,6 +162,10 @@ def validation_problem(exc: ValidationError) -> str:
 def problem_text(code: str | None, p: dict, fallback: str) -> str:
     """What is wrong, by its ``code`` and ``p``arameters, in the request's language; the
     domain's English ``fallback`` for a code without a text here."""
+    def g(name: str) -> str:
+        # The people's codes' parameters (app.people, gis.people): absent ones show empty.
+        return p.get(name, "")
+
     texts = {
         "unknown_field": lambda: _("unknown field"),
         "required": lambda: _("required"),
@@ -230,8 +249,45 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
         "deadline_required": lambda: _("required when an item fails"),
         "owner_period": lambda: _("the current owner's period starts on or after this date; "
                                   "choose a later one"),
+        # People and their responsibilities (gis/people.py).
+        "phone": lambda: _("digits, with spaces, '-', '+', '(', ')', '/' or 转 between them"),
+        "person_code": lambda: _("“%(person)s” is not a person code; a person code is 1–32 "
+                                 "ASCII letters, digits, '-' or '_', such as 130984-RY001",
+                                 person=g("person")),
+        "person_exists": lambda: _("a person with the code %(person)s exists already",
+                                   person=g("person")),
+        "no_such_person": lambda: _("there is no person with the code %(person)s",
+                                    person=g("person")),
+        "person_or_id": lambda: _("give either the person's code or their number"),
+        "person_left": lambda: _("%(person)s left on %(day)s", person=g("person"),
+                                 day=g("day")),
+        "chief_grid": lambda: _("a station chief answers for a second-level territorial grid; "
+                                "%(cell)s is not one", cell=g("cell")),
+        "management_code": lambda: _("not an enterprise management code"),
+        "no_such_target": lambda: _("there is no %(kind)s %(name)s",
+                                    kind=_target_kind(g("kind")), name=g("name")),
+        "same_person": lambda: _("the same person; hand over to someone else"),
+        "nothing_to_hand_over": lambda: _("%(person)s answers for nothing on that date: nothing "
+                                          "to hand over", person=g("person")),
+        "account_linked": lambda: _("the account %(name)s is %(person)s's already; unlink it "
+                                    "there first", name=g("name"), person=g("person")),
+        "repeats_row": lambda: _("repeats row %(row)s", row=g("row")),
+        "cell_repeats_row": lambda: _("%(cell)s is given in row %(row)s already",
+                                      cell=g("cell"), row=g("row")),
+        "from_without_cell": lambda: _("a start date needs a cell"),
+        "backdate_not_allowed": lambda: _("%(cell)s: an owner may be dated this far back only "
+                                          "by an administrator giving a reason",
+                                          cell=g("cell")),
+        "not_allowed": lambda: _("%(cell)s: you may not assign its owner", cell=g("cell")),
+        "two_columns": lambda: _("two columns mean %(column)s", column=g("column")),
+        "missing_columns": lambda: _("missing column(s): %(columns)s", columns=g("columns")),
     }
     return str(texts[code]()) if code in texts else fallback
+
+
+def _target_kind(kind: str) -> str:
+    return {"cell": _("cell"), "enterprise": _("enterprise"), "township": _("township"),
+            "person": _("person")}.get(kind, kind)
 
 
 def domain_message(exc: GridWatchError) -> str:
@@ -262,7 +318,8 @@ def not_found(kind: str, name) -> None:
 
     kinds = {"enterprise": _("Enterprise"), "cell": _("Cell"), "complaint": _("Complaint"),
              "person": _("Person"), "change": _("Change"), "user": _("User"),
-             "job": _("Background job"), "layer": _("Map layer")}
+             "job": _("Background job"), "layer": _("Map layer"),
+             "township": _("Township"), "handover": _("Handover")}
     abort(404, description=_("%(kind)s %(name)s does not exist.",
                              kind=kinds.get(kind, kind), name=str(name)[:100]))
 

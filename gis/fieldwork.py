@@ -10,7 +10,6 @@ import json
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.dates import require_aware
 from gis.errors import GridWatchError, ValidationError
 from gis.users import cell_path
 
@@ -100,27 +99,11 @@ def set_cell_owner(session: Session, cell_id: int, person_id: int,
                    valid_from: dt.datetime | None = None) -> bool:
     """Hand a cell to a new owner from ``valid_from`` (default now): the current owner's
     period is closed there, the new one opens. Past answers stay answerable. False when that
-    person already owns the cell then (nothing is written)."""
-    if not session.execute(text("SELECT 1 FROM person WHERE id = :p"), {"p": person_id}).scalar():
-        raise NotFound("person", person_id)
-    require_aware(valid_from)
-    at = valid_from or session.execute(text("SELECT now()")).scalar()
-    current = session.execute(text("""
-        SELECT id, person_id, valid_from FROM responsibility
-        WHERE cell_id = :c AND role = 'owner' AND valid @> CAST(:at AS timestamptz)"""),
-        {"c": cell_id, "at": at}).one_or_none()
-    if current is not None and current.person_id == person_id:
-        return False
-    if current is not None:
-        if current.valid_from >= at:
-            raise ValidationError("valid_from", "the current owner's period starts at or after "
-                                  "it", "owner_period")
-        session.execute(text("UPDATE responsibility SET valid_to = :at WHERE id = :r"),
-                        {"at": at, "r": current.id})
-    session.execute(text("""
-        INSERT INTO responsibility (person_id, kind, role, cell_id, valid_from, valid_to)
-        VALUES (:p, 'department', 'owner', :c, :at,
-                (SELECT min(valid_from) FROM responsibility
-                 WHERE cell_id = :c AND role = 'owner' AND valid_from > :at))"""),
-        {"p": person_id, "c": cell_id, "at": at})
-    return True
+    person already owns the cell then (nothing is written). The general form, for every kind
+    of responsibility, is gis.people.assign."""
+    from gis import people
+
+    code = session.execute(text("SELECT code FROM cell WHERE id = :c"), {"c": cell_id}).scalar()
+    if code is None:
+        raise NotFound("cell", cell_id)
+    return people.assign(session, people.target(session, "owner", code), person_id, valid_from)

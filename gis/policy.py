@@ -16,12 +16,15 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 |                     | leader, grid_manager, inspector at or above the target; an inspector |
 |                     | also reads the rest of their station's grid (parent)                 |
 | edit_grid           | grid_manager of a grid strictly containing the target cell          |
-| edit_owner          | grid_manager of a grid strictly containing the target cell          |
+| edit_owner          | grid_manager of a grid strictly containing the target cell; admin    |
+|                     | anywhere (the roster is theirs to set up)                            |
 | open_editor         | who may edit_grid there, and admin (for corrections dated in the    |
 |                     | past, see ``dated_change``; previews write nothing)                 |
 | record_inspection   | inspector of a cell containing the enterprise                       |
 | handle_complaint    | inspector of a cell containing the complaint's place                |
-| admin               | admin (users, roles, reference data)                                |
+| admin               | admin (users, roles, reference data, roster imports, linking        |
+|                     | accounts to people)                                                  |
+| manage_people       | admin and any grid_manager: add people to the roster, export it     |
 
 A redraw changes cells *inside* a grid, old and new ones alike: ``can(..., inside=True)``
 asks about any cell strictly inside the cell at ``path``, so a grid's own manager (or one
@@ -31,6 +34,13 @@ city may; a station's manager may not, even for a village leaving their own grid
 
 Changes dated in the past (``dated_change``): within a short grace window the ordinary rule,
 flagged; further back only an administrator with a reason, flagged.
+
+People (gis/people.py) are judged by what they answer for: a responsibility is an ``edit_owner``
+at its place (a cell; an enterprise's current cell; a township: inside the city, so a grid
+manager at the city), and a person's name and phones may be edited by whoever may reassign
+everything they now answer for (``can_edit_person``). The roster of the bureau's and
+governments' staff is read by every user (their names and phones are on the responsibility
+plates); an enterprise's principal only by those who may read the enterprise.
 """
 from __future__ import annotations
 
@@ -40,7 +50,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 ACTIONS = ("view", "edit_grid", "edit_owner", "open_editor", "record_inspection",
-           "handle_complaint", "admin")
+           "handle_complaint", "admin", "manage_people")
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,11 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
         if g.role == "admin":
             # The editor's page and previews, for corrections dated in the past
             # (``dated_change``): an admin commits nothing else there.
-            if action in ("admin", "open_editor"):
+            if action in ("admin", "open_editor", "manage_people", "edit_owner"):
+                return True
+            continue
+        if action == "manage_people":
+            if g.role == "grid_manager":
                 return True
             continue
         if action in ("edit_grid", "edit_owner", "open_editor"):
@@ -122,6 +136,19 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
             if g.role == "inspector" and _within(g.place, path):
                 return True
     return False
+
+
+def can_edit_person(grants, places: list[tuple[tuple[int, ...], bool]]) -> bool:
+    """May the user change a person's name, unit and phones? ``places``: (path, inside) of
+    each responsibility the person holds now, as ``edit_owner`` judges it. An admin always; a
+    grid manager when they may reassign every one of them, so a manager cannot change the
+    phone on another grid's plates; one who may ``manage_people`` for a person who answers
+    for nothing yet (just added)."""
+    if has_role(grants, "admin"):
+        return True
+    if not can(grants, "manage_people"):
+        return False
+    return all(can(grants, "edit_owner", path, inside=inside) for path, inside in places)
 
 
 def has_role(grants, role: str) -> bool:

@@ -26,10 +26,38 @@ CASES = [
      _allow("c1-inspector")),
     ("handle complaint in S1-01", "patch", "/api/v1/complaints/K1",
      {"json": {"status": "assigned"}}, _allow("c1-inspector")),
+    # Owners: a grid's manager inside it; an admin anywhere (the roster is theirs to set up).
     ("owner of cell S1-02", "put", "/api/v1/cells/S1-02/owner",
-     {"json": {"person_id": "PERSON"}}, _allow("s1-manager")),
+     {"json": {"person_id": "PERSON"}}, _allow("s1-manager", "admin")),
     ("owner of grid S1 itself", "put", "/api/v1/cells/S1/owner",
-     {"json": {"person_id": "PERSON"}}, _allow()),
+     {"json": {"person_id": "PERSON"}}, _allow("admin")),
+    ("owner of cell S1-02 by code", "put", "/api/v1/cells/S1-02/owner",
+     {"json": {"person": "RY2"}}, _allow("s1-manager", "admin")),
+    ("owner form of cell S1-02", "post", "/cells/S1-02/owner",
+     {"data": {"person": "RY2"}}, _allow("s1-manager", "admin")),
+    # People (gis/people.py): any grid manager adds people; a person is edited, handed over
+    # or given a responsibility by whoever may reassign what they answer for (RY1 owns S1-02).
+    ("add a person", "post", "/people", {"data": {"name": "新同事"}},
+     _allow("admin", "s1-manager", "s2-manager")),
+    ("add a person by the API", "post", "/api/v1/people",
+     {"json": {"code": "RY9", "name": "新同事"}}, _allow("admin", "s1-manager", "s2-manager")),
+    ("edit a person who owns S1-02", "post", "/people/RY1/edit",
+     {"data": {"code": "RY1", "name": "改名"}}, _allow("admin", "s1-manager")),
+    ("edit a person who owns S1-02 by the API", "put", "/api/v1/people/RY1",
+     {"json": {"phone": "13900000009"}}, _allow("admin", "s1-manager")),
+    ("give S1-01 to a person", "post", "/people/RY2/responsibilities",
+     {"data": {"role": "owner", "target": "S1-01"}}, _allow("admin", "s1-manager")),
+    ("give S1-01 to a person by the API", "post", "/api/v1/people/RY2/responsibilities",
+     {"json": {"role": "owner", "target": "S1-01"}}, _allow("admin", "s1-manager")),
+    ("hand over S1-02", "post", "/people/RY1/handover",
+     {"data": {"successor": "RY2", "comment": "调岗"}}, _allow("admin", "s1-manager")),
+    ("hand over S1-02 by the API", "post", "/api/v1/people/RY1/handover",
+     {"json": {"successor": "RY2", "comment": "调岗"}}, _allow("admin", "s1-manager")),
+    ("roster import", "post", "/people/import", {"data": "ROSTER"}, _allow("admin")),
+    ("link an account to a person", "post", "/people/RY2/accounts",
+     {"data": {"username": "s2-manager"}}, _allow("admin")),
+    ("unlink an account from a person", "post", "/people/RY1/accounts/remove",
+     {"data": {"username": "s1-leader"}}, _allow("admin")),
     ("grade intervals", "put", "/api/v1/reference/grade-intervals",
      {"json": {"D": 60}}, _allow("admin")),
     ("checklist item", "post", "/api/v1/reference/checklist-items",
@@ -88,6 +116,23 @@ def _csv_upload():
     return {"file": (io.BytesIO(data), "enterprises.csv")}
 
 
+def _roster_upload():
+    data = "人员编号,姓名,单位,负责网格\nRY3,新责任人,质量监督所,S2-01\n".encode("gbk")
+    return {"file": (io.BytesIO(data), "roster.csv")}
+
+
+def _roster(session):
+    """RY1 owns S1-02 (since two days ago) and is the account s1-leader; RY2 answers for
+    nothing yet."""
+    from gis import people
+
+    ry1 = people.create_person(session, {"code": "RY1", "name": "责任人一"})["id"]
+    people.create_person(session, {"code": "RY2", "name": "责任人二"})
+    people.assign(session, people.target(session, "owner", "S1-02"), ry1,
+                  dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2))
+    people.link_account(session, "s1-leader", "RY1")
+
+
 def _boundary_upload():
     data = json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"code": c}, "geometry": g} for c, g in EDGE.items()]})
@@ -112,6 +157,9 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
         kwargs["data"] = _csv_upload()
     if kwargs.get("data") == "BOUNDARIES":
         kwargs["data"] = _boundary_upload()
+    if kwargs.get("data") == "ROSTER":
+        kwargs["data"] = _roster_upload()
+    _roster(session)
     if "json" in kwargs and kwargs["json"].get("person_id") == "PERSON":
         kwargs["json"] = {"person_id": world}
     if "json" in kwargs and kwargs["json"].get("geometries") == "EDGE":
@@ -178,7 +226,7 @@ def test_anonymous_writes_are_refused(client, world):
     for _name, method, url, kwargs, _who in CASES:
         url = url.replace("TOKEN", "1").replace("CHANGE", "1").replace("SESSION", "1")
         response = getattr(client, method)(url, **{k: v for k, v in kwargs.items()
-                                                  if k != "data" or v != "CSV"})
+                                                  if k != "data" or v not in ("CSV", "ROSTER")})
         assert response.status_code in (401, 302), url
 
 
