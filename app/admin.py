@@ -14,7 +14,7 @@ from app.auth import forget_tokens, record, require, zone
 from app.db import get_session
 from app.errors import domain_message
 from app.i18n import ROLE_LABELS
-from gis import audit, dates, users
+from gis import audit, dates, people, users
 from gis import reference as reference_data
 from gis.errors import GridWatchError
 from gis.models import ROLES
@@ -48,7 +48,8 @@ def _users_page(status: int = 200, problem: dict | None = None, add_username: st
         if problem else {}
     return render_template("admin/users.html", users=users.list_users(
         get_session(), current_app.permanent_session_lifetime), roles=ROLES,
-        problem=problem, typed=typed, add_username=add_username), status
+        problem=problem, typed=typed, add_username=add_username,
+        counts=people.gap_counts(get_session())), status
 
 
 def _refused(form: str, exc: GridWatchError, **page):

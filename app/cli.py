@@ -667,7 +667,7 @@ def people_handover(from_code, to_code, valid_from, comment, reason):
     _require_database()
     try:
         with transaction(_sessions()) as session:
-            at = when or dt.datetime.now(dt.timezone.utc)
+            at = when or people.db_now(session)
             plan = people.plan_handover(session, people.person_id(session, from_code),
                                         people.person_id(session, to_code), at)
             result = people.hand_over(session, plan, comment, username="cli", zone=zone())

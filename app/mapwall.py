@@ -20,6 +20,7 @@ from sqlalchemy import text
 from app.auth import login_required
 from app.db import get_session
 from app.mappage import DEFAULT_DAYS, build_map, layer_query, layer_spec, map_parts, visible
+from app.people import owner_link
 from app.ratelimit import rate_limited
 from gis import policy
 from gis.users import cell_path
@@ -201,7 +202,8 @@ def cell_card(code: str):
                            enterprises=enterprises, drill={**drill, "cell": code},
                            # The editor redraws territorial grids (professional ones are
                            # imported): a link only to what it can do.
-                           editor=editor_link(code) if cell["kind"] == "territorial" else None)
+                           editor=editor_link(code) if cell["kind"] == "territorial" else None,
+                           owner_form=owner_link(code, cell_path(get_session(), cell["id"])))
 
 
 @bp.get("/enterprises")

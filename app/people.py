@@ -136,14 +136,14 @@ def people_list():
                                 offset=(args["page"] - 1) * PAGE_SIZE)
     manager = policy.can(current_user.grants, "manage_people")
     admin = policy.has_role(current_user.grants, "admin")
-    counts = people.gap_counts(db, _cells(), accounts=admin) if manager else None
+    counts = people.gap_counts(db, _cells(), accounts=admin)
     return render_template("people/list.html", rows=rows, total=total, args=args,
                            pages=(total + PAGE_SIZE - 1) // PAGE_SIZE, counts=counts,
                            manager=manager, admin=admin)
 
 
 @bp.get("/people/gaps")
-@require("manage_people")
+@login_required
 def gaps():
     admin = policy.has_role(current_user.grants, "admin")
     return render_template("people/gaps.html",
@@ -308,8 +308,7 @@ def handover_plan(from_code: str, to_code: str, valid_from, reason: str | None
     """The plan, authorized target by target as each assignment would be; the audit flag."""
     db = get_session()
     from_id, to_id = _pid(from_code), people.person_id(db, to_code)
-    at = valid_from or dt.datetime.now(dt.timezone.utc)
-    plan = people.plan_handover(db, from_id, to_id, at)
+    plan = people.plan_handover(db, from_id, to_id, valid_from or people.db_now(db))
     flag = None
     for tgt, _until in plan.targets:
         flag = authorize_dated("edit_owner", tgt.path, valid_from, reason,
@@ -533,6 +532,23 @@ def set_cell_owner(code: str):
     return redirect(url_for("people.cell_owner", code=code))
 
 
+@bp.get("/cells/<code>/owners")
+@login_required
+def grid_owners(code: str):
+    """A grid's cells with who answers for each now, and a way to assign each (the grid
+    editor links here)."""
+    validate(request.args, {})
+    db = get_session()
+    cell_id, path = _cell_or_404(code)
+    if not policy.can(current_user.grants, "view", path):
+        not_found("cell", code)
+    rows = people.grid_owners(db, cell_id)
+    for r in rows:
+        r["may_assign"] = policy.can(current_user.grants, "edit_owner",
+                                     path if r["id"] == cell_id else path + (r["id"],))
+    return render_template("people/grid_owners.html", code=code, rows=rows)
+
+
 def owner_link(code: str, path: tuple[int, ...]) -> str | None:
     """The owner page's address for whoever may assign the cell's owner (the map's card and
     the grid editor link to it); None for others."""
@@ -662,7 +678,7 @@ def api_handover(code: str):
 
 
 @api.get("/roster/gaps")
-@require("manage_people")
+@login_required
 def api_gaps():
     admin = policy.has_role(current_user.grants, "admin")
     found = people.gaps(get_session(), _cells(), accounts=admin)

@@ -2,7 +2,7 @@
 
 The activity figures are the map wall's (``gis.wall.map_figures``) over the last 365 days, so
 the overview, the wall and the lists behind both count the same rows; the structure of the
-grid (grids, cells, townships, villages) is the city's whole."""
+grid (grids, cells, townships, villages) is the city's whole; the roster's gaps are today's."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +10,7 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.people import gap_counts
 from gis.wall import Window, map_figures
 
 # The overview's period: a year back from today, and the year before it for 同比.
@@ -41,4 +42,7 @@ def city_figures(session: Session, cells: list[int] | None = None,
     figures.update(map_figures(session, cells=cells, window=window, today=today))
     figures["cases_yoy"] = figures["cases_change"]
     figures["days"], figures["period"] = OVERVIEW_DAYS, window
+    # Gaps in the roster today (gis/people.py): cells among ``cells`` without an owner of
+    # their own, people who answer for nothing, people who left but still answer.
+    figures["roster"] = gap_counts(session, cells, accounts=False)
     return figures

@@ -414,7 +414,9 @@ def target(session: Session, role: str, code: str) -> Target:
     return Target(role, "enterprise", row.id, row.code, row.name, cell_path(session, row.cell_id))
 
 
-def _now(session: Session) -> dt.datetime:
+def db_now(session: Session) -> dt.datetime:
+    """The database's now: the start of the transaction, the moment every write in it takes
+    effect (an assignment "from now" and a query "as of now" in one transaction agree)."""
     return session.execute(text("SELECT now()")).scalar()
 
 
@@ -438,7 +440,7 @@ def assign(session: Session, tgt: Target, pid: int, valid_from: dt.datetime | No
     then (nothing is written). A person who left (``active_to`` before that day) is refused."""
     dates.require_aware(valid_from)
     dates.require_aware(until, "until")
-    at = valid_from or _now(session)
+    at = valid_from or db_now(session)
     _check_active(session, pid, at, zone)
     kind = ROLES[tgt.role][0]
     col = tgt.column
@@ -482,6 +484,23 @@ def cell_owners(session: Session, cell_id: int) -> list[dict]:
         FROM responsibility r JOIN person p ON p.id = r.person_id
         WHERE r.cell_id = :c AND r.role = 'owner'
         ORDER BY r.valid_from DESC"""), {"c": cell_id})]
+
+
+def grid_owners(session: Session, cell_id: int) -> list[dict]:
+    """The grid's own owner and each live cell directly inside it, with who answers for it
+    now (``falls_to``: the cell whose owner that is, when it has none of its own)."""
+    return [dict(r._mapping) for r in session.execute(text("""
+        SELECT c.id, c.code, c.name, c.level, p.code AS owner_code, p.name AS owner_name,
+               p.phone AS owner_phone,
+               CASE WHEN o.from_cell_id <> c.id THEN fc.code END AS falls_to,
+               (SELECT min(r.valid_from) FROM responsibility r WHERE r.cell_id = c.id
+                  AND r.role = 'owner' AND r.valid @> now()) AS since
+        FROM cell c
+        LEFT JOIN LATERAL gw_cell_owner(c.id, now()) o ON true
+        LEFT JOIN person p ON p.id = o.person_id
+        LEFT JOIN cell fc ON fc.id = o.from_cell_id
+        WHERE (c.id = :c OR c.parent_id = :c) AND c.retired_at IS NULL
+        ORDER BY c.level, c.code"""), {"c": cell_id})]
 
 
 def owner_now(session: Session, cell_id: int, at: dt.datetime | None = None) -> dict | None:
@@ -886,7 +905,7 @@ def import_roster(session: Session, path: str | Path, *, zone: str, grants, grac
     ``summary.flag`` is "backdated" when any was dated in the past."""
     frame = tables.read_table(path, limits)
     rows, problems = parse_roster(frame, str(path), zone)
-    now = _now(session)
+    now = db_now(session)
     summary = RosterSummary()
     planned: list[tuple[RosterRow, list[Target]]] = []
     existing = dict(session.execute(text("SELECT code, id FROM person")).all())

@@ -489,11 +489,13 @@ def tokens(session: Session, uid: int) -> list[dict]:
 
 
 def list_users(session: Session, idle: dt.timedelta = dt.timedelta(hours=8)) -> list[dict]:
-    """Users with their roles, how many sessions each has that were used within ``idle`` and
-    not ended, and until when failed logins make their name wait (``locked_until``, from some
-    computer; None when it need not)."""
+    """Users with their roles, the person each is (``person_code``, ``person_name``), how
+    many sessions each has that were used within ``idle`` and not ended, and until when
+    failed logins make their name wait (``locked_until``, from some computer; None when it
+    need not)."""
     return [dict(r._mapping) for r in session.execute(text("""
         SELECT u.id, u.username, u.display_name, u.active, u.last_login_at,
+               pe.code AS person_code, pe.name AS person_name,
                (SELECT count(*) FROM user_session s WHERE s.user_id = u.id
                 AND s.ended_at IS NULL AND s.last_seen_at > now() - :idle) AS sessions,
                -- The name's keys, as _name_key makes them ("name:<sha256 of the name>|...").
@@ -507,9 +509,10 @@ def list_users(session: Session, idle: dt.timedelta = dt.timedelta(hours=8)) -> 
                                  ORDER BY r.role, c.code) FILTER (WHERE r.id IS NOT NULL),
                         '[]') AS grants
         FROM app_user u
+        LEFT JOIN person pe ON pe.id = u.person_id
         LEFT JOIN user_role r ON r.user_id = u.id
         LEFT JOIN cell c ON c.id = r.cell_id
-        GROUP BY u.id ORDER BY u.username"""), {"idle": idle})]
+        GROUP BY u.id, pe.id ORDER BY u.username"""), {"idle": idle})]
 
 
 def set_locale(session: Session, uid: int, locale: str) -> None:

@@ -293,8 +293,8 @@ spot AS (
 )
 SELECT c.id, c.code, c.name, c.level, c.kind, c.specialty, p.code AS parent_code,
        p.name AS parent_name, st.name AS station,
-       st.phone AS station_phone, o.person_id AS owner_id, op.name AS owner_name,
-       op.phone AS owner_phone, o.from_cell_id <> c.id AS owner_inherited,
+       st.phone AS station_phone, o.person_id AS owner_id, op.code AS owner_code,
+       op.name AS owner_name, op.phone AS owner_phone, o.from_cell_id <> c.id AS owner_inherited,
        coalesce(pc.enterprises, 0) AS enterprises, coalesce(pc.overdue, 0) AS overdue,
        round(coalesce(pc.inspections_required, 0)) AS inspections_required,
        coalesce(k.complaints, 0) AS complaints,

@@ -220,6 +220,14 @@ def _demo_users(session: Session) -> None:
                 UPDATE app_user SET person_id = (
                     SELECT (gw_cell_owner(c.id, now())).person_id FROM cell c WHERE c.code = :p)
                 WHERE username = :u"""), {"p": place, "u": username})
+        elif role == "grid_manager" and place != CITY_CODE:
+            # A station's grid manager is its chief. The others (admin, leader, the city's
+            # manager) stay accounts without a person: a gap the roster pages show.
+            session.execute(text("""
+                UPDATE app_user SET person_id = (
+                    SELECT r.person_id FROM responsibility r JOIN cell c ON c.id = r.cell_id
+                    WHERE c.code = :p AND r.role = 'station_chief' AND r.valid @> now())
+                WHERE username = :u"""), {"p": place, "u": username})
 
 
 def load_demo(session: Session, *, seed: int = 2009, n_enterprises: int = 1203,
@@ -392,6 +400,11 @@ def _people(session, rng, townships, stations, cells, start, today):
         if c.code in changed:
             _add_responsibility(session, pid, "department", "owner", start, handover,
                                 cell=c.code)
+            if len(people) % 2:
+                # They left the bureau that day; the others moved to office work and answer
+                # for nothing now (a gap the roster pages show). No random draw here.
+                session.execute(text("UPDATE person SET active_to = :d WHERE id = :p"),
+                                {"d": handover.date(), "p": pid})
             pid = _new_person(session, rng, unit, "网格责任人")
             people[c.code] = pid
             _add_responsibility(session, pid, "department", "owner", handover, cell=c.code)
