@@ -18,6 +18,7 @@ from app.auth import authorize_dated, login_required, record, require, zone
 from app.db import get_session
 from app.errors import domain_message, field_message, not_found, problem_text
 from app.mappage import visible
+from app.ratelimit import rate_limited
 from gis import dates, people, policy
 from gis.errors import GridWatchError, ImportRefused
 from gis.fieldwork import NotFound, cell_target
@@ -65,6 +66,10 @@ PLATES = {"format": Field(required=False, choices=("html", "csv"), default="html
 
 def _grace() -> dt.timedelta:
     return dt.timedelta(hours=current_app.config["BACKDATE_GRACE_HOURS"])
+
+
+def _admin() -> bool:
+    return policy.has_role(current_user.grants, "admin")
 
 
 def _me() -> str:
@@ -128,14 +133,15 @@ def audit_assign(tgt: people.Target, code: str, pid: int, valid_from, reason, co
 
 @bp.get("/people")
 @login_required
+@rate_limited("bulk")
 def people_list():
     args = validate(request.args, LIST)
     db = get_session()
+    admin = policy.has_role(current_user.grants, "admin")
     total, rows = people.search(db, args["q"], side=args["side"], gap=args["gap"],
                                 cells=_cells(), limit=PAGE_SIZE,
-                                offset=(args["page"] - 1) * PAGE_SIZE)
+                                offset=(args["page"] - 1) * PAGE_SIZE, accounts=admin)
     manager = policy.can(current_user.grants, "manage_people")
-    admin = policy.has_role(current_user.grants, "admin")
     counts = people.gap_counts(db, _cells(), accounts=admin)
     return render_template("people/list.html", rows=rows, total=total, args=args,
                            pages=(total + PAGE_SIZE - 1) // PAGE_SIZE, counts=counts,
@@ -154,6 +160,7 @@ def gaps():
 
 @bp.get("/people/<code>")
 @login_required
+@rate_limited("enterprise")
 def person_page(code: str):
     validate(request.args, {})
     person = _person_or_404(code)
@@ -460,6 +467,7 @@ def import_roster():
 
 @bp.get("/people/export")
 @require("manage_people")
+@rate_limited("bulk")
 def export_roster():
     args = validate(request.args, EXPORT)
     chinese = str(get_locale()).startswith("zh")
@@ -574,7 +582,8 @@ def person_json(p: dict) -> dict:
             "position": p["position"], "phone": p["phone"], "office_phone": p["office_phone"],
             "active_from": p["active_from"].isoformat() if p["active_from"] else None,
             "active_to": p["active_to"].isoformat() if p["active_to"] else None,
-            "accounts": p["accounts"],
+            # Which account is which person: for admins (docs/security.md, "People").
+            "accounts": p["accounts"] if _admin() else [],
             "current": [duty(d) for d in p["current"]],
             "scheduled": [duty(d) for d in p["scheduled"]],
             "past": [duty(d) for d in p["past"]]}
@@ -583,15 +592,16 @@ def person_json(p: dict) -> dict:
 def list_json(r: dict) -> dict:
     return {"code": r["code"], "name": r["name"], "unit": r["unit"], "position": r["position"],
             "phone": r["phone"], "usernames": r["usernames"], "cells": r["cells"],
-            "roles": r["roles"]}
+            "roles": r["roles"]}  # usernames: empty unless the reader is an admin
 
 
 @api.get("/people")
 @login_required
+@rate_limited("bulk")
 def api_people():
     args = validate(request.args, SEARCH)
     total, rows = people.search(get_session(), args["q"], side=args["side"], cells=_cells(),
-                                limit=args["limit"])
+                                limit=args["limit"], accounts=_admin())
     return jsonify(total=total, people=[list_json(r) for r in rows])
 
 
@@ -616,6 +626,7 @@ def api_create_person():
 
 @api.get("/people/<code>")
 @login_required
+@rate_limited("enterprise")
 def api_person(code: str):
     validate(request.args, {})
     return jsonify(person_json(_person_or_404(code)))

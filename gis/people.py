@@ -309,14 +309,15 @@ def _like(value: str) -> str:
 
 def search(session: Session, query: str | None = None, *, side: str = "staff",
            gap: str | None = None, cells: list[int] | None = None, limit: int | None = 50,
-           offset: int = 0) -> tuple[int, list[dict]]:
+           offset: int = 0, accounts: bool = True) -> tuple[int, list[dict]]:
     """(how many match, up to ``limit`` of them from ``offset``): people whose code, name,
     unit, position, phone or account contains ``query``, a typed code first, then by code.
     ``side``: the bureau's and governments' staff, enterprises' principals, or all; ``gap``:
     only people who answer for nothing today ("no_responsibility", active staff) or who left
     but still answer for something ("left_but_responsible"). Each row carries the person's
     accounts, the cells they own now and their roles now. ``cells``: what the reader may
-    read (VISIBLE_SQL)."""
+    read (VISIBLE_SQL). Without ``accounts`` (who is not an admin) account names are neither
+    searched nor shown."""
     if side not in SIDES:
         raise ValidationError("side", "one of " + ", ".join(SIDES), "choices",
                               choices=", ".join(SIDES))
@@ -328,8 +329,9 @@ def search(session: Session, query: str | None = None, *, side: str = "staff",
     if query:
         where.append("""(p.code ILIKE :p OR p.name ILIKE :p OR p.unit ILIKE :p
                          OR p.position ILIKE :p OR p.phone ILIKE :p OR p.office_phone ILIKE :p
-                         OR EXISTS (SELECT 1 FROM app_user u WHERE u.person_id = p.id
-                                    AND u.username ILIKE :p))""")
+                         OR (:accounts AND EXISTS (SELECT 1 FROM app_user u
+                                                   WHERE u.person_id = p.id
+                                                     AND u.username ILIKE :p)))""")
     if side == "staff" or gap is not None:
         where.append(f"NOT {PRINCIPAL_ONLY_SQL}")
     elif side == "enterprise":
@@ -341,10 +343,13 @@ def search(session: Session, query: str | None = None, *, side: str = "staff",
     rows = [dict(r._mapping) for r in session.execute(text(
         LIST_SQL.format(where=" AND ".join(where))), {
         "p": f"%{_like(query)}%", "q": query, "cells": cells, "lim": limit, "off": offset,
-        "today": _today(session)})]
+        "accounts": accounts, "today": _today(session)})]
     total = rows[0].pop("total") if rows else 0
     for r in rows[1:]:
         r.pop("total")
+    if not accounts:
+        for r in rows:
+            r["usernames"] = []
     return total, rows
 
 

@@ -555,3 +555,17 @@ def test_from_boundaries_alone_to_answers_that_name_the_roster(session, client, 
         WHERE u.username = 'zhang'""")).scalar()
     assert me == "RY001"
     assert people.gap_counts(session)["cells_without_owner"] == 0
+
+
+def test_which_account_is_which_person_only_admins_see(world, client):
+    people.create_person(world, {"code": "RY001", "name": "李建国"})
+    people.link_account(world, "s2-manager", "RY001")
+    login(client, "s1-leader")
+    assert client.get("/api/v1/people/RY001").get_json()["accounts"] == []
+    assert client.get("/api/v1/people?q=s2-manager").get_json()["people"] == []
+    assert "s2-manager" not in client.get("/people/RY001").get_data(as_text=True)
+    client.post("/logout")
+    login(client, "admin")
+    assert client.get("/api/v1/people/RY001").get_json()["accounts"] == ["s2-manager"]
+    found = client.get("/api/v1/people?q=s2-manager").get_json()["people"]
+    assert [(p["code"], p["usernames"]) for p in found] == [("RY001", ["s2-manager"])]
