@@ -312,6 +312,9 @@ class Probe:
             "SELECT code FROM cell WHERE retired_at IS NULL AND level < 3 ORDER BY code")]
         self.manager_cells = {c for c in self.cells if c.startswith(MANAGER_GRID + "-")}
         self.person = db.scalar("SELECT min(id) FROM person")
+        # A person and a colleague of the roster (gis/people.py), by their codes.
+        self.person_code, self.other_person = [r.code for r in db.rows(
+            "SELECT code FROM person ORDER BY id LIMIT 2")]
         in_cell = """SELECT e.management_code AS code, c.code AS cell FROM enterprise e
                      JOIN enterprise_cell ec ON ec.enterprise_id = e.id AND ec.valid_to IS NULL
                      JOIN cell c ON c.id = ec.cell_id"""
@@ -458,6 +461,7 @@ class Probe:
     def _write_endpoints(self) -> list[tuple[str, str, dict]]:
         """One hostile call to every write endpoint of the url_map (see check_routes)."""
         cell = sorted(self.manager_cells)[0]
+        who = self.person_code
         return [
             ("POST", "/api/v1/inspections", {"json_body": {
                 "enterprise": self.enterprises[0][0], "inspected_on": "2026-01-02",
@@ -489,6 +493,24 @@ class Probe:
             ("POST", "/account/tokens/1/revoke", {"form": {}}),
             ("POST", "/account/sessions/1/end", {"form": {}}),
             ("POST", "/account/language", {"form": {"lang": "en"}}),
+            # The roster (gis/people.py): its pages' forms and its API.
+            ("POST", "/people", {"form": {"name": "探针"}}),
+            ("POST", f"/people/{who}/edit", {"form": {"code": who, "name": "探针"}}),
+            ("POST", f"/people/{who}/responsibilities",
+             {"form": {"role": "owner", "target": cell}}),
+            ("POST", f"/people/{who}/handover",
+             {"form": {"successor": self.other_person, "comment": "probe"}}),
+            ("POST", f"/people/{who}/accounts", {"form": {"username": "leader"}}),
+            ("POST", f"/people/{who}/accounts/remove", {"form": {"username": "leader"}}),
+            ("POST", "/people/import", {"body": _multipart({"file": ("r.csv", _ROSTER_ONE)}),
+                                        "headers": {"Content-Type": _MULTIPART}}),
+            ("POST", f"/cells/{cell}/owner", {"form": {"person": who}}),
+            ("POST", "/api/v1/people", {"json_body": {"name": "探针"}}),
+            ("PUT", f"/api/v1/people/{who}", {"json_body": {"phone": "13900000000"}}),
+            ("POST", f"/api/v1/people/{who}/responsibilities",
+             {"json_body": {"role": "owner", "target": cell}}),
+            ("POST", f"/api/v1/people/{who}/handover",
+             {"json_body": {"successor": self.other_person, "comment": "probe"}}),
             ("POST", "/logout", {"form": {}}),
         ]
 
@@ -598,6 +620,13 @@ class Probe:
                                                     "until", "flagged", "page"]),
             ("/admin/reference", []), ("/api/v1/jobs/1", []),
             ("/tiles/enterprises/12/3370/1550.pbf", filters), ("/healthz", []),
+            ("/people", ["q", "side", "gap", "page"]), (f"/people/{self.person_code}", []),
+            ("/people/gaps", []), ("/people/new", []), ("/people/import", []),
+            ("/people/export", ["format"]), (f"/people/{self.person_code}/edit", []),
+            (f"/people/{self.person_code}/handover", []), ("/people/handovers/1", ["format"]),
+            (f"/cells/{cell}/owner", []), (f"/cells/{MANAGER_GRID}/owners", []),
+            ("/api/v1/people", ["q", "side", "limit"]),
+            (f"/api/v1/people/{self.person_code}", []), ("/api/v1/roster/gaps", []),
         ]
 
     def injection(self) -> None:
@@ -605,6 +634,7 @@ class Probe:
         before = self.db.fingerprint()
         defaults = {"lon": "116.1", "lat": "38.4", "q": "enterprise"}
         path_params = ["/cells/{}/card", "/cells/{}/history", "/grid/{}/edit",
+                       "/people/{}", "/api/v1/people/{}", "/cells/{}/owner",
                        "/api/v1/grid/{}/cells.geojson", "/api/v1/enterprises/{}/responsible",
                        "/api/v1/layers/{}.geojson", "/tiles/{}/12/3370/1550.pbf",
                        "/static/{}", "/static/vendor/{}"]
@@ -981,6 +1011,7 @@ class Probe:
 _MULTIPART_BOUNDARY = "gridwatchprobe" + "7" * 12
 _MULTIPART = f"multipart/form-data; boundary={_MULTIPART_BOUNDARY}"
 _CSV_ONE = "management_code,name,grade,lon,lat\nPROBE1,探针企业,B,116.1,38.4\n".encode()
+_ROSTER_ONE = "code,name\nPROBE-1,探针人员\n".encode()
 
 
 def _multipart(files: dict) -> bytes:
