@@ -60,7 +60,23 @@ def poison(session, tmp_dir):
             out.writerow([r.management_code, h(i, "企业"), h(i + 1, "地址"), h(i + 2),
                           r.grade, h(i + 3), "0317-1234567", r.lon, r.lat, h(i + 4)])
     import_enterprises(session, path)
-    # No import path yet for these (people arrive with issue 13): written as a file would.
+    # People through the roster import (gis/people.py): one owns the cell and hands it over
+    # tomorrow with a hostile comment (the handover's page, the plates).
+    from gis import people, policy
+
+    roster = tmp_dir / "roster.csv"
+    with open(roster, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["code", "name", "unit", "position", "cell"])
+        out.writerow(["HX-001", h(0, "人员"), h(1, "单位"), h(2), CELL])
+        out.writerow(["HX-002", h(3, "人员"), h(4, "单位"), h(0), ""])
+    people.import_roster(session, roster, zone="Asia/Shanghai", grants=(policy.Grant("admin"),),
+                         grace=dt.timedelta(hours=48), username="admin")
+    tomorrow = people.db_now(session) + dt.timedelta(days=1)
+    people.hand_over(session, people.plan_handover(
+        session, people.person_id(session, "HX-001"), people.person_id(session, "HX-002"),
+        tomorrow), h(1, "交接"), username="admin")
+    # The rest written as a file would.
     for table, column in (("cell", "name"), ("person", "name"), ("station", "name"),
                           ("village", "name"), ("township", "name"), ("person", "unit")):
         session.execute(text(f"""
@@ -152,11 +168,14 @@ def one_enterprise(engine):
 PAGES = {
     "admin": ["/", "/enterprises", "/enterprises?q=%E4%BC%81%E4%B8%9A", "/admin/users",
               "/admin/audit", "/admin/reference", "/account", f"/cells/{CELL}/history",
-              f"/cells/{CELL}/card", f"/cells/{GRID}/history"],
+              f"/cells/{CELL}/card", f"/cells/{GRID}/history", "/people", "/people?q=HX",
+              "/people/HX-001", "/people/HX-002", "/people/gaps", "/people/handovers/1",
+              f"/cells/{CELL}/owner", f"/cells/{GRID}/owners", "/people/HX-001/edit"],
     "leader": ["/", "/enterprises", f"/cells/{CELL}/history", f"/cells/{CELL}/card",
-               "/account"],
-    "manager": ["/", "/enterprises", f"/cells/{CELL}/history", f"/cells/{CELL}/card"],
-    "inspector": ["/", "/enterprises", f"/cells/{CELL}/card", "/account"],
+               "/account", "/people?q=HX", "/people/HX-002"],
+    "manager": ["/", "/enterprises", f"/cells/{CELL}/history", f"/cells/{CELL}/card",
+                "/people/HX-001", "/people/HX-001/handover", f"/cells/{CELL}/owner"],
+    "inspector": ["/", "/enterprises", f"/cells/{CELL}/card", "/account", "/people/HX-001"],
 }
 
 
@@ -172,6 +191,13 @@ def test_every_page_shows_hostile_text_as_text(watched, hostile_url, role):
         shown += visit(page, base, path)
     # The strings arrived, and as the text they are, not as markup.
     assert "<img src=/xss-probe" in shown or "<svg/onload" in shown or "<script>" in shown
+    if role == "manager":
+        # The handover's person field suggests hostile names as text while one types.
+        visit(page, base, "/people/HX-001/handover")
+        page.locator("#handover-form input[name=successor]").type("人员", delay=50)
+        page.wait_for_selector("#successor-suggestions button", timeout=10000)
+        check(page, "handover suggestions")
+        assert "<" in page.inner_text("#successor-suggestions")
     # The map wall: cell labels (names), legends, figures; then a real click on a cell.
     visit(page, base, "/map", ready="body[data-drawn='true']")
     assert page.locator(".cell-label").count() > 0  # tooltips built, as text
