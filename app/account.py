@@ -15,7 +15,7 @@ from flask_login import current_user, login_user, logout_user
 
 from app.auth import forget_tokens, login_required, record, throttle_rules
 from app.db import get_session
-from gis import policy, users
+from gis import people, policy, users
 from gis.validation import Field, ValidationError, validate
 
 bp = Blueprint("auth", __name__)
@@ -118,7 +118,8 @@ def logout():
 def _account_page(status: int = 200, **extra):
     db = get_session()
     return render_template(
-        "auth/account.html", tokens=users.tokens(db, current_user.id),
+        "auth/account.html", person=people.account_person(db, current_user.id),
+        tokens=users.tokens(db, current_user.id),
         sessions=users.sessions(db, current_user.id, current_app.permanent_session_lifetime,
                                 current_user.sid), **extra), status
 

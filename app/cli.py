@@ -801,7 +801,8 @@ def lookup_command(lon, lat, at, crs, as_json):
     owner = answer.get("owner")
     if owner:
         inherited = f" (owner of {owner['cell_code']})" if owner.get("inherited") else ""
-        click.echo(f"owner {owner['name']} {owner.get('phone') or ''}{inherited}".rstrip())
+        click.echo(f"owner {owner['name']} ({owner.get('code')}) {owner.get('phone') or ''}"
+                   f"{inherited}".rstrip())
 
 
 def init_app(app: Flask) -> None:

@@ -13,6 +13,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
+from werkzeug.exceptions import Forbidden
 
 from app.auth import authorize_dated, login_required, record, require, zone
 from app.db import get_session
@@ -232,17 +233,29 @@ def update_person(code: str):
     return redirect(url_for("people.person_page", code=values.get("code") or code))
 
 
-def _person_refused(person: dict, exc: GridWatchError, form: str):
-    """The person's page again, 400, the reason on the form that was refused."""
+def _too_far_back(exc: Forbidden) -> str | None:
+    """The reason of a refusal for a date further back than the user may date a change
+    (app.auth.authorize_dated says it), to show on the form; None for any other refusal."""
+    return exc.description if exc.description != Forbidden.description else None
+
+
+def _person_refused(person: dict, exc: GridWatchError | Forbidden, form: str):
+    """The person's page again, 400 (403 for a date too far back), the reason on the form
+    that was refused."""
     get_session().rollback()
+    if isinstance(exc, Forbidden):
+        return _page_with(person, form, "valid_from", _too_far_back(exc), 403)
+    return _page_with(person, form, getattr(exc, "field", None), domain_message(exc), 400)
+
+
+def _page_with(person: dict, form: str, field: str | None, message: str, status: int):
     typed = {k: v for k, v in request.form.items() if k != "csrf_token"}
     fresh = people.get_person(get_session(), person["code"], _cells()) or person
     return render_template("people/person.html", p=fresh, may_edit=may_edit(fresh),
                            manager=policy.can(current_user.grants, "manage_people"),
                            admin=policy.has_role(current_user.grants, "admin"),
                            roles=people.ROLES, typed=typed,
-                           problem={"form": form, "field": getattr(exc, "field", None),
-                                    "message": domain_message(exc)}), 400
+                           problem={"form": form, "field": field, "message": message}), status
 
 
 @bp.post("/people/<code>/responsibilities")
@@ -259,6 +272,10 @@ def assign_responsibility(code: str):
         return _person_refused(person, ValidationError(
             "target", str(exc), "no_such_target", kind=exc.kind, name=exc.name), "assign")
     except GridWatchError as exc:
+        return _person_refused(person, exc, "assign")
+    except Forbidden as exc:
+        if not _too_far_back(exc):
+            raise
         return _person_refused(person, exc, "assign")
     if changed:
         audit_assign(tgt, code, person["id"], form["valid_from"], form["reason"],
@@ -349,6 +366,13 @@ def handover(code: str):
                                                          "no_such_person", person=exc.name))
     except GridWatchError as exc:
         return _handover_refused(person, exc)
+    except Forbidden as exc:
+        if not _too_far_back(exc):
+            raise
+        get_session().rollback()
+        return render_template("people/handover.html", p=person, typed=_typed(),
+                               problem={"field": "valid_from",
+                                        "message": _too_far_back(exc)}), 403
     record("handover", target=f"handover {result['id']}", flag=flag, person=code,
            successor=form["successor"], valid_from=plan.valid_from, backdate_reason=form["reason"],
            comment=form["comment"], moved=len(result["moved"]), plates=len(result["plates"]))
@@ -356,10 +380,14 @@ def handover(code: str):
     return redirect(url_for("people.handover_page", handover_id=result["id"]))
 
 
+def _typed() -> dict:
+    """What the refused form held, to show it again (no CSRF token, no password)."""
+    return {k: v for k, v in request.form.items() if k != "csrf_token"}
+
+
 def _handover_refused(person: dict, exc: GridWatchError):
     get_session().rollback()
-    typed = {k: v for k, v in request.form.items() if k != "csrf_token"}
-    return render_template("people/handover.html", p=person, typed=typed,
+    return render_template("people/handover.html", p=person, typed=_typed(),
                            problem={"field": getattr(exc, "field", None),
                                     "message": domain_message(exc)}), 400
 
@@ -528,6 +556,11 @@ def set_cell_owner(code: str):
         db.rollback()
         return _owner_page(code, 400, {"field": getattr(exc, "field", None),
                                        "message": domain_message(exc)})
+    except Forbidden as exc:
+        if not _too_far_back(exc):
+            raise
+        db.rollback()
+        return _owner_page(code, 403, {"field": "valid_from", "message": _too_far_back(exc)})
     if changed:
         audit_assign(tgt, form["person"], pid, form["valid_from"], form["reason"],
                      form["comment"], flag)

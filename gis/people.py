@@ -680,6 +680,14 @@ def link_account(session: Session, username: str, code: str | None) -> bool:
     return True
 
 
+def account_person(session: Session, user_id: int) -> dict | None:
+    """The person (code, name) the account is, whose name is on what it records; None."""
+    row = session.execute(text("""
+        SELECT p.code, p.name FROM app_user u JOIN person p ON p.id = u.person_id
+        WHERE u.id = :u"""), {"u": user_id}).one_or_none()
+    return dict(row._mapping) if row else None
+
+
 # --- gaps in the roster ------------------------------------------------------------------------
 
 NO_RESPONSIBILITY_SQL = """

@@ -372,8 +372,16 @@ def test_a_manager_may_not_date_an_owner_far_back(world, client):
     far = client.put("/api/v1/cells/S1-01/owner",
                      json={"person": "RY010", "valid_from": "2026-03-01", "reason": "想改"})
     assert far.status_code == 403
-    page = client.post("/cells/S1-01/owner", data={"person": "RY010", "valid_from": "2026-03-01"})
+    page = client.post("/cells/S1-01/owner?lang=zh_Hans_CN",
+                       data={"person": "RY010", "valid_from": "2026-03-01"})
     assert page.status_code == 403
+    html = page.get_data(as_text=True)
+    assert 'id="owner-problem"' in html and "48" in html and 'value="RY010"' in html
+    on_person = client.post("/people/RY010/responsibilities?lang=zh_Hans_CN", data={
+        "role": "owner", "target": "S1-01", "valid_from": "2026-03-01"})
+    assert on_person.status_code == 403 and 'id="assign-problem"' in on_person.get_data(
+        as_text=True)
+    assert client.post("/cells/S2-01/owner", data={"person": "RY010"}).status_code == 403
 
 
 # --- who may read and change whom --------------------------------------------------------------
