@@ -26,7 +26,9 @@ NEW_USER = {"username": Field(max_length=64, min_length=2),
             "password": Field(max_length=200, min_length=1),
             "display_name": Field(required=False, max_length=100),
             "role": Field(choices=ROLES),
-            "place": Field(required=False, max_length=32)}
+            "place": Field(required=False, max_length=32),
+            # The code (人员编号) of the person the account is (gis/people.py).
+            "person": Field(required=False, max_length=32)}
 ROLE = {"role": Field(choices=ROLES), "place": Field(required=False, max_length=32)}
 PASSWORD = {"password": Field(max_length=200, min_length=1)}
 AUDIT_FILTER = {"username": Field(required=False, max_length=64),
@@ -73,11 +75,12 @@ def user_create():
         form = validate(request.form, NEW_USER)
         users.create_user(db, form["username"], form["password"], role=form["role"],
                           place=form["place"] or None, display_name=form["display_name"],
+                          person_id=people.account_person_id(db, form["person"]),
                           granted_by=_me())
     except GridWatchError as exc:
         return _refused("new-user", exc)
     record("user_created", target=f"user {form['username']}", role=form["role"],
-           place=form["place"])
+           place=form["place"], person=form["person"])
     db.commit()
     flash(_("User %(name)s created.", name=form["username"]))
     return redirect(url_for("admin.user_list"))

@@ -680,6 +680,18 @@ def link_account(session: Session, username: str, code: str | None) -> bool:
     return True
 
 
+def account_person_id(session: Session, code: str | None) -> int | None:
+    """The id of the person ``code`` for a new account (None for none), or ValidationError
+    naming the field ``person``."""
+    if not code:
+        return None
+    try:
+        return person_id(session, code.strip())
+    except NotFound:
+        raise ValidationError("person", f"there is no person with the code {code}",
+                              "no_such_person", person=code) from None
+
+
 def account_person(session: Session, user_id: int) -> dict | None:
     """The person (code, name) the account is, whose name is on what it records; None."""
     row = session.execute(text("""

@@ -577,3 +577,25 @@ def test_which_account_is_which_person_only_admins_see(world, client):
     assert client.get("/api/v1/people/RY001").get_json()["accounts"] == ["s2-manager"]
     found = client.get("/api/v1/people?q=s2-manager").get_json()["people"]
     assert [(p["code"], p["usernames"]) for p in found] == [("RY001", ["s2-manager"])]
+
+
+def test_the_users_page_creates_an_account_that_is_a_person_and_links_others(world, client):
+    people.create_person(world, {"code": "RY001", "name": "李建国"})
+    people.create_person(world, {"code": "RY002", "name": "王秀英"})
+    login(client, "admin")
+    made = client.post("/admin/users", data={"username": "lijg", "password": "long-pass-1",
+                                             "role": "inspector", "place": "S1-01",
+                                             "person": "RY001"})
+    assert made.status_code == 302
+    assert people.account_person(world, world.execute(text(
+        "SELECT id FROM app_user WHERE username = 'lijg'")).scalar())["code"] == "RY001"
+    refused = client.post("/admin/users?lang=zh_Hans_CN", data={
+        "username": "nobody", "password": "long-pass-1", "role": "leader", "place": "S1",
+        "person": "RY404"})
+    assert refused.status_code == 400 and "没有人员编号为 RY404 的人员" in refused.get_data(
+        as_text=True)
+    page = client.get("/admin/users?lang=zh_Hans_CN").get_data(as_text=True)
+    assert 'data-action-suffix="/accounts"' in page and "李建国" in page
+    linked = client.post("/people/RY002/accounts", data={"username": "s2-manager"})
+    assert linked.status_code == 302
+    assert people.get_person(world, "RY002")["accounts"] == ["s2-manager"]
