@@ -702,7 +702,8 @@ def boundary(geom, *, make_valid: bool = False, keep_invalid: bool = False):
     return geom, problem or (plausible_in_china(geom) if geom is not None else None)
 
 
-def _code(field_name: str, code) -> str:
+def checked_code(field_name: str, code) -> str:
+    """``code`` if it is a cell code, else a ValidationError naming ``field_name``."""
     if not is_cell_code(code):
         raise ValidationError(field_name, "a cell code is 1-32 ASCII letters, digits, '-' or "
                               "'_'", "cell_code")
@@ -719,14 +720,14 @@ def proposal_from_json(session: Session, parent_code: str, body: dict, limits) -
                                                         for k, v in body["moves"].items()})
     else:
         proposal = Proposal(parent_code)
-    given = _boundaries("geometries", body["geometries"])
-    outlines = _boundaries("outlines", body.get("outlines"))
+    given = boundaries_from_json("geometries", body["geometries"])
+    outlines = boundaries_from_json("outlines", body.get("outlines"))
     proposal.geometries.update(given)
     check_vertices(itertools.chain(proposal.geometries.items(), outlines.items()), limits)
     for new_code, name in (body["new_cells"] or {}).items():
-        proposal.new_cells[_code("new_cells", new_code)] = validate_fields({"name": name},
+        proposal.new_cells[checked_code("new_cells", new_code)] = validate_fields({"name": name},
                                                        {"name": CELL_NAME})["name"]
-    proposal.retire.update(_code("retire", code) for code in body["retire"] or [])
+    proposal.retire.update(checked_code("retire", code) for code in body["retire"] or [])
     for version_code, version in (body["expected_versions"] or {}).items():
         proposal.expected_versions[str(version_code)] = validate_fields(
             {"expected_versions": version}, {"expected_versions": VERSION})["expected_versions"]
@@ -752,21 +753,21 @@ def proposal_from_json(session: Session, parent_code: str, body: dict, limits) -
     return proposal
 
 
-def _boundaries(field_name: str, items) -> dict:
+def boundaries_from_json(field_name: str, items) -> dict:
     """code -> MultiPolygon from a JSON object of GeoJSON geometries (``geometries``: whole
     boundaries from a file; ``outlines``: outlines edited in the editor)."""
     out = {}
-    for cell_code, geojson in (items or {}).items():
-        _code(field_name, cell_code)
+    for code, geojson in (items or {}).items():
+        checked_code(field_name, code)
         try:
             geom = shapely.from_geojson(json.dumps(geojson))
         except Exception:  # noqa: BLE001 - GEOS/JSON parse errors come in several kinds
-            raise ValidationError(field_name, f"{cell_code}: not a GeoJSON geometry",
-                                  "not_geojson", cell=cell_code) from None
+            raise ValidationError(field_name, f"{code}: not a GeoJSON geometry",
+                                  "not_geojson", cell=code) from None
         geom, problem = boundary(geom, keep_invalid=True)
         if problem:
-            raise ValidationError(field_name, f"{cell_code}: {problem}", "invalid")
-        out[cell_code] = geom
+            raise ValidationError(field_name, f"{code}: {problem}", "invalid")
+        out[code] = geom
     return out
 
 

@@ -36,11 +36,10 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.codes import is_cell_code
 from gis.dates import require_aware
 from gis.limits import check_vertices
 from gis.redraw import (Conflict, Finding, LaterVersion, NothingChanges, RedrawError, Report,
-                        boundary)
+                        boundaries_from_json as _boundaries, checked_code as _code)
 from gis.validation import Field, ValidationError
 from gis.validation import validate as validate_fields
 
@@ -885,13 +884,6 @@ def revert(session: Session, change, *, username: str, comment: str,
         reverts=change.id)
 
 
-def _code(field_name: str, code) -> str:
-    if not is_cell_code(code):
-        raise ValidationError(field_name, "a cell code is 1-32 ASCII letters, digits, '-' or "
-                              "'_'", "cell_code")
-    return code
-
-
 VERSION = Field(kind="int", min=1)
 
 
@@ -934,24 +926,6 @@ def snap_to_villages(session: Session, geometries: dict, codes) -> None:
             {"g": shapely.to_wkb(geom), "deg": degrees}).scalar()
         if wkb is not None:
             geometries[code] = shapely.from_wkb(bytes(wkb))
-
-
-def _boundaries(field_name: str, items) -> dict:
-    """code -> boundary from a JSON object of GeoJSON geometries (an invalid one kept, for
-    validation to show where it crosses itself)."""
-    out = {}
-    for cell_code, geojson in (items or {}).items():
-        _code(field_name, cell_code)
-        try:
-            geom = shapely.from_geojson(json.dumps(geojson))
-        except Exception:  # noqa: BLE001 - GEOS/JSON parse errors come in several kinds
-            raise ValidationError(field_name, f"{cell_code}: not a GeoJSON geometry",
-                                  "not_geojson", cell=cell_code) from None
-        geom, problem = boundary(geom, keep_invalid=True)
-        if problem:
-            raise ValidationError(field_name, f"{cell_code}: {problem}", "invalid")
-        out[cell_code] = geom
-    return out
 
 
 def proposal_from_json(session: Session, city_code: str, body: dict, limits) -> CityProposal:
