@@ -73,9 +73,13 @@ class PageLog:
                 + [f"outside host: {u}" for u in self.outside])
 
 
-@pytest.fixture
-def page(browser, live_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+def new_page(browser, live_url, viewport, touch=False, locale="zh-CN", http_errors=True,
+             **options):
+    """(context, page) on a context of its own that refuses every host but the app's (pages
+    must work offline), with what went wrong in ``page.log``; ``http_errors``: a 4xx/5xx
+    answer counts as a problem (off where a refusal is what the test asks for)."""
+    context = browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch,
+                                  locale=locale, **options)
     log = PageLog()
     # The app's own servers (the demo city, and tests' servers of their own) all listen on
     # the loopback address; anything else is outside.
@@ -94,8 +98,16 @@ def page(browser, live_url):
     # A request the browser itself cancels (navigating away mid-load) is not a failure.
     page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
             and log.failed.append(r.url))
-    page.on("response", lambda r: r.status >= 400 and log.failed.append(f"{r.status} {r.url}"))
+    if http_errors:
+        page.on("response", lambda r: r.status >= 400
+                and log.failed.append(f"{r.status} {r.url}"))
     page.log = log
+    return context, page
+
+
+@pytest.fixture
+def page(browser, live_url):
+    context, page = new_page(browser, live_url, {"width": 1280, "height": 800})
     yield page
     context.close()
 

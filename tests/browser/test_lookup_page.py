@@ -3,12 +3,11 @@ and at a 1920×1080 desk with mouse clicks; in Chinese and English. The map is t
 seen, at the inspector's own area; a tap, typed coordinates, the device's location or a search
 answers; a search says what is outside one's area apart from what does not exist."""
 import re
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.browser.conftest import LIVE_DATABASE, PageLog, screenshot, sign_in
+from tests.browser.conftest import LIVE_DATABASE, new_page, screenshot, sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -21,40 +20,16 @@ SPOT = (116.0875, 38.4424)  # in the demo inspector's cell, 130984-Z01-01
 LANGS = {"zh": "zh_Hans_CN", "en": "en"}
 
 
-def new_page(browser, live_url, viewport, touch=False, locale="zh-CN", **options):
-    """A page on a context of its own, refusing every host but the app's (pages work
-    offline), with what went wrong logged."""
-    context = browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch,
-                                  locale=locale, **options)
-    log = PageLog()
-    own = urlsplit(live_url).hostname
-
-    def guard(route):
-        if urlsplit(route.request.url).hostname != own:
-            log.outside.append(route.request.url)
-            route.abort()
-        else:
-            route.continue_()
-
-    context.route("**/*", guard)
-    page = context.new_page()
-    page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
-    page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
-            and log.failed.append(r.url))
-    page.log = log
-    return context, page
-
-
 @pytest.fixture
 def phone(browser, live_url):
-    context, page = new_page(browser, live_url, PHONE, touch=True)
+    context, page = new_page(browser, live_url, PHONE, touch=True, http_errors=False)
     yield page
     context.close()
 
 
 @pytest.fixture
 def desk(browser, live_url):
-    context, page = new_page(browser, live_url, DESK)
+    context, page = new_page(browser, live_url, DESK, http_errors=False)
     yield page
     context.close()
 
@@ -248,7 +223,7 @@ def test_at_a_desk_a_click_answers_beside_a_full_height_map(desk, live_url):
 
 
 def test_device_location_granted(browser, live_url):
-    context, page = new_page(browser, live_url, PHONE, touch=True,
+    context, page = new_page(browser, live_url, PHONE, touch=True, http_errors=False,
                              geolocation={"longitude": SPOT[0], "latitude": SPOT[1]},
                              permissions=["geolocation"])
     try:
@@ -261,7 +236,8 @@ def test_device_location_granted(browser, live_url):
 
 
 def test_device_location_refused_gives_the_fallback(browser, live_url):
-    context, page = new_page(browser, live_url, PHONE, touch=True, permissions=[])
+    context, page = new_page(browser, live_url, PHONE, touch=True, http_errors=False,
+                             permissions=[])
     try:
         open_lookup(page, live_url)
         page.locator("#locate").tap()

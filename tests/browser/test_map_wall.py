@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import new_page, screenshot, sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,27 +28,7 @@ def open_wall(page, live_url, query="", user=("leader", "demo-leader-2026")):
 @pytest.fixture
 def phone(browser, live_url):
     """A touch phone: 390×844, taps; its page guarded and logged like conftest's ``page``."""
-    from urllib.parse import urlsplit
-
-    from tests.browser.conftest import PageLog
-
-    context = browser.new_context(viewport=PHONE, locale="zh-CN", has_touch=True,
-                                  is_mobile=True, device_scale_factor=2)
-    log = PageLog()
-    own = urlsplit(live_url).hostname
-
-    def guard(route):
-        if urlsplit(route.request.url).hostname != own:
-            log.outside.append(route.request.url)
-            route.abort()
-        else:
-            route.continue_()
-
-    context.route("**/*", guard)
-    tab = context.new_page()
-    tab.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
-    tab.on("response", lambda r: r.status >= 400 and log.failed.append(f"{r.status} {r.url}"))
-    tab.log = log
+    context, tab = new_page(browser, live_url, PHONE, touch=True, device_scale_factor=2)
     yield tab
     context.close()
 
