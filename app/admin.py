@@ -51,7 +51,7 @@ def _users_page(status: int = 200, problem: dict | None = None, add_username: st
     return render_template("admin/users.html", users=users.list_users(
         get_session(), current_app.permanent_session_lifetime), roles=ROLES,
         problem=problem, typed=typed, add_username=add_username,
-        counts=people.gap_counts(get_session())), status
+        counts=people.gap_counts(get_session(), zone=zone())), status
 
 
 def _refused(form: str, exc: GridWatchError, **page):

@@ -635,7 +635,8 @@ def people_list(as_json, query, everyone):
 
     _require_database()
     with transaction(_sessions()) as session:
-        _total, rows = search(session, query, side="all" if everyone else "staff", limit=None)
+        _total, rows = search(session, query, side="all" if everyone else "staff", limit=None,
+                              zone=zone())
     if as_json:
         click.echo(json.dumps([{"code": r["code"], "name": r["name"], "unit": r["unit"],
                                 "position": r["position"], "phone": r["phone"],
@@ -700,7 +701,7 @@ def people_gaps():
 
     _require_database()
     with transaction(_sessions()) as session:
-        found = gaps(session)
+        found = gaps(session, zone=zone())
     click.echo(f"cells without an owner of their own: {len(found['cells_without_owner'])}")
     for c in found["cells_without_owner"]:
         falls = f"falls to {c['falls_to_name']} ({c['falls_to_cell']})" \

@@ -141,9 +141,10 @@ def people_list():
     admin = policy.has_role(current_user.grants, "admin")
     total, rows = people.search(db, args["q"], side=args["side"], gap=args["gap"],
                                 cells=_cells(), limit=PAGE_SIZE,
-                                offset=(args["page"] - 1) * PAGE_SIZE, accounts=admin)
+                                offset=(args["page"] - 1) * PAGE_SIZE, accounts=admin,
+                                zone=zone())
     manager = policy.can(current_user.grants, "manage_people")
-    counts = people.gap_counts(db, _cells(), accounts=admin)
+    counts = people.gap_counts(db, _cells(), accounts=admin, zone=zone())
     return render_template("people/list.html", rows=rows, total=total, args=args,
                            pages=(total + PAGE_SIZE - 1) // PAGE_SIZE, counts=counts,
                            manager=manager, admin=admin)
@@ -154,7 +155,8 @@ def people_list():
 def gaps():
     admin = policy.has_role(current_user.grants, "admin")
     return render_template("people/gaps.html",
-                           gaps=people.gaps(get_session(), _cells(), accounts=admin))
+                           gaps=people.gaps(get_session(), _cells(), accounts=admin,
+                                            zone=zone()))
 
 
 # --- one person --------------------------------------------------------------------------------
@@ -634,7 +636,7 @@ def list_json(r: dict) -> dict:
 def api_people():
     args = validate(request.args, SEARCH)
     total, rows = people.search(get_session(), args["q"], side=args["side"], cells=_cells(),
-                                limit=args["limit"], accounts=_admin())
+                                limit=args["limit"], accounts=_admin(), zone=zone())
     return jsonify(total=total, people=[list_json(r) for r in rows])
 
 
@@ -725,7 +727,7 @@ def api_handover(code: str):
 @login_required
 def api_gaps():
     admin = policy.has_role(current_user.grants, "admin")
-    found = people.gaps(get_session(), _cells(), accounts=admin)
+    found = people.gaps(get_session(), _cells(), accounts=admin, zone=zone())
     found["today"] = found["today"].isoformat()
     return jsonify(found)
 

@@ -44,5 +44,5 @@ def city_figures(session: Session, cells: list[int] | None = None,
     figures["days"], figures["period"] = OVERVIEW_DAYS, window
     # Gaps in the roster today (gis/people.py): cells among ``cells`` without an owner of
     # their own, people who answer for nothing, people who left but still answer.
-    figures["roster"] = gap_counts(session, cells, accounts=False)
+    figures["roster"] = gap_counts(session, cells, accounts=False, zone=zone)
     return figures
