@@ -6,13 +6,12 @@ colleague who answers for nothing. Each handover shows the plates to reprint, an
 answers with the new person from then on. The list and a person's page in both languages at
 both sizes, with nothing outside the server and no console error."""
 import io
-from urllib.parse import urlsplit
 
 import openpyxl
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.browser.conftest import PageLog, screenshot, serve_demo, sign_in
+from tests.browser.conftest import new_page, screenshot, serve_demo, sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -34,26 +33,9 @@ def server(database_url):
 
 
 def open_page(browser, base, viewport, lang, touch=False):
-    context = browser.new_context(viewport=viewport, locale="zh-CN" if lang == "zh" else "en",
-                                  has_touch=touch, is_mobile=touch,
-                                  device_scale_factor=2 if touch else 1)
-    log = PageLog()
-    own = urlsplit(base).hostname
-
-    def guard(route):
-        if urlsplit(route.request.url).hostname != own:
-            log.outside.append(route.request.url)
-            route.abort()
-        else:
-            route.continue_()
-
-    context.route("**/*", guard)
-    page = context.new_page()
-    page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
-    page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
-            and log.failed.append(r.url))
-    page.log = log
-    return context, page
+    return new_page(browser, base, viewport, touch=touch,
+                    locale="zh-CN" if lang == "zh" else "en",
+                    device_scale_factor=2 if touch else 1)
 
 
 def owner_code(engine, cell):
