@@ -204,7 +204,7 @@ def import_enterprises():
     data = upload.read()
     kind = sniff_table(data[:8192])
     if kind is None:
-        abort(415, description=_("file: not a CSV or XLSX file"))
+        abort(415, description=_("The file is not a CSV or XLSX file."))
     db = get_session()
     crs = request.form.get("crs") or None
     skip_invalid = request.form.get("skip_invalid") == "true"

@@ -2,6 +2,8 @@
 trace or SQL. The real exception goes to the server log."""
 from __future__ import annotations
 
+import re
+
 from flask import Flask, jsonify, render_template, request
 from flask_babel import format_decimal
 from flask_babel import gettext as _
@@ -130,11 +132,24 @@ FIELD_LABELS = {
 }
 
 
+# Where in a file: "line 7" / "row 7", as the readers (gis/tables.py) name a record.
+_PLACE_IN_FILE = re.compile(r"(line|row) (\d+)(?: \((.+)\))?")
+
+
 def field_label(name: str) -> str:
-    """The field as people call it, in the request's language. A name that is no field of
-    ours (a parameter someone sent, a cell code, a file's "line 7") is shown as given."""
+    """The field as people call it, in the request's language; a file's "line 7" or "row 7"
+    as the language says it (第 7 行). A name that is no field of ours (a parameter someone
+    sent, a cell code) is shown as given."""
     label = FIELD_LABELS.get(name)
-    return str(label) if label is not None else name
+    if label is not None:
+        return str(label)
+    place = _PLACE_IN_FILE.fullmatch(name)
+    if place:
+        where = (_("line %(n)s", n=place[2]) if place[1] == "line"
+                 else _("row %(n)s", n=place[2]))
+        # "row 3 (HJ-9)": the record's own code, as the reader gave it.
+        return _("%(place)s (%(record)s)", place=where, record=place[3]) if place[3] else where
+    return name
 
 
 def field_message(field: str, problem: str) -> str:

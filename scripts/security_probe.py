@@ -479,6 +479,10 @@ class Probe:
             ("POST", f"/api/v1/grid/{MANAGER_GRID}/commit",
              {"json_body": {"moves": {}, "comment": "probe"}}),
             ("POST", "/api/v1/grid/changes/1/revert", {"json_body": {"comment": "probe"}}),
+            ("POST", f"/api/v1/grid/{MANAGER_GRID}/boundaries",
+             {"body": _multipart({"file": ("b.geojson", _GEOJSON_ONE)}),
+              "headers": {"Content-Type": _MULTIPART}}),
+            ("POST", "/admin/users/leader/unlock", {"form": {}}),
             ("POST", "/admin/users", {"form": {"username": f"csrf-{self.run}",
                                                "password": "probe-pass-12345",
                                                "role": "admin"}}),
@@ -616,6 +620,10 @@ class Probe:
             (f"/grid/{MANAGER_GRID}/edit", []),
             (f"/api/v1/grid/{MANAGER_GRID}/cells.geojson", []),
             (f"/api/v1/grid/{MANAGER_GRID}/villages.geojson", []),
+            (f"/api/v1/grid/{MANAGER_GRID}/enterprises.geojson", []),
+            ("/api/v1/grid/130984/level2/villages.geojson", []), ("/grid/changes/1", []),
+            ("/records/complaints", filters + ["cell", "page"]),
+            (f"/enterprises/{enterprise}", []),
             ("/admin/users", []), ("/admin/audit", ["username", "action", "q", "since",
                                                     "until", "flagged", "page"]),
             ("/admin/reference", []), ("/api/v1/jobs/1", []),
@@ -1011,6 +1019,10 @@ class Probe:
 _MULTIPART_BOUNDARY = "gridwatchprobe" + "7" * 12
 _MULTIPART = f"multipart/form-data; boundary={_MULTIPART_BOUNDARY}"
 _CSV_ONE = "management_code,name,grade,lon,lat\nPROBE1,探针企业,B,116.1,38.4\n".encode()
+_GEOJSON_ONE = (b'{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                b'"properties": {"code": "130984-Z01-01"}, "geometry": {"type": "Polygon", '
+                b'"coordinates": [[[116.0, 38.4], [116.01, 38.4], [116.01, 38.41], '
+                b'[116.0, 38.4]]]}}]}')
 _ROSTER_ONE = "code,name\nPROBE-1,探针人员\n".encode()
 
 

@@ -147,7 +147,7 @@ def test_a_refused_file_says_why_in_the_readers_language(queue_app, db, workers)
     workers(1)
     failed = wait_for(client, body["status_url"] + "?lang=zh_Hans_CN", headers)
     assert failed["status"] == "failed"
-    assert failed["error"].startswith("line 1") and "300" in failed["error"]
+    assert failed["error"].startswith("第 1 行：") and "300" in failed["error"]
 
 
 def test_a_job_is_shown_to_who_queued_it_and_admins_only(queue_app, db):

@@ -130,6 +130,16 @@ def test_a_user_error_names_its_field_in_words(app):
                                         name="ghost")) == "username: there is no user ghost"
 
 
+def test_a_place_in_a_file_is_said_in_the_language(app):
+    from app.errors import field_message
+    with app.test_request_context("/?lang=zh_Hans_CN"):
+        assert field_message("line 7", "超过 65536 字节") == "第 7 行：超过 65536 字节"
+        assert field_message("row 12", "必填") == "第 12 行：必填"
+        assert field_message("row 3 (HJ-9)", "必填") == "第 3 行（HJ-9）：必填"
+    with app.test_request_context("/?lang=en"):
+        assert field_message("line 7", "too long") == "line 7: too long"
+
+
 # --- through the app, as clients see them ---------------------------------------------------
 
 @pytest.fixture
