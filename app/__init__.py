@@ -39,8 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     ratelimit.init_app(app)
     cli.init_app(app)
-    from app import jobs, people
+    from app import draws, jobs, people
 
+    draws.init_app(app)
     jobs.init_app(app)
     people.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp,

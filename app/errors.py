@@ -129,6 +129,13 @@ FIELD_LABELS = {
     "expected_versions": _l("boundary versions being edited"),
     "comment": _l("why"),
     "confirm_warnings": _l("warnings read"),
+    # The double-random draw (gis/draws.py).
+    "enterprises": _l("number of enterprises to draw"),
+    "seed": _l("random seed"),
+    "roster": _l("inspectors to draw from"),
+    "industries": _l("industries"),
+    "grades": _l("supervision grades"),
+    "specialty": _l("specialty"),
 }
 
 
@@ -296,6 +303,11 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
         "not_allowed": lambda: _("%(cell)s: you may not assign its owner", cell=g("cell")),
         "two_columns": lambda: _("two columns mean %(column)s", column=g("column")),
         "missing_columns": lambda: _("missing column(s): %(columns)s", columns=g("columns")),
+        "too_many_drawn": lambda: _("%(n)s asked for, but %(count)s enterprises match the "
+                                    "filter", n=g("n"), count=g("count")),
+        "too_few_inspectors": lambda: _("fewer than two inspectors may visit enterprise "
+                                        "%(enterprise)s (an inspector does not visit the cells "
+                                        "they own)", enterprise=g("enterprise")),
     }
     return str(texts[code]()) if code in texts else fallback
 
@@ -334,7 +346,7 @@ def not_found(kind: str, name) -> None:
     kinds = {"enterprise": _("Enterprise"), "cell": _("Cell"), "complaint": _("Complaint"),
              "person": _("Person"), "change": _("Change"), "user": _("User"),
              "job": _("Background job"), "layer": _("Map layer"),
-             "township": _("Township"), "handover": _("Handover")}
+             "township": _("Township"), "handover": _("Handover"), "draw": _("Draw")}
     abort(404, description=_("%(kind)s %(name)s does not exist.",
                              kind=kinds.get(kind, kind), name=str(name)[:100]))
 

@@ -754,3 +754,26 @@ class AuditEntry(Base):
     flag: Mapped[str | None] = mapped_column(String(32), index=True)
 
     __table_args__ = (CheckConstraint("via IN ('web', 'api', 'cli')", name="via_known"),)
+
+
+class Draw(Base):
+    """A double-random draw (双随机一公开, gis/draws.py): everything needed to re-run it (the
+    seed, the filter, the candidate enterprises and the roster as they were) and its pairs, so
+    anyone can check the published result."""
+
+    __tablename__ = "draw"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    drawn_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    username: Mapped[str | None] = mapped_column(String(64))
+    # Unsigned 64-bit: wider than bigint, so kept as its decimal digits.
+    seed: Mapped[str] = mapped_column(String(20), nullable=False)
+    generator: Mapped[str] = mapped_column(String(32), nullable=False)
+    filter: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    enterprises: Mapped[list] = mapped_column(JSONB, nullable=False)
+    roster: Mapped[list] = mapped_column(JSONB, nullable=False)
+    pairs: Mapped[list] = mapped_column(JSONB, nullable=False)
+
+    __table_args__ = (CheckConstraint("seed ~ '^[0-9]{1,20}$'", name="seed_digits"),)

@@ -25,6 +25,7 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 | admin               | admin (users, roles, reference data, roster imports, linking        |
 |                     | accounts to people)                                                  |
 | manage_people       | admin and any grid_manager: add people to the roster, export it     |
+| draw                | admin anywhere; leader at or above the place (双随机 draws, gis/draws.py) |
 
 A redraw changes cells *inside* a grid, old and new ones alike: ``can(..., inside=True)``
 asks about any cell strictly inside the cell at ``path``, so a grid's own manager (or one
@@ -50,7 +51,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 ACTIONS = ("view", "edit_grid", "edit_owner", "open_editor", "record_inspection",
-           "handle_complaint", "admin", "manage_people")
+           "handle_complaint", "admin", "manage_people", "draw")
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,15 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
         if g.role == "admin":
             # The editor's page and previews, for corrections dated in the past
             # (``dated_change``): an admin commits nothing else there.
-            if action in ("admin", "open_editor", "manage_people", "edit_owner"):
+            if action in ("admin", "open_editor", "manage_people", "edit_owner", "draw"):
                 return True
             continue
         if action == "manage_people":
             if g.role == "grid_manager":
+                return True
+            continue
+        if action == "draw":
+            if g.role == "leader" and _within(g.place, path):
                 return True
             continue
         if action in ("edit_grid", "edit_owner", "open_editor"):

@@ -515,6 +515,7 @@ class Probe:
              {"json_body": {"role": "owner", "target": cell}}),
             ("POST", f"/api/v1/people/{who}/handover",
              {"json_body": {"successor": self.other_person, "comment": "probe"}}),
+            ("POST", "/api/v1/draws", {"json_body": {"place": cell, "enterprises": 1}}),
             ("POST", "/logout", {"form": {}}),
         ]
 
@@ -635,6 +636,8 @@ class Probe:
             (f"/cells/{cell}/owner", []), (f"/cells/{MANAGER_GRID}/owners", []),
             ("/api/v1/people", ["q", "side", "limit"]),
             (f"/api/v1/people/{self.person_code}", []), ("/api/v1/roster/gaps", []),
+            ("/api/v1/draws/1", []), ("/api/v1/draws/1/verify", []), ("/draws/1", []),
+            ("/draws/1.csv", []),
         ]
 
     def injection(self) -> None:

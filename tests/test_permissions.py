@@ -96,6 +96,11 @@ CASES = [
      {"data": "BOUNDARIES"}, _allow("s1-manager", "admin")),
     ("revert a change in S1", "post", "/api/v1/grid/changes/CHANGE/revert",
      {"json": {"comment": "撤销"}}, _allow("s1-manager")),
+    # The double-random draw: leaders at or above the place, and admins.
+    ("draw in S1", "post", "/api/v1/draws",
+     {"json": {"place": "S1", "enterprises": 1, "seed": 1,
+               "roster": ["c1-inspector", "c2-inspector"]}},
+     _allow("admin", "city-leader", "s1-leader")),
     # A token is revoked by its owner or an admin; to anyone else it does not exist.
     ("revoke s1-leader's token", "post", "/account/tokens/TOKEN/revoke", {},
      {u: (True if u in ("s1-leader", "admin") else 404) for u in ALL_USERS}),
