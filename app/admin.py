@@ -189,6 +189,7 @@ ACTION_LABELS = {
     "people_imported": _l("Roster imported"),
     "account_linked": _l("Account linked to a person"),
     "account_unlinked": _l("Account unlinked from its person"),
+    "draw_made": _l("Random draw made"),
 }
 VIA_LABELS = {"web": _l("web"), "api": _l("API"), "cli": _l("command line")}
 
@@ -209,6 +210,7 @@ TARGET_KINDS = {
     "handover": _l("Handover"),
     "township": _l("Township"),
     "file": _l("File"),
+    "draw": _l("Random draw"),
 }
 
 # The details each action records, by the key it records them under.
@@ -247,6 +249,8 @@ DETAIL_LABELS = {
     "plates": _l("Plates to reprint"),
     "linked": _l("Accounts linked"),
     "assigned": _l("Cells assigned"),
+    "enterprises": _l("Enterprises drawn"),
+    "seed": _l("Random seed"),
 }
 # A key whose meaning depends on the action: the command line's --reason is why a change is
 # dated in the past.

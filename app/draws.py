@@ -97,7 +97,7 @@ def _published(draw_id: int) -> tuple[dict, list[dict]]:
     """The record and its pairs with the enterprises' and inspectors' names."""
     db = get_session()
     try:
-        r = draws.record(db, draw_id)
+        r = draws.load(db, draw_id)
     except draws.NotFound:
         not_found("draw", draw_id)
     codes = [p["enterprise"] for p in r["pairs"]]

@@ -133,7 +133,7 @@ def draw(session: Session, place_code: str, n: int, seed: int, *, usernames=None
     return {"id": draw_id, "seed": seed, "pairs": pairs}
 
 
-def record(session: Session, draw_id: int) -> dict:
+def load(session: Session, draw_id: int) -> dict:
     row = session.execute(text("""
         SELECT id, drawn_at, username, seed, generator, filter, enterprises, roster, pairs
         FROM draw WHERE id = :i"""), {"i": draw_id}).one_or_none()
@@ -143,13 +143,13 @@ def record(session: Session, draw_id: int) -> dict:
 
 
 def get(session: Session, draw_id: int) -> dict:
-    r = record(session, draw_id)
+    r = load(session, draw_id)
     return {"id": r["id"], "seed": int(r["seed"]), "pairs": r["pairs"]}
 
 
 def verify(session: Session, draw_id: int) -> bool:
     """Re-run the draw from its record alone; True when it gives the recorded pairs."""
-    r = record(session, draw_id)
+    r = load(session, draw_id)
     try:
         again = pair(int(r["seed"]), r["enterprises"], r["roster"],
                      int(r["filter"]["enterprises"]))
