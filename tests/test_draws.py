@@ -105,8 +105,12 @@ def test_api_contract_audit_and_publication(client, world):
     page = client.get(f"/draws/{body['id']}")
     assert page.status_code == 200 and body["pairs"][0]["enterprise"] in page.get_data(
         as_text=True)
+    assert "第二巡查人员" in page.get_data(as_text=True)
     csv = client.get(f"/draws/{body['id']}.csv")
-    assert csv.data.startswith("\ufeff".encode()) and "企业" in csv.data.decode("utf-8-sig")
+    assert csv.data.startswith("\ufeff".encode())
+    lines = csv.data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("企业") and lines[0].endswith("巡查人员,第二巡查人员")
+    assert len(lines) == 1 + len(body["pairs"])
     assert client.get("/draws/999999").status_code == 404
 
 
