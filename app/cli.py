@@ -78,6 +78,12 @@ def _run_import(label: str, work, target: str | None = None, flag: str | None = 
     click.echo(f"{label}: {summary.line()}")
 
 
+def _today():
+    """The bureau's today (a date), as the pages count it."""
+    from gis import dates
+    return dates.today(zone())
+
+
 def _parse_when(value: str | None, *, as_of: bool = False) -> dt.datetime | None:
     """gis.dates' rules, in the bureau's zone: a bare date given for when a change takes
     effect (--valid-from) is the start of that day; one asked about (``as_of``: --at) is the
@@ -291,7 +297,7 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
                     _echo_city_change(job, report)
                     failed = failed or bool(report.errors)
                     continue
-                effect = job.effect()
+                effect = job.effect(_today())
                 click.echo(f"grid {p.parent_code}: {len(p.geometries)} cell(s), "
                            f"{len(effect['moves'])} enterprise(s) move")
                 for f in report.findings:
@@ -329,7 +335,7 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
 def _echo_city_change(job, report) -> None:
     """A change of the stations' grids as the terminal shows it: findings, the villages that
     change cell, the enterprises that change station, and per grid and owner the workload."""
-    effect = job.effect() if not report.errors else None
+    effect = job.effect(_today()) if not report.errors else None
     grids = sorted(c for c, level in job.plan.levels.items() if level == 2)
     click.echo(f"city {job.proposal.city_code}: second-level grid(s) {', '.join(grids) or '-'}, "
                f"{len(job.plan.geometries) - len(grids)} level-3 cell(s)")

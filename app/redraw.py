@@ -197,7 +197,7 @@ def preview(code: str):
             proposal = redraw.proposal_from_json(db, code, body, limits)
             job = redraw.Redraw(db, proposal, _tolerance())
             report = job.check()
-            effect = job.effect()
+            effect = job.effect(dates.today(zone()))
             area = outline.changed_area(db, proposal)
     except redraw.TooSlow:
         db.rollback()

@@ -20,7 +20,7 @@ from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
 from app.errors import error_response, not_found
 from app.mappage import build_map, layer_query, map_parts
-from gis import policy, redraw, users
+from gis import dates, policy, redraw, users
 from gis import redraw_level2 as level2
 from gis.geojson import feature_collection_sql
 from gis.validation import Field, ValidationError, validate
@@ -200,7 +200,7 @@ def preview(code: str):
         with redraw.statement_timeout(db, limits.preview_statement_timeout_ms):
             job = level2.CityRedraw(db, proposal, _tolerance())
             report = job.check()
-            effect = job.effect()
+            effect = job.effect(dates.today(zone()))
     except level2.Level2Error as exc:
         return _refused(exc)
     except redraw.TooSlow:
