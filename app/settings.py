@@ -141,3 +141,13 @@ JOB_MAX_ATTEMPTS = 3
 # IMPORT_BACKGROUND_ROWS, are imported in the background: the API answers 202 with the job.
 IMPORT_BACKGROUND_BYTES = 1048576
 IMPORT_BACKGROUND_ROWS = 5000
+
+# Field work. An inspection (or a photo whose EXIF says where it was taken) this many metres or
+# more from the enterprise is marked "far from the site" (far_from_site): recorded, never
+# refused, since GPS indoors is poor; leaders see the flag.
+FAR_FROM_SITE_METRES = 300
+# Photos of inspections and rectifications: JPEG, PNG or WebP (checked by content) up to this
+# many bytes, stored under PHOTO_DIR by their SHA-256 (relative paths are under the instance
+# folder).
+PHOTO_MAX_BYTES = 8 * 1024 * 1024
+PHOTO_DIR = "photos"

@@ -35,7 +35,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, UUID, ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from gis.codes import CELL_CODE, MANAGEMENT_CODE, PERSON_CODE
@@ -498,12 +498,119 @@ class Inspection(Base):
         String(16), nullable=False, server_default="none"
     )
     rectified_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Sent by the phone (a UUID it made before queueing): a resend is the same inspection.
+    client_id: Mapped[Any] = mapped_column(UUID(as_uuid=True), unique=True, nullable=True)
+    second_inspector_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    username: Mapped[str | None] = mapped_column(String(64))
+    # {checklist item code: note}
+    notes: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    # Where the device stood, in WGS 84 whatever it sent (location_crs says what that was).
+    location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    location_crs: Mapped[str | None] = mapped_column(String(8))
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    far_from_site: Mapped[bool | None] = mapped_column(Boolean)
 
     __table_args__ = (
         CheckConstraint(
             "rectification_status IN ('none', 'open', 'done')", name="rectification_status_known"
         ),
         CheckConstraint("problems_found >= 0", name="problems_not_negative"),
+        CheckConstraint("location_crs IN ('wgs84', 'gcj02')", name="location_crs_known"),
+        CheckConstraint("second_inspector_id IS DISTINCT FROM inspector_id",
+                        name="two_different_inspectors"),
+    )
+
+
+RECTIFICATION_STATUSES = ("open", "rectified", "verified")
+RECTIFICATION_STEPS = ("opened", "rectified", "verified", "rejected")
+
+
+class Rectification(Base):
+    """A problem to be corrected by a deadline (整改): one per failed checklist item of an
+    inspection, or one per failed batch of product testing. open → rectified (by whoever
+    corrected it, with a note and photos) → verified (by someone else), or back to open when
+    the verifier rejects it. ``status`` and the step columns say where it is now; every step,
+    rejections included, is a row of ``rectification_step``."""
+
+    __tablename__ = "rectification"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprise.id"), nullable=False, index=True
+    )
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"), index=True)
+    spot_check_id: Mapped[int | None] = mapped_column(ForeignKey("spot_check.id"), index=True)
+    item_code: Mapped[str | None] = mapped_column(String(16))
+    problem: Mapped[str] = mapped_column(Text, nullable=False)
+    deadline: Mapped[dt.date] = mapped_column(Date, nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
+    opened_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    rectified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rectified_by: Mapped[str | None] = mapped_column(String(64))
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {_in(RECTIFICATION_STATUSES)}", name="status_known"),
+        CheckConstraint("num_nonnulls(inspection_id, spot_check_id) = 1", name="one_source"),
+        CheckConstraint("verified_by IS NULL OR verified_by IS DISTINCT FROM rectified_by",
+                        name="verifier_not_rectifier"),
+    )
+
+
+class RectificationStep(Base):
+    __tablename__ = "rectification_step"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    rectification_id: Mapped[int] = mapped_column(
+        ForeignKey("rectification.id"), nullable=False, index=True
+    )
+    step: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    username: Mapped[str | None] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"step IN {_in(RECTIFICATION_STEPS)}", name="step_known"),
+    )
+
+
+class Photo(Base):
+    """A photo of an inspection or of a rectification, stored by content hash (gis/photos.py);
+    the EXIF location, when the camera wrote one, is compared with the enterprise."""
+
+    __tablename__ = "photo"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"), index=True)
+    rectification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rectification.id"), index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    media_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    username: Mapped[str | None] = mapped_column(String(64))
+    exif_location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    far_from_site: Mapped[bool | None] = mapped_column(Boolean)
+
+    __table_args__ = (
+        CheckConstraint("num_nonnulls(inspection_id, rectification_id) = 1", name="one_owner"),
+        CheckConstraint("media_type IN ('image/jpeg', 'image/png', 'image/webp')",
+                        name="media_type_known"),
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
     )
 
 
@@ -550,12 +657,26 @@ class SpotCheck(Base):
     product: Mapped[str | None] = mapped_column(String(200))
     batches: Mapped[int] = mapped_column(Integer, nullable=False)
     passed: Mapped[int] = mapped_column(Integer, nullable=False)
+    # One sampled batch as the laboratory reports it (older rows may count several batches).
+    batch_number: Mapped[str | None] = mapped_column(String(64))
+    laboratory: Mapped[str | None] = mapped_column(String(200))
+    # The laboratory's report number: an import of the same report again changes nothing.
+    report_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    failed_items: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
     __table_args__ = (
         CheckConstraint(f"kind IN {_in(TESTING_KINDS)}", name="kind_known"),
         CheckConstraint("level IN ('national', 'provincial', 'city')", name="level_known"),
         CheckConstraint("batches > 0 AND passed BETWEEN 0 AND batches", name="passed_le_batches"),
     )
+
+
+# 立案 → 调查 → 处罚决定 → 结案
+CASE_STATUSES = ("open", "investigating", "decided", "closed")
 
 
 class Case(Base):
@@ -570,8 +691,19 @@ class Case(Base):
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     cause: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
+    # What the case was opened from: a rectification (a problem found), a failed batch or a
+    # complaint; none for cases brought in from elsewhere.
+    rectification_id: Mapped[int | None] = mapped_column(ForeignKey("rectification.id"))
+    spot_check_id: Mapped[int | None] = mapped_column(ForeignKey("spot_check.id"))
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaint.id"))
+    result: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="status_known"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN {_in(CASE_STATUSES)}", name="status_known"),
+        CheckConstraint("num_nonnulls(rectification_id, spot_check_id, complaint_id) <= 1",
+                        name="one_source"),
+    )
 
 
 ROLES = ("leader", "grid_manager", "inspector", "admin")

@@ -514,6 +514,23 @@ def _inspections(session, enterprises, rng, today, people):
                 FROM enterprise_cell ec
                 WHERE ec.enterprise_id = :e AND ec.valid @> CAST(:d AS timestamptz))
     """), rows)
+    # One rectification per failed item, as an inspection recorded in GridWatch makes them.
+    session.execute(text("""
+        INSERT INTO rectification (enterprise_id, inspection_id, item_code, problem, deadline,
+                                   status, opened_at, rectified_at, verified_at)
+        SELECT i.enterprise_id, i.id, r.key, ci.title || '不符合要求', i.rectification_deadline,
+               CASE WHEN i.rectification_status = 'done' THEN 'verified' ELSE 'open' END,
+               i.inspected_on::timestamptz,
+               i.rectified_on::timestamptz, i.rectified_on::timestamptz
+        FROM inspection i
+        CROSS JOIN LATERAL jsonb_each_text(i.results) r
+        JOIN checklist_item ci ON ci.code = r.key
+        WHERE r.value = 'fail'"""))
+    session.execute(text("""
+        INSERT INTO rectification_step (rectification_id, step, at)
+        SELECT id, 'opened', opened_at FROM rectification
+        UNION ALL
+        SELECT id, 'verified', verified_at FROM rectification WHERE status = 'verified'"""))
     return len(rows), TARGET_PROBLEMS - problems_left
 
 
