@@ -22,6 +22,11 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 |                     | past, see ``dated_change``; previews write nothing)                 |
 | record_inspection   | inspector of a cell containing the enterprise                       |
 | handle_complaint    | inspector of a cell containing the complaint's place                |
+| rectify             | inspector of a cell containing the enterprise; grid_manager at or   |
+|                     | above it (整改: recording that a problem was corrected)              |
+| verify_rectification| inspector of the same station's grid (the parent of their cell, as  |
+|                     | ``readable_places``); grid_manager at or above (复查验收). Never the |
+|                     | one who recorded the correction: gis/rectification.py refuses that   |
 | admin               | admin (users, roles, reference data, roster imports, linking        |
 |                     | accounts to people)                                                  |
 | manage_people       | admin and any grid_manager: add people to the roster, export it     |
@@ -51,7 +56,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 ACTIONS = ("view", "edit_grid", "edit_owner", "open_editor", "record_inspection",
-           "handle_complaint", "admin", "manage_people", "draw")
+           "handle_complaint", "admin", "manage_people", "draw", "rectify",
+           "verify_rectification")
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,16 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
                 return True
         elif action in ("record_inspection", "handle_complaint"):
             if g.role == "inspector" and _within(g.place, path):
+                return True
+        elif action == "rectify":
+            if g.role in ("inspector", "grid_manager") and _within(g.place, path):
+                return True
+        elif action == "verify_rectification":
+            if g.role == "grid_manager" and _within(g.place, path):
+                return True
+            # The rest of their station's grid, as they read it (``readable_places``).
+            if g.role == "inspector" and len(g.place_path) >= 2 and \
+                    _within(g.place_path[-2], path):
                 return True
     return False
 
