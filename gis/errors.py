@@ -35,6 +35,16 @@ class ImportRefused(GridWatchError):
         return "\n".join(lines)
 
 
+@dataclass
+class RowProblem(Problem):
+    """One refused row of a table file: ``row`` as the sheet numbers it (the header is row 1),
+    and the error (its ``field``, ``code`` and ``params`` let the web say it in the reader's
+    language: 第 3 行：抽样日期：…)."""
+
+    row: int = 0
+    error: ValidationError | None = None
+
+
 class FileFormatError(GridWatchError):
     """The file cannot be read as the format it claims to be."""
 

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from gis import dates, policy, tables
 from gis.codes import (CELL_CODE_RULE, MANAGEMENT_CODE_RULE, PERSON_CODE_RULE, is_cell_code,
                        is_management_code, is_person_code)
-from gis.errors import GridWatchError, ImportRefused, Problem
+from gis.errors import GridWatchError, ImportRefused, RowProblem
 from gis.fieldwork import NotFound
 from gis.limits import Limits
 from gis.users import USERNAME_RE, cell_path
@@ -827,15 +827,6 @@ CELL_SEPARATORS = re.compile(r"[,，;；、\s]+")
 
 
 @dataclass
-class RowProblem(Problem):
-    """One refused row: ``row`` as the sheet numbers it, and the error (its ``field``,
-    ``code`` and ``params`` let the web say it in the reader's language)."""
-
-    row: int = 0
-    error: ValidationError | None = None
-
-
-@dataclass
 class RosterRow:
     row: int
     values: dict  # the person's fields present in the file
@@ -863,26 +854,7 @@ class RosterSummary:
 
 
 def _map_columns(columns: list[str], source: str) -> dict[str, str]:
-    lookup = {alias.lower(): f for f, aliases in COLUMNS.items() for alias in aliases}
-    mapping: dict[str, str] = {}
-    for col in columns:
-        f = lookup.get(col.strip().lower())
-        if f is None:
-            continue  # other columns (remarks, a sequence number) are the file's own
-        if f in mapping.values():
-            raise ImportRefused(source, [RowProblem("header", f"two columns mean {f!r}", 1,
-                                                    ValidationError("file", f"two columns mean "
-                                                                    f"{f!r}", "two_columns",
-                                                                    column=f))])
-        mapping[col] = f
-    missing = [f for f in REQUIRED if f not in mapping.values()]
-    if missing:
-        names = ", ".join(f"{f}/{COLUMNS[f][1]}" for f in missing)
-        raise ImportRefused(source, [RowProblem("header", f"missing column(s): {names}", 1,
-                                                ValidationError("file", "missing column(s): "
-                                                                + names, "missing_columns",
-                                                                columns=names))])
-    return mapping
+    return tables.map_columns(columns, COLUMNS, REQUIRED, source)
 
 
 def parse_roster(frame, source: str, zone: str) -> tuple[list[RosterRow], list[RowProblem]]:

@@ -18,12 +18,13 @@ import csv
 import datetime as dt
 import functools
 import io
+import unicodedata
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 
-from gis.errors import FileFormatError
+from gis.errors import FileFormatError, ImportRefused, RowProblem
 from gis.limits import Limits
 from gis.validation import ValidationError
 
@@ -274,6 +275,43 @@ def _frame(header: list[str], rows: list[list[str]], numbers: list[int]) -> pd.D
     frame = pd.DataFrame(rows, columns=columns, dtype=str,
                          index=pd.Index(numbers, name=ROW_INDEX, dtype="int64"))
     return frame
+
+
+# --- columns ------------------------------------------------------------------------------
+
+def map_columns(columns: list[str], aliases: dict[str, tuple[str, ...]],
+                required: tuple[str, ...], source: str) -> dict[str, str]:
+    """{column as the file names it: field} for the columns ``aliases`` knows (field -> the
+    headers that mean it, the canonical English one first, then the Chinese one; case, spaces
+    and full-width forms do not matter); other columns (remarks, a sequence number) are the
+    file's own. ImportRefused when two columns mean one field or a ``required`` one is
+    missing (a tuple in ``required``: any one of those fields)."""
+    lookup = {_header(alias): f for f, names in aliases.items() for alias in names}
+    mapping: dict[str, str] = {}
+    for col in columns:
+        f = lookup.get(_header(col))
+        if f is None:
+            continue
+        if f in mapping.values():
+            raise ImportRefused(source, [RowProblem("header", f"two columns mean {f!r}", 1,
+                                                    ValidationError("file", f"two columns mean "
+                                                                    f"{f!r}", "two_columns",
+                                                                    column=f))])
+        mapping[col] = f
+    missing = [f for f in required if not (set(f) if isinstance(f, tuple) else {f})
+               & set(mapping.values())]
+    if missing:
+        names = ", ".join(" | ".join(f"{g}/{aliases[g][1]}" for g in
+                                     (f if isinstance(f, tuple) else (f,))) for f in missing)
+        raise ImportRefused(source, [RowProblem("header", f"missing column(s): {names}", 1,
+                                                ValidationError("file", "missing column(s): "
+                                                                + names, "missing_columns",
+                                                                columns=names))])
+    return mapping
+
+
+def _header(name: str) -> str:
+    return unicodedata.normalize("NFKC", str(name)).strip().lower()
 
 
 def is_xlsx(raw: bytes) -> bool:
