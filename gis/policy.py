@@ -31,6 +31,10 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 |                     | accounts to people)                                                  |
 | manage_people       | admin and any grid_manager: add people to the roster, export it     |
 | draw                | admin anywhere; leader at or above the place (双随机 draws, gis/draws.py) |
+| record_testing      | admin anywhere; grid_manager at or above the enterprise's cell      |
+|                     | (sampled batches as the laboratory reports them, gis/testing.py)     |
+| handle_case         | admin anywhere; grid_manager at or above the enterprise's cell      |
+|                     | (enforcement cases, 案件: open and advance them, gis/cases.py)      |
 
 A redraw changes cells *inside* a grid, old and new ones alike: ``can(..., inside=True)``
 asks about any cell strictly inside the cell at ``path``, so a grid's own manager (or one
@@ -58,6 +62,7 @@ from sqlalchemy import text
 ACTIONS = ("view", "edit_grid", "edit_owner", "open_editor", "record_inspection",
            "handle_complaint", "admin", "manage_people", "draw", "rectify",
            "verify_rectification")
+ACTIONS += ("record_testing", "handle_case")
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,12 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
             # (``dated_change``): an admin commits nothing else there.
             if action in ("admin", "open_editor", "manage_people", "edit_owner", "draw"):
                 return True
+            if action in ("record_testing", "handle_case"):
+                return True
+            continue
+        if action in ("record_testing", "handle_case"):
+            if g.role == "grid_manager" and _within(g.place, path):
+                return True
             continue
         if action == "manage_people":
             if g.role == "grid_manager":
@@ -157,6 +168,12 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
                     _within(g.place_path[-2], path):
                 return True
     return False
+
+
+def can_somewhere(grants, action: str) -> bool:
+    """May the user do ``action`` anywhere at all (at the place of one of their roles)? A page
+    that starts such work (an upload whose rows are each judged by ``can``) opens for them."""
+    return any(can((g,), action, g.place_path) for g in grants)
 
 
 def can_edit_person(grants, places: list[tuple[tuple[int, ...], bool]]) -> bool:
