@@ -190,6 +190,7 @@ ACTION_LABELS = {
     "account_linked": _l("Account linked to a person"),
     "account_unlinked": _l("Account unlinked from its person"),
     "draw_made": _l("Random draw made"),
+    "photo_added": _l("Photo added"),
 }
 VIA_LABELS = {"web": _l("web"), "api": _l("API"), "cli": _l("command line")}
 
@@ -211,6 +212,8 @@ TARGET_KINDS = {
     "township": _l("Township"),
     "file": _l("File"),
     "draw": _l("Random draw"),
+    "inspection": _l("Inspection"),
+    "rectification": _l("Rectification"),
 }
 
 # The details each action records, by the key it records them under.
@@ -251,6 +254,12 @@ DETAIL_LABELS = {
     "assigned": _l("Cells assigned"),
     "enterprises": _l("Enterprises drawn"),
     "seed": _l("Random seed"),
+    "photo": _l("Photo number"),
+    "file_name": _l("File name"),
+    "sha256": _l("Content hash (SHA-256)"),
+    "problems": _l("Problems found"),
+    "distance_m": _l("Distance from the enterprise (m)"),
+    "far_from_site": _l("Far from the site"),
 }
 # A key whose meaning depends on the action: the command line's --reason is why a change is
 # dated in the past.
@@ -258,7 +267,7 @@ ACTION_DETAIL_LABELS = {("cells_imported", "reason"): _l("Reason for a date in t
                         ("people_imported", "reason"): _l("Reason for a date in the past"),
                         ("grid_changed", "reason"): _l("Reason for a date in the past")}
 # Numbers that name a record, shown as they are (no thousands separator).
-ID_KEYS = {"inspection", "change", "job"}
+ID_KEYS = {"inspection", "change", "job", "photo"}
 # Values that are codes, said in words.
 VALUE_LABELS = {
     "reason": {"bad_credentials": _l("wrong username or password"),

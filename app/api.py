@@ -7,6 +7,7 @@ audited in the same transaction.
 from __future__ import annotations
 
 import tempfile
+import uuid
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
@@ -18,19 +19,27 @@ from app.auth import authorize, login_required, record, require, zone
 from app.db import get_session
 from app.errors import not_found
 from app.ratelimit import rate_limited
-from gis import enterprises, fieldwork, policy, reference
+from gis import dates, enterprises, fieldwork, policy, reference
 from gis.errors import GridWatchError
 from gis.models import GRADES
 from gis.validation import Field, ValidationError, validate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 INSPECTION = {
     "enterprise": Field(max_length=40, min_length=1),
-    "inspected_on": Field(kind="date"),
+    # One of the two: the local day, or the moment (its day in the bureau's zone counts).
+    "inspected_on": Field(kind="date", required=False),
+    "inspected_at": Field(kind="datetime", required=False),
     "results": Field(kind="dict", max_length=200),
+    "notes": Field(kind="dict", max_length=200, required=False),
     "problems": Field(required=False, max_length=2000),
     "rectification_deadline": Field(kind="date", required=False),
+    "client_id": Field(required=False, max_length=36, pattern=UUID),
+    "location": Field(kind="dict", max_length=4, required=False),
+    # A username or a person code: who inspected together with the account's person.
+    "second_inspector": Field(required=False, max_length=64, min_length=1),
 }
 COMPLAINT = {"status": Field(choices=fieldwork.COMPLAINT_STATUSES)}
 # The owner by person code ("person", as the roster numbers them) or by database id
@@ -88,20 +97,44 @@ def search_enterprises():
 @bp.post("/inspections")
 @login_required
 def create_inspection():
-    body = validate(_json_body(), INSPECTION)
+    body = validate(_json_body(), INSPECTION, zone=zone())
+    if body["inspected_on"] is None:
+        if body["inspected_at"] is None:
+            raise ValidationError("inspected_on", "required (or inspected_at)", "required")
+        body["inspected_on"] = dates.local(body["inspected_at"], zone()).date()
+    location = fieldwork.parse_location(body["location"])
+    client_id = uuid.UUID(body["client_id"]) if body["client_id"] else None
     db = get_session()
     enterprise_id, path = _or_404(fieldwork.enterprise_target, db, body["enterprise"])
     authorize("record_inspection", path)
     person_id = db.execute(text("SELECT person_id FROM app_user WHERE id = :u"),
                            {"u": current_user.id}).scalar()
-    inspection_id = fieldwork.record_inspection(
-        db, enterprise_id, inspector_person_id=person_id, inspected_on=body["inspected_on"],
-        results=body["results"], problems=body["problems"],
-        rectification_deadline=body["rectification_deadline"])
+    second = (_or_404(fieldwork.person_of, db, body["second_inspector"])
+              if body["second_inspector"] else None)
+    try:
+        done = fieldwork.record_inspection(
+            db, enterprise_id, inspector_person_id=person_id, inspected_on=body["inspected_on"],
+            results=body["results"], problems=body["problems"],
+            rectification_deadline=body["rectification_deadline"], client_id=client_id,
+            location=location, notes=body["notes"], second_inspector_id=second,
+            username=current_user.username,
+            far_metres=current_app.config["FAR_FROM_SITE_METRES"])
+    except fieldwork.ClientIdReused:
+        db.rollback()
+        abort(409, description=_("This client_id was already used for another enterprise's "
+                                 "inspection."))
+    answer = dict(id=done.id, distance_m=done.distance_m, far_from_site=done.far_from_site,
+                  rectifications=list(done.rectifications))
+    if not done.created:
+        db.rollback()
+        return jsonify(answer), 200
     record("inspection_recorded", target=f"enterprise {body['enterprise']}",
-           inspection=inspection_id, inspected_on=body["inspected_on"])
+           inspection=done.id, inspected_on=body["inspected_on"],
+           problems=len(done.rectifications), distance_m=(
+               round(done.distance_m) if done.distance_m is not None else None),
+           far_from_site=done.far_from_site)
     db.commit()
-    return jsonify(id=inspection_id), 201
+    return jsonify(answer), 201
 
 
 @bp.patch("/complaints/<number>")

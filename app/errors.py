@@ -93,6 +93,16 @@ FIELD_LABELS = {
     "results": _l("checklist results"),
     "problems": _l("problems found"),
     "rectification_deadline": _l("rectification deadline"),
+    "inspected_at": _l("inspection time"),
+    "client_id": _l("the phone's inspection id"),
+    "notes": _l("item notes"),
+    "second_inspector": _l("second inspector"),
+    "problem": _l("problem"),
+    "note": _l("note"),
+    "location": _l("device location"),
+    "location.lon": _l("device location: longitude"),
+    "location.lat": _l("device location: latitude"),
+    "location.crs": _l("device location: coordinate system"),
     "status": _l("status"),
     "person_id": _l("person"),
     "valid_from": _l("takes effect on"),
@@ -265,8 +275,11 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
         "needs_place": lambda: _("the %(role)s role needs a place: the code of the cell it "
                                  "covers, such as 130984-Z01-01", role=role_label(p["role"])),
         "unknown_item": lambda: _("%(item)s is not an item of the checklist", item=p["item"]),
-        "item_result": lambda: _("the result of item %(item)s is pass, fail or n/a",
+        "item_result": lambda: _("the result of item %(item)s is pass, fail or na",
                                  item=p["item"]),
+        "note_without_result": lambda: _("a note for item %(item)s, which has no result",
+                                         item=p["item"]),
+        "same_inspector": lambda: _("the same person as the inspector; name who came along"),
         "item_exists": lambda: _("the checklist has an item %(item)s already", item=p["item"]),
         "deadline_required": lambda: _("required when an item fails"),
         "owner_period": lambda: _("the current owner's period starts on or after this date; "
@@ -346,7 +359,9 @@ def not_found(kind: str, name) -> None:
     kinds = {"enterprise": _("Enterprise"), "cell": _("Cell"), "complaint": _("Complaint"),
              "person": _("Person"), "change": _("Change"), "user": _("User"),
              "job": _("Background job"), "layer": _("Map layer"),
-             "township": _("Township"), "handover": _("Handover"), "draw": _("Draw")}
+             "township": _("Township"), "handover": _("Handover"), "draw": _("Draw"),
+             "inspection": _("Inspection"), "rectification": _("Rectification"),
+             "photo": _("Photo")}
     abort(404, description=_("%(kind)s %(name)s does not exist.",
                              kind=kinds.get(kind, kind), name=str(name)[:100]))
 

@@ -195,7 +195,8 @@ def _wipe(session: Session) -> None:
     # the demo); everything they point at in the old city goes.
     session.execute(text("UPDATE app_user SET person_id = NULL"))
     session.execute(text("""
-        TRUNCATE user_role, enterprise_cell, responsibility, inspection, complaint, spot_check,
+        TRUNCATE user_role, enterprise_cell, responsibility, photo, rectification_step,
+                 rectification, inspection, complaint, spot_check,
                  enforcement_case, enterprise_grade, enterprise_product, enterprise_staff,
                  enterprise_equipment, enterprise, cell_version, cell, station, village,
                  township, checklist_item RESTART IDENTITY"""))
