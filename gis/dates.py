@@ -12,6 +12,8 @@ arithmetic and PostgreSQL's range types overflow.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from zoneinfo import ZoneInfo
 
 from gis.errors import ValidationError
@@ -37,6 +39,28 @@ def parse_date(value, field: str = "date") -> dt.date:
             raise ValidationError(field, "not an ISO date (YYYY-MM-DD)", "not_date") from None
     _in_range(value, field)
     return value
+
+
+# A day as spreadsheets, laboratories and people write it: 2026-03-05, 2026/3/5, 2026.3.5,
+# 2026年3月5日, with a time after it or not (an XLSX cell read as text: "2026-03-05T09:30:00").
+_WRITTEN_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                           r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+
+
+def parse_written_date(value, field: str = "date") -> dt.date:
+    """A date as spreadsheets and laboratories write it (``_WRITTEN_DATE``; full-width digits
+    too), else as ``parse_date``."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return parse_date(value, field)
+    match = _WRITTEN_DATE.fullmatch(unicodedata.normalize("NFKC", str(value)).strip())
+    if match is None:
+        return parse_date(value, field)
+    try:
+        day = dt.date(*(int(g) for g in match.groups()))
+    except ValueError:
+        raise ValidationError(field, "not an ISO date (YYYY-MM-DD)", "not_date") from None
+    _in_range(day, field)
+    return day
 
 
 def parse_datetime(value, zone: str, field: str = "date", *, day_end: bool = False

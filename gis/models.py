@@ -706,6 +706,29 @@ class Case(Base):
     )
 
 
+class CaseStep(Base):
+    """One step of an enforcement case (gis/cases.py): the status it entered, who and when, a
+    note, and the result (the decision, or how the case was closed)."""
+
+    __tablename__ = "case_step"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("enforcement_case.id"), nullable=False, index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    username: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {_in(CASE_STATUSES)}", name="status_known"),
+    )
+
+
 ROLES = ("leader", "grid_manager", "inspector", "admin")
 
 
