@@ -44,6 +44,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     draws.init_app(app)
     jobs.init_app(app)
     people.init_app(app)
+    from app import photos
+
+    photos.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp,
                       enterprise.bp):
         app.register_blueprint(blueprint)
