@@ -91,13 +91,15 @@ def session(connection) -> Session:
 
 
 @pytest.fixture
-def app(connection, database_url):
+def app(connection, database_url, tmp_path):
     from sqlalchemy.orm import sessionmaker
 
     from app import create_app
 
+    # Photos sent in a test go to its own folder, not the instance folder.
     app = create_app({"TESTING": True, "DATABASE_URL": database_url,
-                      "SECRET_KEY": TEST_SECRET_KEY, "WTF_CSRF_ENABLED": False})
+                      "SECRET_KEY": TEST_SECRET_KEY, "WTF_CSRF_ENABLED": False,
+                      "PHOTO_DIR": str(tmp_path / "photos")})
     # Every request and CLI command shares the test's transaction, so it is rolled back too.
     app.extensions["gridwatch.sessions"] = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)

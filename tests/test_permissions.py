@@ -26,6 +26,11 @@ CASES = [
      _allow("c1-inspector")),
     ("handle complaint in S1-01", "patch", "/api/v1/complaints/K1",
      {"json": {"status": "assigned"}}, _allow("c1-inspector")),
+    # Photos: whoever may record an inspection at the enterprise's cell (app/photos.py).
+    ("photo of an inspection in S1-01", "post", "/api/v1/inspections/INSPECTION/photos",
+     {"data": "PHOTO"}, _allow("c1-inspector")),
+    ("photo of a rectification in S1-01", "post",
+     "/api/v1/rectifications/RECTIFICATION/photos", {"data": "PHOTO"}, _allow("c1-inspector")),
     # Owners: a grid's manager inside it; an admin anywhere (the roster is theirs to set up).
     ("owner of cell S1-02", "put", "/api/v1/cells/S1-02/owner",
      {"json": {"person_id": "PERSON"}}, _allow("s1-manager", "admin")),
@@ -121,6 +126,32 @@ def _csv_upload():
     return {"file": (io.BytesIO(data), "enterprises.csv")}
 
 
+def _photo_upload():
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, "JPEG")
+    return {"file": (io.BytesIO(buf.getvalue()), "gate.jpg")}
+
+
+def _inspection_in_e1(session, url: str) -> str:
+    """INSPECTION and RECTIFICATION in ``url``: an inspection of E1 (in S1-01) with one
+    rectification, written directly."""
+    inspection = session.execute(text("""
+        INSERT INTO inspection (enterprise_id, inspector_id, inspected_on, results,
+                                problems_found, rectification_status)
+        SELECT e.id, u.person_id, DATE '2026-11-20', '{"Q02": "fail"}', 1, 'open'
+        FROM enterprise e, app_user u
+        WHERE e.management_code = 'E1' AND u.username = 'c1-inspector'
+        RETURNING id""")).scalar()
+    rectification = session.execute(text("""
+        INSERT INTO rectification (enterprise_id, inspection_id, item_code, problem, deadline)
+        SELECT enterprise_id, id, 'Q02', '出厂检验记录缺失', DATE '2026-12-20'
+        FROM inspection WHERE id = :i RETURNING id"""), {"i": inspection}).scalar()
+    return url.replace("INSPECTION", str(inspection)).replace("RECTIFICATION",
+                                                               str(rectification))
+
+
 def _roster_upload():
     data = "人员编号,姓名,单位,负责网格\nRY3,新责任人,质量监督所,S2-01\n".encode("gbk")
     return {"file": (io.BytesIO(data), "roster.csv")}
@@ -164,6 +195,9 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
         kwargs["data"] = _boundary_upload()
     if kwargs.get("data") == "ROSTER":
         kwargs["data"] = _roster_upload()
+    if kwargs.get("data") == "PHOTO":
+        kwargs["data"] = _photo_upload()
+        url = _inspection_in_e1(session, url)
     _roster(session)
     if "json" in kwargs and kwargs["json"].get("person_id") == "PERSON":
         kwargs["json"] = {"person_id": world}
@@ -229,9 +263,11 @@ def _matches(rule: str, url: str) -> bool:
 
 def test_anonymous_writes_are_refused(client, world):
     for _name, method, url, kwargs, _who in CASES:
-        url = url.replace("TOKEN", "1").replace("CHANGE", "1").replace("SESSION", "1")
+        for placeholder in ("TOKEN", "CHANGE", "SESSION", "INSPECTION", "RECTIFICATION"):
+            url = url.replace(placeholder, "1")
         response = getattr(client, method)(url, **{k: v for k, v in kwargs.items()
-                                                  if k != "data" or v not in ("CSV", "ROSTER")})
+                                                  if k != "data" or v not in ("CSV", "ROSTER",
+                                                                              "PHOTO")})
         assert response.status_code in (401, 302), url
 
 
