@@ -196,7 +196,7 @@ def _wipe(session: Session) -> None:
     session.execute(text("UPDATE app_user SET person_id = NULL"))
     session.execute(text("""
         TRUNCATE user_role, enterprise_cell, responsibility, photo, rectification_step,
-                 rectification, inspection, complaint, spot_check,
+                 case_step, rectification, inspection, complaint, spot_check,
                  enforcement_case, enterprise_grade, enterprise_product, enterprise_staff,
                  enterprise_equipment, enterprise, cell_version, cell, station, village,
                  township, checklist_item RESTART IDENTITY"""))
