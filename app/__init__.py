@@ -39,14 +39,24 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     ratelimit.init_app(app)
     cli.init_app(app)
-    from app import draws, jobs, people
+    from app import draws, jobs, people, work
 
+    work.init_app(app)
     draws.init_app(app)
     jobs.init_app(app)
     people.init_app(app)
-    from app import photos
+    from app import plans, rectifications
+
+    rectifications.init_app(app)
+    plans.init_app(app)
+    from app import inspections_read, photos
 
     photos.init_app(app)
+    app.register_blueprint(inspections_read.bp)
+    from app import cases, testing
+
+    cases.init_app(app)
+    testing.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp,
                       enterprise.bp):
         app.register_blueprint(blueprint)

@@ -99,6 +99,9 @@ def login():
     g._login_user = result.identity
     record("login")
     db.commit()
+    if not form["next"] and result.identity.roles == ["inspector"]:
+        # An inspector's day starts with their work list (the overview is one tap away).
+        return redirect(url_for("work.page"))
     return redirect(_safe_next(form["next"]))
 
 

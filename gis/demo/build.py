@@ -77,6 +77,16 @@ CHECKLIST = [
     "无使用国家明令淘汰设备", "无伪造冒用认证标志", "无掺杂掺假以次充好", "环境与卫生条件",
     "网格化信息系统数据更新", "企业协管员联系畅通",
 ]
+# The checklist's groups as the pilot city's form prints them: (first item number, group).
+CHECKLIST_GROUPS = [(1, "证照与许可"), (3, "生产过程控制"), (10, "质量管理"), (14, "特种设备"),
+                    (18, "产品与流通"), (22, "公示与整改"), (26, "禁止行为与现场"),
+                    (30, "网格化管理")]
+
+
+def checklist_group(number: int) -> str:
+    return [name for first, name in CHECKLIST_GROUPS if first <= number][-1]
+
+
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 # Given names people in Hebei have, of one and of two characters. Each list has as many
 # entries as the demo always drew from (38), so every name takes the random numbers it took
@@ -416,8 +426,9 @@ def _people(session, rng, townships, stations, cells, start, today):
 
 def _checklist(session):
     session.execute(text(
-        "INSERT INTO checklist_item (code, title, sort_order) VALUES (:c, :t, :s)"),
-        [{"c": f"Q{i:02d}", "t": t, "s": i} for i, t in enumerate(CHECKLIST, start=1)])
+        "INSERT INTO checklist_item (code, title, sort_order, category) VALUES (:c, :t, :s, :g)"),
+        [{"c": f"Q{i:02d}", "t": t, "s": i, "g": checklist_group(i)}
+         for i, t in enumerate(CHECKLIST, start=1)])
 
 
 def _enterprises(session, villages, rng, nrng, n, start):

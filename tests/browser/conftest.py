@@ -41,7 +41,10 @@ def serve_demo(suffix: str, prepare=None):
         if prepare is not None:
             prepare(session)
     engine.dispose()
-    app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": BROWSER_KEY})
+    import tempfile
+
+    photos = tempfile.mkdtemp(prefix="gridwatch-photos-")
+    app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": BROWSER_KEY, "PHOTO_DIR": photos})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
