@@ -190,6 +190,9 @@ ACTION_LABELS = {
     "account_linked": _l("Account linked to a person"),
     "account_unlinked": _l("Account unlinked from its person"),
     "draw_made": _l("Random draw made"),
+    "rectification_rectified": _l("Correction recorded"),
+    "rectification_verified": _l("Rectification verified"),
+    "rectification_rejected": _l("Rectification sent back"),
     "photo_added": _l("Photo added"),
 }
 VIA_LABELS = {"web": _l("web"), "api": _l("API"), "cli": _l("command line")}
@@ -254,6 +257,8 @@ DETAIL_LABELS = {
     "assigned": _l("Cells assigned"),
     "enterprises": _l("Enterprises drawn"),
     "seed": _l("Random seed"),
+    "enterprise": _l("Enterprise"),
+    "note": _l("Note"),
     "photo": _l("Photo number"),
     "file_name": _l("File name"),
     "sha256": _l("Content hash (SHA-256)"),

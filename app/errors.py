@@ -146,6 +146,10 @@ FIELD_LABELS = {
     "industries": _l("industries"),
     "grades": _l("supervision grades"),
     "specialty": _l("specialty"),
+    # Rectifications and month plans (gis/rectification.py, gis/plans.py).
+    "accept": _l("verification passed"),
+    "late": _l("late only"),
+    "month": _l("month"),
 }
 
 
@@ -209,6 +213,7 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
         "expected_list": lambda: _("expected a list"),
         "not_date": lambda: _("not a date (YYYY-MM-DD)"),
         "not_datetime": lambda: _("not an ISO-8601 date-time"),
+        "not_month": lambda: _("not a month (YYYY-MM)"),
         "pattern": lambda: _("not in the expected form"),
         "min_length": lambda: _("at least %(n)s characters", n=p["n"]),
         "max_length": lambda: _("at most %(n)s characters", n=p["n"]),

@@ -31,6 +31,17 @@ CASES = [
      {"data": "PHOTO"}, _allow("c1-inspector")),
     ("photo of a rectification in S1-01", "post",
      "/api/v1/rectifications/RECTIFICATION/photos", {"data": "PHOTO"}, _allow("c1-inspector")),
+    # Rectifications (整改): recorded as corrected by the inspector of the enterprise's cell or
+    # a grid manager above; verified by an inspector of the same station's grid or a grid
+    # manager above (someone other than who recorded the correction). Never by an admin.
+    ("rectify in S1-01", "post", "/api/v1/rectifications/RECTIFICATION/rectify",
+     {"json": {"note": "已整改"}}, _allow("c1-inspector", "s1-manager")),
+    ("rectify form in S1-01", "post", "/rectifications/RECTIFICATION/rectify",
+     {"data": {"note": "已整改"}}, _allow("c1-inspector", "s1-manager")),
+    ("verify in S1-01", "post", "/api/v1/rectifications/RECTIFICATION/verify",
+     {"json": {"accept": True}}, _allow("c1-inspector", "s1-manager")),
+    ("verify form in S1-01", "post", "/rectifications/RECTIFICATION/verify",
+     {"data": {"accept": "false", "note": "仍未整改"}}, _allow("c1-inspector", "s1-manager")),
     # Owners: a grid's manager inside it; an admin anywhere (the roster is theirs to set up).
     ("owner of cell S1-02", "put", "/api/v1/cells/S1-02/owner",
      {"json": {"person_id": "PERSON"}}, _allow("s1-manager", "admin")),
@@ -148,6 +159,10 @@ def _inspection_in_e1(session, url: str) -> str:
         INSERT INTO rectification (enterprise_id, inspection_id, item_code, problem, deadline)
         SELECT enterprise_id, id, 'Q02', '出厂检验记录缺失', DATE '2026-12-20'
         FROM inspection WHERE id = :i RETURNING id"""), {"i": inspection}).scalar()
+    if url.endswith("/verify"):  # a correction recorded by someone else, to be checked
+        session.execute(text("""
+            UPDATE rectification SET status = 'rectified', rectified_at = now(),
+                   rectified_by = 'someone-else' WHERE id = :r"""), {"r": rectification})
     return url.replace("INSPECTION", str(inspection)).replace("RECTIFICATION",
                                                                str(rectification))
 
@@ -197,6 +212,7 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
         kwargs["data"] = _roster_upload()
     if kwargs.get("data") == "PHOTO":
         kwargs["data"] = _photo_upload()
+    if "INSPECTION" in url or "RECTIFICATION" in url:
         url = _inspection_in_e1(session, url)
     _roster(session)
     if "json" in kwargs and kwargs["json"].get("person_id") == "PERSON":
