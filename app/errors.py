@@ -75,6 +75,7 @@ FIELD_LABELS = {
     "flagged": _l("flagged only"),
     "page": _l("page number"),
     "limit": _l("number of results"),
+    "offset": _l("results to skip"),
     "figure": _l("figure"),
     "hotspot_variable": _l("hot-spot measure"),
     "hotspot_units": _l("hot-spot areas"),
@@ -146,6 +147,28 @@ FIELD_LABELS = {
     "industries": _l("industries"),
     "grades": _l("supervision grades"),
     "specialty": _l("specialty"),
+    # Product testing and enforcement cases (gis/testing.py, gis/cases.py).
+    "report_number": _l("report number"),
+    "credit_code": _l("unified social credit code"),
+    "enterprise_name": _l("enterprise name"),
+    "product": _l("product"),
+    "batch_number": _l("batch number"),
+    "sampled_on": _l("sampling date"),
+    "kind": _l("testing programme"),
+    "level": _l("organised by"),
+    "laboratory": _l("laboratory"),
+    "result": _l("result"),
+    "failed_items": _l("failed items"),
+    "deadline": _l("rectification deadline"),
+    "rectification": _l("rectification"),
+    "spot_check": _l("sampled batch"),
+    "complaint": _l("complaint"),
+    "source": _l("opened from"),
+    "cause": _l("cause"),
+    "number": _l("case number"),
+    "opened_on": _l("opening date"),
+    "closed_on": _l("closing date"),
+    "year": _l("year"),
     # Rectifications and month plans (gis/rectification.py, gis/plans.py).
     "accept": _l("verification passed"),
     "late": _l("late only"),
@@ -323,6 +346,31 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
         "missing_columns": lambda: _("missing column(s): %(columns)s", columns=g("columns")),
         "too_many_drawn": lambda: _("%(n)s asked for, but %(count)s enterprises match the "
                                     "filter", n=g("n"), count=g("count")),
+        # Product testing and enforcement cases (gis/testing.py, gis/cases.py).
+        "several_enterprises": lambda: _("several enterprises are “%(name)s”; give the "
+                                         "management code", name=g("name")),
+        "other_enterprise": lambda: _("“%(name)s” is not enterprise %(enterprise)s",
+                                      name=g("name"), enterprise=g("enterprise")),
+        "enterprise_required": lambda: _("give the enterprise's management code, credit code "
+                                         "or name"),
+        "level_required": lambda: _("required for supervision sampling: %(choices)s",
+                                    choices=g("choices")),
+        "failed_items_required": lambda: _("required for a failed batch"),
+        "failed_items_passed": lambda: _("a batch that passed has no failed items"),
+        "after_today": lambda: _("after today (%(day)s)", day=g("day")),
+        "testing_not_allowed": lambda: _("you may not record testing for enterprise "
+                                         "%(enterprise)s", enterprise=g("enterprise")),
+        "no_rows": lambda: _("the file holds no batches"),
+        "batch_passed": lambda: _("the batch passed: no case is opened from it"),
+        "source_enterprise": lambda: _("the case is about enterprise %(enterprise)s, as its "
+                                       "source is", enterprise=g("enterprise")),
+        "case_exists": lambda: _("case %(number)s was opened from it already",
+                                 number=g("number")),
+        "case_number": lambda: _("1–40 characters; no spaces, slashes, question marks, hashes "
+                                 "or percent signs"),
+        "case_number_exists": lambda: _("case %(number)s exists already", number=g("number")),
+        "one_source": lambda: _("give one source: a rectification, a failed batch or a "
+                                "complaint"),
         "too_few_inspectors": lambda: _("fewer than two inspectors may visit enterprise "
                                         "%(enterprise)s (an inspector does not visit the cells "
                                         "they own)", enterprise=g("enterprise")),
@@ -332,7 +380,9 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
 
 def _target_kind(kind: str) -> str:
     return {"cell": _("cell"), "enterprise": _("enterprise"), "township": _("township"),
-            "person": _("person")}.get(kind, kind)
+            "person": _("person"), "rectification": _("rectification"),
+            "spot_check": _("sampled batch"), "complaint": _("complaint"),
+            "case": _("case")}.get(kind, kind)
 
 
 def domain_message(exc: GridWatchError) -> str:
@@ -366,7 +416,7 @@ def not_found(kind: str, name) -> None:
              "job": _("Background job"), "layer": _("Map layer"),
              "township": _("Township"), "handover": _("Handover"), "draw": _("Draw"),
              "inspection": _("Inspection"), "rectification": _("Rectification"),
-             "photo": _("Photo")}
+             "photo": _("Photo"), "case": _("Case"), "spot_check": _("Sampled batch")}
     abort(404, description=_("%(kind)s %(name)s does not exist.",
                              kind=kinds.get(kind, kind), name=str(name)[:100]))
 

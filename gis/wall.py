@@ -99,6 +99,9 @@ RECORD_SOURCES = {
         WHERE r.kind = 'spot_check' AND r.checked_on BETWEEN :start AND :end""",
     "periodic_testing": """spot_check r JOIN enterprise_status s ON s.id = r.enterprise_id
         WHERE r.kind = 'periodic' AND r.checked_on BETWEEN :start AND :end""",
+    # Quality warnings: failed batches of either programme (counted, never a pass rate).
+    "failed_batches": """spot_check r JOIN enterprise_status s ON s.id = r.enterprise_id
+        WHERE r.passed < r.batches AND r.checked_on BETWEEN :start AND :end""",
     "cases": """enforcement_case r JOIN enterprise_status s ON s.id = r.enterprise_id
         WHERE r.opened_on BETWEEN :start AND :end""",
     "cases_before": """enforcement_case r JOIN enterprise_status s ON s.id = r.enterprise_id
@@ -144,6 +147,7 @@ def map_figures(session: Session, *, cells: list[int] | None, window: Window,
           {count("spot_checks", "sum(r.passed)")} AS spot_check_passed,
           {count("periodic_testing", "sum(r.batches)")} AS periodic_batches,
           {count("periodic_testing", "sum(r.passed)")} AS periodic_passed,
+          {count("failed_batches", "sum(r.batches - r.passed)")} AS failed_batches,
           {count("cases")} AS cases,
           {count("cases_before")} AS cases_before,
           {count("open_complaints")} AS open_complaints,
@@ -192,6 +196,12 @@ _RECORD_LISTS = {
     "problems": _INSPECTION_LIST,
     "spot_checks": _TESTING_LIST,
     "periodic_testing": _TESTING_LIST,
+    "failed_batches": (
+        _TESTING_LIST[0] + """, r.kind, r.report_number, r.failed_items,
+            (SELECT min(x.id) FROM rectification x WHERE x.spot_check_id = r.id)
+                AS rectification_id""",
+        _TESTING_LIST[1], _TESTING_LIST[2],
+        "sum(r.batches - r.passed) OVER () AS total_failed"),
     "cases": (
         """r.opened_on AS day, r.number, e.management_code, e.name AS enterprise, e.grade,
            c.code AS cell_code, c.name AS cell_name, r.cause, r.status, r.closed_on""",

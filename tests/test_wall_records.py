@@ -51,6 +51,7 @@ FIGURE_OF = {  # record kind -> (figure, the total that equals it)
     "problems": ("problems_found", "problems_found"),
     "spot_checks": ("spot_check_batches", "batches"),
     "periodic_testing": ("periodic_batches", "batches"),
+    "failed_batches": ("failed_batches", "failed"),
     "cases": ("cases", "rows"),
     "complaints": ("complaints", "rows"),
     "open_complaints": ("open_complaints", "rows"),
