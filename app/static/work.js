@@ -357,7 +357,13 @@
         if (T.basemap === "xyz" && T.basemapUrl) { L.tileLayer(T.basemapUrl, {maxZoom: 19}).addTo(map); }
       }
       map.eachLayer(function (layer) { if (!(layer instanceof L.TileLayer)) { map.removeLayer(layer); } });
-      var cells = L.geoJSON(work.cells, {style: {color: "#0b3d66", weight: 2, fillOpacity: 0.04}}).addTo(map);
+      var cells = L.geoJSON(work.cells, {style: {color: "#0b3d66", weight: 2, fillOpacity: 0.04}});
+      // The view first: markers on a canvas need one to be placed.
+      var bounds = cells.getBounds();
+      if (bounds.isValid()) { map.fitBounds(bounds, {padding: [10, 10]}); }
+      else if (work.enterprises.length) { map.setView([work.enterprises[0].lat, work.enterprises[0].lon], 13); }
+      else { map.setView([38.44, 116.09], 10); }
+      cells.addTo(map);
       work.enterprises.forEach(function (e) {
         if (e.due_on > work.month_end) { return; }
         var marker = L.circleMarker([e.lat, e.lon], {radius: 8, weight: e.overdue ? 3 : 1,
@@ -368,10 +374,6 @@
         marker.bindPopup(box);
       });
       if (here) { L.circleMarker([here.lat, here.lon], {radius: 7, color: "#d81b60", fillOpacity: 1}).addTo(map); }
-      var bounds = cells.getBounds();
-      if (bounds.isValid()) { map.fitBounds(bounds, {padding: [10, 10]}); }
-      else if (work.enterprises.length) { map.setView([work.enterprises[0].lat, work.enterprises[0].lon], 13); }
-      else { map.setView([38.44, 116.09], 10); }
       setTimeout(function () { map.invalidateSize(); }, 0);
     }
 
