@@ -39,4 +39,5 @@ def page(code: str):
     if not policy.can(current_user.grants, "view", path):
         _absent(code)
     record = enterprise_record(db, code, today=dates.today(zone()))
-    return render_template("enterprise/page.html", e=record)
+    return render_template("enterprise/page.html", e=record, can_inspect=policy.can(
+        current_user.grants, "record_inspection", path))
