@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import GridWatchError
-from gis.fieldwork import NotFound
+from gis.fieldwork import NotFound, enterprise_target
 from gis.models import CASE_STATUSES
 from gis.users import cell_path
 from gis.validation import ValidationError, check_text
@@ -196,12 +196,14 @@ def _step(session, case_id, status, username, note, result):
 def case_target(session: Session, number: str) -> tuple[int, tuple[int, ...]]:
     """(case id, the cell path of its enterprise now): where permissions are judged."""
     row = session.execute(text("""
-        SELECT k.id, ec.cell_id FROM enforcement_case k
-        LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = k.enterprise_id
-        WHERE k.number = :n"""), {"n": number}).one_or_none()
+        SELECT k.id, e.management_code FROM enforcement_case k
+        LEFT JOIN enterprise e ON e.id = k.enterprise_id WHERE k.number = :n"""),
+        {"n": number}).one_or_none()
     if row is None:
         raise NotFound("case", number)
-    return row.id, cell_path(session, row.cell_id)
+    if row.management_code is None:  # no enterprise: only who reaches everything
+        return row.id, ()
+    return row.id, enterprise_target(session, row.management_code)[1]
 
 
 def advance(session: Session, number: str, status: str, note: str | None = None, *,
