@@ -121,5 +121,35 @@ def test_offline_inspection_arrives_once_with_its_distance(browser, field):
         row = page.locator(f'#rect-list li[data-id="{rect[0][0]}"]')
         assert f"期限 {deadline}" in row.inner_text()
         screenshot(page, "work-rectifications-phone.png")
+
+        # The inspector records the correction from the list...
+        with page.expect_navigation():
+            row.locator("a.start").tap()
+        page.locator("#rectify-note").tap()
+        page.keyboard.type("已按许可条件恢复生产车间布局")
+        with page.expect_navigation():
+            page.locator("#rectify-submit").tap()
+        assert query(db_url, "SELECT status, rectified_by FROM rectification WHERE id = :r",
+                     r=rect[0][0]) == [("rectified", "inspector")]
     finally:
         context.close()
+
+    # ...and the station's grid manager, someone else, verifies it.
+    context, page = new_page(browser, base, PHONE, touch=True, http_errors=False)
+    try:
+        sign_in(page, base, "manager", "demo-manager-2026", f"/rectifications/{rect[0][0]}")
+        assert page.locator("#rectify-form").count() == 0
+        page.locator("#verify-note").tap()
+        page.keyboard.type("现场复查合格")
+        with page.expect_navigation():
+            page.locator("#verify-accept").tap()
+        screenshot(page, "rectification-verified-phone.png")
+    finally:
+        context.close()
+    assert query(db_url, """
+        SELECT r.status, r.rectified_by, r.verified_by, i.rectification_status
+        FROM rectification r JOIN inspection i ON i.id = r.inspection_id WHERE r.id = :r""",
+                 r=rect[0][0]) == [("verified", "inspector", "manager", "done")]
+    assert [s for (s,) in query(db_url, """SELECT step FROM rectification_step
+        WHERE rectification_id = :r ORDER BY at, id""", r=rect[0][0])] == [
+        "opened", "rectified", "verified"]
