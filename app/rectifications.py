@@ -213,7 +213,8 @@ def verify_api(rid: int):
 @login_required
 @rate_limited("bulk")
 def list_page():
-    args = validate(request.args, PAGE_LIST)
+    # The filter form sends its empty fields too: an empty one is no filter.
+    args = validate({k: v for k, v in request.args.items() if v.strip()}, PAGE_LIST)
     total, rows, counts = _search(args, PAGE_SIZE)
     kept = {k: v for k, v in request.args.items() if k in PAGE_LIST and k != "page" and v}
     return render_template("rectifications/list.html", rows=rows, total=total, counts=counts,
