@@ -519,7 +519,7 @@ class Inspection(Base):
         ),
         CheckConstraint("problems_found >= 0", name="problems_not_negative"),
         CheckConstraint("location_crs IN ('wgs84', 'gcj02')", name="location_crs_known"),
-        CheckConstraint("second_inspector_id IS DISTINCT FROM inspector_id",
+        CheckConstraint("second_inspector_id IS NULL OR second_inspector_id <> inspector_id",
                         name="two_different_inspectors"),
     )
 

@@ -171,3 +171,15 @@ def test_the_audit_log_records_distance_and_problems(inspector, session):
         ORDER BY id DESC LIMIT 1""")).scalar()
     assert details["inspection"] == answer["id"] and details["problems"] == 1
     assert details["far_from_site"] is False
+
+
+def test_an_account_without_a_person_still_records(client, session):
+    from gis.users import create_user
+
+    small_world(session)
+    create_user(session, "new-inspector", "secret-pass-1", role="inspector", place="S1-01")
+    login(client, "new-inspector")
+    response = client.post("/api/v1/inspections", json=body())
+    assert response.status_code == 201, response.get_json()
+    assert session.execute(text("SELECT inspector_id, username FROM inspection WHERE id = :i"),
+                           {"i": response.get_json()["id"]}).one() == (None, "new-inspector")

@@ -41,7 +41,7 @@ def upgrade():
     op.create_check_constraint(op.f("ck_inspection_location_crs_known"), "inspection",
                                "location_crs IN ('wgs84', 'gcj02')")
     op.create_check_constraint(op.f("ck_inspection_two_different_inspectors"), "inspection",
-                               "second_inspector_id IS DISTINCT FROM inspector_id")
+                               "second_inspector_id IS NULL OR second_inspector_id <> inspector_id")
 
     op.create_table(
         "rectification",
