@@ -124,6 +124,11 @@ def do_verify(rid: int, accept: bool, note: str | None) -> None:
     db.commit()
 
 
+def _filters() -> dict:
+    # A filter form sends its empty fields too: an empty one is no filter.
+    return {k: v for k, v in request.args.items() if v.strip()}
+
+
 def _search(args: dict, limit: int | None):
     if args["from"] and args["to"] and args["to"] < args["from"]:
         raise ValidationError("to", "before from", "before", other="from")
@@ -170,7 +175,7 @@ def _json(r: dict) -> dict:
 @login_required
 @rate_limited("bulk")
 def list_api():
-    args = validate(request.args, LIST)
+    args = validate(_filters(), LIST)
     total, rows, counts = _search(args, args["limit"])
     return jsonify(total=total, counts=counts, page=args["page"],
                    rectifications=[_json(r) for r in rows])
@@ -213,8 +218,7 @@ def verify_api(rid: int):
 @login_required
 @rate_limited("bulk")
 def list_page():
-    # The filter form sends its empty fields too: an empty one is no filter.
-    args = validate({k: v for k, v in request.args.items() if v.strip()}, PAGE_LIST)
+    args = validate(_filters(), PAGE_LIST)
     total, rows, counts = _search(args, PAGE_SIZE)
     kept = {k: v for k, v in request.args.items() if k in PAGE_LIST and k != "page" and v}
     return render_template("rectifications/list.html", rows=rows, total=total, counts=counts,

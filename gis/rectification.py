@@ -213,13 +213,21 @@ def search(session: Session, *, cells: list[int] | None, today: dt.date, zone: s
                               choices=", ".join(STATUSES))
     params = {"cells": cells, "today": today, "zone": zone, "start": start, "end": end,
               "status": status, "late": bool(late), "limit": limit, "offset": offset}
-    rows = session.execute(text(f"""
-        SELECT count(*) OVER () AS total, * FROM ({_ROWS} WHERE {_FILTERS}) r
-        WHERE (CAST(:status AS text) IS NULL OR r.status = :status)
-          AND (NOT :late OR r.days_late > 0)
+    # The page first, from the rectifications alone; the enterprises and last steps for it.
+    page = session.execute(text(f"""
+        SELECT count(*) OVER () AS total, r.id
+        FROM rectification r
+        LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = r.enterprise_id
+        WHERE {_FILTERS}
+          AND (CAST(:status AS text) IS NULL OR r.status = :status)
+          AND (NOT :late OR {LATE_SQL} > 0)
         ORDER BY array_position(ARRAY['open', 'rectified', 'verified'], r.status::text),
                  r.deadline, r.id
         LIMIT :limit OFFSET :offset"""), params).all()
+    ids = [p.id for p in page]
+    found = {r.id: r for r in session.execute(text(f"{_ROWS} WHERE r.id = ANY(:ids)"), {
+        "ids": ids, "today": today, "zone": zone})}
+    rows = [found[i] for i in ids]
     counts = session.execute(text(f"""
         SELECT count(*) AS total,
                count(*) FILTER (WHERE r.status = 'open') AS open,
@@ -229,7 +237,7 @@ def search(session: Session, *, cells: list[int] | None, today: dt.date, zone: s
         FROM rectification r
         LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = r.enterprise_id
         WHERE {_FILTERS}"""), params).one()
-    total = rows[0].total if rows else 0
+    total = page[0].total if page else 0
     return total, [_row(r) for r in rows], dict(counts._mapping)
 
 
