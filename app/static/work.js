@@ -279,6 +279,8 @@
   function workPage() {
     var sortBy = "due";
     var map = null;
+    // At a desk the map stands beside the lists (work.css), always drawn.
+    var wide = window.matchMedia("(min-width: 1100px)");
 
     function dueItem(e) {
       var when = e.overdue ? fmt(T.overdueBy, {n: daysBetween(e.due_on, work.today)})
@@ -346,7 +348,7 @@
         document.querySelector('[data-count="' + p[0] + '"]').textContent = p[1];
       });
       document.getElementById("data-age").textContent = fmt(T.savedAt, {when: localDay(work.saved_at)});
-      if (map) { drawMap(); }
+      if (map || wide.matches) { drawMap(); }
       mark("work", "shown");
     }
 
