@@ -170,7 +170,7 @@ def new_case():
         return _new_page({k: typed.get(k) for k in SOURCE_FIELDS} | typed,
                          [domain_message(exc)], 400)
     db.commit()
-    return redirect(url_for("cases.page", number=opened["number"]), 303)
+    return redirect(url_for("cases.page", number=opened["number"]))
 
 
 @bp.get("/<number>")
@@ -198,7 +198,7 @@ def change_status(number: str):
         db.rollback()
         return page(number, [domain_message(exc)], 400)
     db.commit()
-    return redirect(url_for("cases.page", number=number), 303)
+    return redirect(url_for("cases.page", number=number))
 
 
 # --- API --------------------------------------------------------------------------------------

@@ -65,6 +65,13 @@ def _import(data: bytes, kind: str) -> testing.TestingSummary:
                                       **_options())
 
 
+def _refused_status(exc: ImportRefused) -> int:
+    """403 when any row names an enterprise the user may not record testing for (the upload
+    as a whole is not theirs to make), else 400."""
+    codes = {getattr(p.error, "code", None) for p in exc.problems}
+    return 403 if "testing_not_allowed" in codes else 400
+
+
 def _audit_import(name: str, summary: testing.TestingSummary) -> None:
     record("testing_imported", target=f"file {name}", inserted=summary.inserted,
            updated=summary.updated, unchanged=summary.unchanged, failed=len(summary.failed),
@@ -121,7 +128,7 @@ def import_file():
         summary = _import(data, kind)
     except ImportRefused as exc:
         db.rollback()
-        return _page(400, problems=[problem_line(p) for p in exc.problems])
+        return _page(_refused_status(exc), problems=[problem_line(p) for p in exc.problems])
     except GridWatchError as exc:
         db.rollback()
         return _page(400, problems=[domain_message(exc)])
@@ -180,10 +187,11 @@ def api_import():
         summary = _import(data, kind)
     except ImportRefused as exc:
         db.rollback()
-        return jsonify(error={"status": 400, "message": _("Nothing was imported."),
+        status = _refused_status(exc)
+        return jsonify(error={"status": status, "message": _("Nothing was imported."),
                               "problems": [{"row": p.row, "field": getattr(p.error, "field", None),
                                             "message": problem_line(p)}
-                                           for p in exc.problems]}), 400
+                                           for p in exc.problems]}), status
     _audit_import(name, summary)
     db.commit()
     return jsonify(inserted=summary.inserted, updated=summary.updated,

@@ -164,6 +164,7 @@ def open_case(session: Session, *, cause: str, today: dt.date, source: str | Non
                                   "case_exists", number=other)
     if number is not None and number.strip():
         number = number.strip()
+        check_text("number", number)
         if not NUMBER.fullmatch(number):
             raise ValidationError("number", "1–40 characters, no spaces, '/', '?', '#' or '%'",
                                   "case_number")

@@ -18,6 +18,9 @@ def _allow(*users):
     return {u: (u in users) for u in ALL_USERS}
 
 
+# One sampled batch of E1 (in S1-01), as a form or JSON (gis/testing.py COLUMNS).
+LAB_BATCH = {"report_number": "BG-P1", "management_code": "E1", "product": "电线",
+             "sampled_on": "2026-11-20", "kind": "periodic", "result": "pass"}
 # (name, method, url, kwargs for the client call, who may)
 CASES = [
     ("record inspection in S1-01", "post", "/api/v1/inspections",
@@ -117,6 +120,24 @@ CASES = [
      {"json": {"place": "S1", "enterprises": 1, "seed": 1,
                "roster": ["c1-inspector", "c2-inspector"]}},
      _allow("admin", "city-leader", "s1-leader")),
+    # Product testing and cases (gis/testing.py, gis/cases.py): grid managers at or above the
+    # enterprise's cell, and admins; an upload naming an enterprise elsewhere is refused whole.
+    ("testing results of E1", "post", "/testing/import", {"data": "LAB"},
+     _allow("admin", "s1-manager")),
+    ("testing results of E1 by the API", "post", "/api/v1/testing/imports", {"data": "LAB"},
+     _allow("admin", "s1-manager")),
+    ("a batch of E1", "post", "/testing/batches", {"data": {**LAB_BATCH}},
+     _allow("admin", "s1-manager")),
+    ("a batch of E1 by the API", "post", "/api/v1/testing/batches", {"json": {**LAB_BATCH}},
+     _allow("admin", "s1-manager")),
+    ("open a case at E1", "post", "/cases/new", {"data": {"enterprise": "E1", "cause": "无证"}},
+     _allow("admin", "s1-manager")),
+    ("open a case at E1 by the API", "post", "/api/v1/cases",
+     {"json": {"enterprise": "E1", "cause": "无证"}}, _allow("admin", "s1-manager")),
+    ("move a case at E1 on", "post", "/cases/CASE/status", {"data": {"status": "investigating"}},
+     _allow("admin", "s1-manager")),
+    ("move a case at E1 on by the API", "post", "/api/v1/cases/CASE/status",
+     {"json": {"status": "investigating"}}, _allow("admin", "s1-manager")),
     # A token is revoked by its owner or an admin; to anyone else it does not exist.
     ("revoke s1-leader's token", "post", "/account/tokens/TOKEN/revoke", {},
      {u: (True if u in ("s1-leader", "admin") else 404) for u in ALL_USERS}),
@@ -135,6 +156,20 @@ EDGE = {
 def _csv_upload():
     data = "management_code,name,grade,lon,lat\nE9,新企业,B,116.03,38.46\n".encode("gbk")
     return {"file": (io.BytesIO(data), "enterprises.csv")}
+
+
+def _lab_upload():
+    data = ("报告编号,企业管理编码,产品名称,抽样日期,检验类别,检验结论,不合格项目\n"
+            "BG-P2,E1,电线,2026-11-20,定期监督检验,不合格,导体电阻\n").encode("gbk")
+    return {"file": (io.BytesIO(data), "lab.csv")}
+
+
+def _case_at_e1(session, url: str) -> str:
+    from gis import cases
+
+    number = cases.open_case(session, enterprise="E1", cause="无证生产",
+                             today=dt.date(2026, 11, 20))["number"]
+    return url.replace("CASE", number)
 
 
 def _photo_upload():
@@ -212,6 +247,10 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
         kwargs["data"] = _roster_upload()
     if kwargs.get("data") == "PHOTO":
         kwargs["data"] = _photo_upload()
+    if kwargs.get("data") == "LAB":
+        kwargs["data"] = _lab_upload()
+    if "CASE" in url:
+        url = _case_at_e1(session, url)
     if "INSPECTION" in url or "RECTIFICATION" in url:
         url = _inspection_in_e1(session, url)
     _roster(session)
@@ -283,7 +322,7 @@ def test_anonymous_writes_are_refused(client, world):
             url = url.replace(placeholder, "1")
         response = getattr(client, method)(url, **{k: v for k, v in kwargs.items()
                                                   if k != "data" or v not in ("CSV", "ROSTER",
-                                                                              "PHOTO")})
+                                                                              "PHOTO", "LAB")})
         assert response.status_code in (401, 302), url
 
 

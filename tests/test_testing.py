@@ -262,7 +262,7 @@ def test_the_upload_page_for_admins_and_grid_managers(client, world, tmp_path):
         answer = client.post("/testing/import?lang=zh_Hans_CN",
                              data={"file": (fh, "检验结果.xlsx")})
     page = answer.get_data(as_text=True)
-    assert answer.status_code == 400 and "第 3 行：企业管理编码：" in page
+    assert answer.status_code == 403 and "第 3 行：企业管理编码：" in page
     assert stored(world) == []
     client.post("/logout")
     login(client, "admin")
