@@ -291,6 +291,7 @@ VALUE_LABELS = {
                "throttled": _l("too many attempts: waiting")},
     "lang": {"zh_Hans_CN": _l("Chinese"), "en": _l("English")},
     "status": {"open": _l("open"), "assigned": _l("assigned"), "closed": _l("closed"),
+               "received": _l("received"), "handled": _l("handled"),
                "investigating": _l("under investigation"), "decided": _l("decided")},
     "previous": {"open": _l("open"), "investigating": _l("under investigation"),
                  "decided": _l("decided")},

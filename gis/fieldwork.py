@@ -224,7 +224,7 @@ def person_of(session: Session, who: str) -> int:
     return pid
 
 
-COMPLAINT_STATUSES = ("open", "assigned", "closed")
+COMPLAINT_STATUSES = ("received", "assigned", "handled", "closed")
 
 
 def update_complaint(session: Session, complaint_id: int, status: str) -> None:

@@ -614,8 +614,42 @@ class Photo(Base):
     )
 
 
+COMPLAINT_STATUSES = ("received", "assigned", "handled", "closed")
+# Complaint has a column named ``text``, which hides the function inside its class body.
+_FALSE = text("false")
+COMPLAINT_SOURCES = ("hotline", "open311", "public", "import", "staff")
+
+
+class ComplaintService(Base):
+    """What a complaint is about, as Open311 lists its services (GET /open311/v2/services):
+    reference data an admin edits. ``response_hours`` sets a complaint's due time;
+    ``specialty`` names the professional grid that answers for it too."""
+
+    __tablename__ = "complaint_service"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    group_name: Mapped[str | None] = mapped_column(String(100))
+    specialty: Mapped[str | None] = mapped_column(String(32))
+    response_hours: Mapped[int] = mapped_column(Integer, nullable=False, server_default="72")
+    urgent: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    sort_order: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+    __table_args__ = (
+        CheckConstraint("response_hours > 0", name="response_positive"),
+        CheckConstraint(f"specialty IS NULL OR specialty IN {_in(SPECIALTIES)}",
+                        name="specialty_known"),
+    )
+
+
 class Complaint(Base):
-    """A 12365 hotline complaint with a location."""
+    """A 12365 hotline complaint with a location. Stamped on arrival with the cell, the
+    boundary version and the owner answering for its spot then, and its due time; they stay
+    when boundaries or owners change later. A spot outside every cell goes to the city,
+    flagged ``outside_grid``."""
 
     __tablename__ = "complaint"
 
@@ -632,9 +666,149 @@ class Complaint(Base):
     cell_id: Mapped[int | None] = mapped_column(ForeignKey("cell.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    service_code: Mapped[str | None] = mapped_column(ForeignKey("complaint_service.code"))
+    source: Mapped[str] = mapped_column(String(16), nullable=False, server_default="hotline")
+    # The hotline's own number: importing its export again changes nothing.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    cell_version_id: Mapped[int | None] = mapped_column(ForeignKey("cell_version.id"))
+    # Who handles it now (the owner at arrival unless reassigned).
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    outside_grid: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=_FALSE)
+    urgent: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=_FALSE)
+    address: Mapped[str | None] = mapped_column(Text)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    media_url: Mapped[str | None] = mapped_column(Text)
+    status_notes: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'assigned', 'closed')", name="status_known"),
+        CheckConstraint(f"status IN {_in(COMPLAINT_STATUSES)}", name="status_known"),
+        CheckConstraint(f"source IN {_in(COMPLAINT_SOURCES)}", name="source_known"),
+    )
+
+
+class ComplaintStep(Base):
+    """One step of a complaint's handling: the status it entered, who, when, a note; a
+    reassignment names the new handler and why."""
+
+    __tablename__ = "complaint_step"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaint.id"), nullable=False, index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    username: Mapped[str | None] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {_in(COMPLAINT_STATUSES)}", name="status_known"),
+    )
+
+
+URGENT_KINDS = ("special_equipment", "product_harm", "hotline")
+URGENT_STATUSES = ("raised", "acknowledged", "on_site", "closed")
+
+
+class UrgentEvent(Base):
+    """An urgent event (应急处置) at a place: everyone responsible for it then is alerted at
+    once; acknowledgement, arrival on site and closure are timed; unacknowledged, it
+    escalates a level (``level``)."""
+
+    __tablename__ = "urgent_event"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    specialty: Mapped[str | None] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
+    address: Mapped[str | None] = mapped_column(Text)
+    raised_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    )
+    raised_by: Mapped[str | None] = mapped_column(String(64))
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("cell.id"), index=True)
+    cell_version_id: Mapped[int | None] = mapped_column(ForeignKey("cell_version.id"))
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaint.id"))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="raised")
+    level: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    on_site_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    on_site_by: Mapped[str | None] = mapped_column(String(64))
+    on_site_distance_m: Mapped[float | None] = mapped_column(Float)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN {_in(URGENT_KINDS)}", name="kind_known"),
+        CheckConstraint(f"status IN {_in(URGENT_STATUSES)}", name="status_known"),
+        CheckConstraint(f"specialty IS NULL OR specialty IN {_in(SPECIALTIES)}",
+                        name="specialty_known"),
+        CheckConstraint("level >= 1", name="level_positive"),
+    )
+
+
+class UrgentAlert(Base):
+    """One person alerted about an urgent event, by one channel ("web": the open pages, pushed;
+    "sms": the bureau's message gateway), at one escalation level."""
+
+    __tablename__ = "urgent_alert"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("urgent_event.id"), nullable=False, index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False, index=True)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    level: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
+    channel: Mapped[str] = mapped_column(String(8), nullable=False)
+    sent_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    failure: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("channel IN ('web', 'sms')", name="channel_known"),
+    )
+
+
+class UrgentStep(Base):
+    """Every step of an urgent event, timed: raised, alerted, escalated, acknowledged, on site
+    (with where the phone was), closed."""
+
+    __tablename__ = "urgent_step"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("urgent_event.id"), nullable=False, index=True
+    )
+    step: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    username: Mapped[str | None] = mapped_column(String(64))
+    level: Mapped[int | None] = mapped_column(SmallInteger)
+    note: Mapped[str | None] = mapped_column(Text)
+    location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+
+    __table_args__ = (
+        CheckConstraint("step IN ('raised', 'alerted', 'escalated', 'acknowledged', "
+                        "'on_site', 'closed')", name="step_known"),
     )
 
 

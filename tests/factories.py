@@ -74,7 +74,7 @@ def small_world(session, valid_from=None):
                ('Q02', '出厂检验', 2)"""))
     session.execute(text("""
         INSERT INTO complaint (number, received_at, geom, text, status, cell_id)
-        SELECT 'K1', now(), ST_SetSRID(ST_Point(116.02, 38.45), 4326), '投诉', 'open', id
+        SELECT 'K1', now(), ST_SetSRID(ST_Point(116.02, 38.45), 4326), '投诉', 'received', id
         FROM cell WHERE code = 'S1-01'"""))
     person = session.execute(text(
         "INSERT INTO person (name, phone) VALUES ('巡查员甲', '13800000000') RETURNING id")).scalar()

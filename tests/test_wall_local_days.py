@@ -19,7 +19,7 @@ def add_complaint(session, when_utc: str):
     session.execute(text("""
         INSERT INTO complaint (number, received_at, geom, text, status, cell_id)
         SELECT 'K-night', CAST(:t AS timestamptz), ST_SetSRID(ST_Point(116.05, 38.45), 4326),
-               '夜间投诉', 'open', id FROM cell WHERE code = 'S1-01'"""), {"t": when_utc})
+               '夜间投诉', 'received', id FROM cell WHERE code = 'S1-01'"""), {"t": when_utc})
 
 
 def counted(session, window: Window) -> dict:

@@ -206,7 +206,8 @@ def _wipe(session: Session) -> None:
     session.execute(text("UPDATE app_user SET person_id = NULL"))
     session.execute(text("""
         TRUNCATE user_role, enterprise_cell, responsibility, photo, rectification_step,
-                 case_step, rectification, inspection, complaint, spot_check,
+                 case_step, complaint_step, urgent_step, urgent_alert, urgent_event,
+                 rectification, inspection, complaint, spot_check,
                  enforcement_case, enterprise_grade, enterprise_product, enterprise_staff,
                  enterprise_equipment, enterprise, cell_version, cell, station, village,
                  township, checklist_item RESTART IDENTITY"""))
@@ -627,7 +628,8 @@ def _complaints(session, enterprises, rng, nrng, today):
                                        dt.time(rng.randrange(8, 18), rng.randrange(60)),
                                        tzinfo=dt.timezone.utc)
         age = (dt.datetime.now(dt.timezone.utc) - received).days
-        status = "closed" if age > 20 or rng.random() < 0.5 else rng.choice(("open", "assigned"))
+        status = ("closed" if age > 20 or rng.random() < 0.5
+                  else rng.choice(("received", "assigned")))
         # ~200 m scatter: callers give an address, not the factory gate.
         rows.append({"n": f"12365-{received:%Y%m%d}-{i:04d}", "t": received,
                      "x": e["lon"] + nrng.normal(0, 0.002), "y": e["lat"] + nrng.normal(0, 0.0016),
