@@ -15,6 +15,7 @@ from app.auth import authorize, login_required, record
 from app.db import get_session
 from app.errors import not_found
 from gis import draws, fieldwork
+from gis.tables import spreadsheet_text
 from gis.models import GRADES, SPECIALTIES
 from gis.validation import Field, ValidationError, validate
 
@@ -128,16 +129,12 @@ def page_csv(draw_id: int):
     writer.writerow([_("Enterprise management code"), _("Enterprise"), _("Inspector"),
                      _("Second inspector")])
     for row in rows:
-        # A spreadsheet would run a cell starting with = + - @ as a formula.
-        writer.writerow([_cell(row["enterprise"]), _cell(row["name"]),
-                         _cell(row["inspectors"][0]), _cell(row["inspectors"][1])])
+        writer.writerow([spreadsheet_text(row["enterprise"]), spreadsheet_text(row["name"]),
+                         spreadsheet_text(row["inspectors"][0]),
+                         spreadsheet_text(row["inspectors"][1])])
     return Response(out.getvalue().encode("utf-8-sig"), mimetype="text/csv",
                     headers={"Content-Disposition":
                              f"attachment; filename=draw-{draw_id}.csv"})
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def init_app(app) -> None:

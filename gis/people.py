@@ -1060,7 +1060,7 @@ def export_roster(session: Session, path_or_format: str | Path, zone: str, *,
         sheet.title = "人员名册" if chinese else "roster"
         sheet.append(header)
         for r in rows:
-            sheet.append([r[c] or "" for c in EXPORT_COLUMNS])
+            sheet.append([tables.spreadsheet_text(r[c] or "") for c in EXPORT_COLUMNS])
         buffer = io.BytesIO()
         book.save(buffer)
         data = buffer.getvalue()
@@ -1069,7 +1069,7 @@ def export_roster(session: Session, path_or_format: str | Path, zone: str, *,
         writer = csv.writer(buffer)
         writer.writerow(header)
         for r in rows:
-            writer.writerow([r[c] or "" for c in EXPORT_COLUMNS])
+            writer.writerow([tables.spreadsheet_text(r[c] or "") for c in EXPORT_COLUMNS])
         data = buffer.getvalue().encode("utf-8-sig")
     if kind not in ("csv", "xlsx"):
         Path(path_or_format).write_bytes(data)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gis import dates
 from gis.errors import ValidationError
+from gis.tables import spreadsheet_text
 from gis.wall import ENTERPRISES_CTE
 
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
@@ -90,18 +91,6 @@ COLUMNS = (
     ("days_overdue", "月初逾期天数"),
     ("inspected_in_month", "本月巡查日期"),
 )
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV/formula
-# injection): such text gets a leading apostrophe, so it stays text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_text(value):
-    """``value`` made safe for a spreadsheet cell: text starting with = + - @ (or a tab or a
-    carriage return) gets a leading apostrophe; other values are returned as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def plan_xlsx(rows: list[dict], *, cell_code: str, cell_name: str, month: dt.date) -> bytes:

@@ -262,7 +262,29 @@ def read_xlsx(raw: bytes, limits: Limits) -> pd.DataFrame:
     return _frame(header or [], rows, numbers)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV/formula
+# injection): what we write gets a leading apostrophe (``spreadsheet_text``), so it stays
+# text; what we read back loses it, so an export imports again unchanged.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value):
+    """``value`` made safe for a spreadsheet cell: text starting with = + - @ (or a tab or a
+    carriage return) gets a leading apostrophe; other values are returned as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _unquote(value):
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] and \
+            value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
 def _frame(header: list[str], rows: list[list[str]], numbers: list[int]) -> pd.DataFrame:
+    rows = [[_unquote(v) for v in row] for row in rows]
     columns, seen = [], {}
     for i, name in enumerate(header):
         name = name or f"Unnamed: {i}"

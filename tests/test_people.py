@@ -599,3 +599,16 @@ def test_the_users_page_creates_an_account_that_is_a_person_and_links_others(wor
     linked = client.post("/people/RY002/accounts", data={"username": "s2-manager"})
     assert linked.status_code == 302
     assert people.get_person(world, "RY002")["accounts"] == ["s2-manager"]
+
+
+def test_the_roster_export_keeps_formulas_as_text_and_imports_back(world, tmp_path):
+    """A name typed as "=HYPERLINK(...)" must not run in Excel; the export writes it with a
+    leading apostrophe, and reading the file back gives the name as typed."""
+    from gis import tables
+
+    world.execute(text(
+        "UPDATE person SET name = '=1+1' WHERE code = (SELECT min(code) FROM person)"))
+    data, _n = people.export_roster(world, tmp_path / "roster.csv", ZONE)
+    assert "'=1+1" in data.decode("utf-8-sig")
+    frame = tables.read_table(tmp_path / "roster.csv")
+    assert "=1+1" in set(frame.iloc[:, 1]) | set(frame.iloc[:, 0])

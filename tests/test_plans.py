@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from sqlalchemy import text
 
-from gis import plans
+from gis import plans, tables
 from gis.validation import ValidationError
 from tests.factories import add_enterprises, login, small_world
 
@@ -97,7 +97,7 @@ def test_the_file_has_chinese_headers_and_keeps_formulas_as_text(world):
     assert p4[9].value.date() == dt.date(2026, 5, 1) and p4[10].value == 184
     assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
     assert sheet.max_row == 1 + len(rows)
-    assert plans.spreadsheet_text("a=b") == "a=b" and plans.spreadsheet_text(5) == 5
+    assert tables.spreadsheet_text("a=b") == "a=b" and tables.spreadsheet_text(5) == 5
 
 
 def test_the_page_the_file_and_who_may_read_them(client, app, world):
