@@ -36,6 +36,7 @@ ROLE_LABELS = {
     "grid_manager": _l("Grid manager"),
     "inspector": _l("Inspector"),
     "admin": _l("Administrator"),
+    "hotline": _l("12365 hotline"),
 }
 
 

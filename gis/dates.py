@@ -63,6 +63,30 @@ def parse_written_date(value, field: str = "date") -> dt.date:
     return day
 
 
+# A moment as hotline systems and spreadsheets write it: 2026-11-30 09:15, 2026/11/30 9:15:08,
+# 2026年11月30日 09:15, an XLSX cell read as text (2026-11-30T09:15:00); a bare day is midnight.
+_WRITTEN_MOMENT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                             r"(?:[ T]+(\d{1,2})[:：](\d{2})(?:[:：](\d{2})(?:\.\d+)?)?)?")
+
+
+def parse_written_datetime(value, zone: str, field: str = "date") -> dt.datetime:
+    """A moment as files write it (``_WRITTEN_MOMENT``; full-width digits too), local time in
+    the bureau's ``zone`` unless it says its own offset (then as ``parse_datetime``)."""
+    if isinstance(value, dt.datetime):
+        return parse_datetime(value, zone, field)
+    folded = unicodedata.normalize("NFKC", str(value)).strip()
+    match = _WRITTEN_MOMENT.fullmatch(folded)
+    if match is None:
+        return parse_datetime(folded, zone, field)
+    y, m, d, hh, mm, ss = (int(g) if g else 0 for g in match.groups())
+    try:
+        when = dt.datetime(y, m, d, hh, mm, ss)
+    except ValueError:
+        raise ValidationError(field, "not an ISO-8601 date or date-time",
+                              "not_datetime") from None
+    return parse_datetime(when, zone, field)
+
+
 def parse_datetime(value, zone: str, field: str = "date", *, day_end: bool = False
                    ) -> dt.datetime:
     """An ISO date or date-time as an aware datetime (see the module's rules)."""

@@ -594,6 +594,8 @@ class Photo(Base):
     rectification_id: Mapped[int | None] = mapped_column(
         ForeignKey("rectification.id"), index=True
     )
+    # A complaint's photo, sent with it from the public page (gis/complaints.py).
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaint.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     media_type: Mapped[str] = mapped_column(String(16), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -607,7 +609,8 @@ class Photo(Base):
     far_from_site: Mapped[bool | None] = mapped_column(Boolean)
 
     __table_args__ = (
-        CheckConstraint("num_nonnulls(inspection_id, rectification_id) = 1", name="one_owner"),
+        CheckConstraint("num_nonnulls(inspection_id, rectification_id, complaint_id) = 1",
+                        name="one_owner"),
         CheckConstraint("media_type IN ('image/jpeg', 'image/png', 'image/webp')",
                         name="media_type_known"),
         CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
@@ -617,6 +620,7 @@ class Photo(Base):
 COMPLAINT_STATUSES = ("received", "assigned", "handled", "closed")
 # Complaint has a column named ``text``, which hides the function inside its class body.
 _FALSE = text("false")
+_EMPTY_OBJECT = text("'{}'::jsonb")
 COMPLAINT_SOURCES = ("hotline", "open311", "public", "import", "staff")
 
 
@@ -637,6 +641,10 @@ class ComplaintService(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     sort_order: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Open311 attribute definitions (GET /open311/v2/services/<code>): what else a complaint
+    # of this service may say, e.g. the enterprise complained about. Empty: none.
+    attributes: Mapped[list] = mapped_column(JSONB, nullable=False,
+                                             server_default=text("'[]'::jsonb"))
 
     __table_args__ = (
         CheckConstraint("response_hours > 0", name="response_positive"),
@@ -658,7 +666,8 @@ class Complaint(Base):
     received_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, index=True
     )
-    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
+    # None when the complaint named no place we could find (location_source None).
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=True)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     category: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="open")
@@ -686,10 +695,24 @@ class Complaint(Base):
     updated_at: Mapped[dt.datetime | None] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # The public reference is "<number>-<check_code>": the status page needs both, so numbers
+    # given out one after another do not open each other's pages.
+    check_code: Mapped[str | None] = mapped_column(String(8))
+    # The cell whose owner handles it now: the arrival's cell until a reassignment.
+    assigned_cell_id: Mapped[int | None] = mapped_column(ForeignKey("cell.id"), index=True)
+    # Open311 attribute values as sent ({"enterprise": "...", "equipment": "elevator"}).
+    attributes: Mapped[dict] = mapped_column(JSONB, nullable=False,
+                                             server_default=_EMPTY_OBJECT)
+    # Where the point came from: "point" (given), "enterprise" (the enterprise named),
+    # "address" (the address is an enterprise's); None: no point at all.
+    location_source: Mapped[str | None] = mapped_column(String(16), server_default="point")
 
     __table_args__ = (
         CheckConstraint(f"status IN {_in(COMPLAINT_STATUSES)}", name="status_known"),
         CheckConstraint(f"source IN {_in(COMPLAINT_SOURCES)}", name="source_known"),
+        CheckConstraint("location_source IN ('point', 'enterprise', 'address')",
+                        name="location_source_known"),
+        CheckConstraint("(geom IS NULL) = (location_source IS NULL)", name="located_or_not"),
     )
 
 
@@ -903,7 +926,9 @@ class CaseStep(Base):
     )
 
 
-ROLES = ("leader", "grid_manager", "inspector", "admin")
+# "hotline": the 12365 hotline's operators and systems: they take complaints in (Open311,
+# imports), nothing else (gis/policy.py intake_complaint).
+ROLES = ("leader", "grid_manager", "inspector", "admin", "hotline")
 
 
 class User(Base):
@@ -1007,6 +1032,18 @@ class ReadBucket(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
+class ClientBucket(Base):
+    """A client's allowance on a page open to anyone (the public complaint form and its
+    status page), a token bucket keyed by the kind and the client's address (gis.ratelimit
+    ``take_client``): there is no user to key it by."""
+
+    __tablename__ = "client_bucket"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 
@@ -1036,6 +1073,9 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(64))
     result: Mapped[dict | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
+    # Not claimed before this moment (a delayed job: an urgent event's escalation check);
+    # NULL: at once.
+    run_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(f"status IN {_in(JOB_STATUSES)}", name="status_known"),

@@ -219,18 +219,20 @@ def clean_file_name(name: str | None) -> str | None:
 
 def add_photo(session: Session, store: PhotoStore, data: bytes, *,
               inspection_id: int | None = None, rectification_id: int | None = None,
+              complaint_id: int | None = None,
               username: str | None, file_name: str | None, far_metres: float,
               max_bytes: int | None = None, checked: tuple | None = None) -> dict:
-    """Keep a photo of an inspection or of a rectification (exactly one of the two) and add
-    its row; the caller has authorized it. ``checked``: what ``check`` returned for ``data``,
-    when the caller checked every file before keeping any. The same bytes already attached to
+    """Keep a photo of an inspection, a rectification or a complaint (exactly one of the
+    three; a complaint's is measured from the complaint's point) and add its row; the
+    caller has authorized it. ``checked``: what ``check`` returned for ``data``, when the
+    caller checked every file before keeping any. The same bytes already attached to
     the same inspection or rectification are not added twice (``created`` False): a phone
     resending its queue.
 
     Returns id, sha256, media_type, size, distance_m (metres from the enterprise, None
     without an EXIF location), far_from_site, exif_location ({lon, lat} or None), created."""
-    if (inspection_id is None) == (rectification_id is None):
-        raise ValueError("a photo belongs to an inspection or to a rectification")
+    if [inspection_id, rectification_id, complaint_id].count(None) != 2:
+        raise ValueError("a photo belongs to an inspection, a rectification or a complaint")
     file_name = clean_file_name(file_name)
     media_type, location = checked or check(data, max_bytes, file_name)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -238,8 +240,9 @@ def add_photo(session: Session, store: PhotoStore, data: bytes, *,
         SELECT {_RETURNED} FROM photo
         WHERE sha256 = :h AND inspection_id IS NOT DISTINCT FROM :i
           AND rectification_id IS NOT DISTINCT FROM :r
-        ORDER BY id LIMIT 1"""), {"h": sha256, "i": inspection_id,
-                                   "r": rectification_id}).one_or_none()
+          AND complaint_id IS NOT DISTINCT FROM :k
+        ORDER BY id LIMIT 1"""), {"h": sha256, "i": inspection_id, "r": rectification_id,
+                                   "k": complaint_id}).one_or_none()
     if existing is not None:
         if not store.exists(sha256):
             store.put(data)
@@ -252,6 +255,8 @@ def add_photo(session: Session, store: PhotoStore, data: bytes, *,
             SELECT e.geom FROM enterprise e WHERE e.id = coalesce(
                 (SELECT enterprise_id FROM inspection WHERE id = :i),
                 (SELECT enterprise_id FROM rectification WHERE id = :r))
+            UNION ALL
+            SELECT k.geom FROM complaint k WHERE k.id = :k
         ), shot AS (
             SELECT ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)),
                               4326) AS pt
@@ -259,11 +264,12 @@ def add_photo(session: Session, store: PhotoStore, data: bytes, *,
             SELECT shot.pt, ST_Distance(shot.pt::geography, site.geom::geography) AS d
             FROM shot LEFT JOIN site ON true
         )
-        INSERT INTO photo (inspection_id, rectification_id, sha256, media_type, size,
-                           file_name, username, exif_location, distance_m, far_from_site)
-        SELECT :i, :r, :h, :mt, :size, :fn, :u, pt, d, d >= :far FROM measured
+        INSERT INTO photo (inspection_id, rectification_id, complaint_id, sha256, media_type,
+                           size, file_name, username, exif_location, distance_m, far_from_site)
+        SELECT :i, :r, :k, :h, :mt, :size, :fn, :u, pt, d, d >= :far FROM measured
         RETURNING {_RETURNED}"""), {
-        "i": inspection_id, "r": rectification_id, "h": sha256, "mt": media_type,
+        "i": inspection_id, "r": rectification_id, "k": complaint_id, "h": sha256,
+        "mt": media_type,
         "size": len(data), "fn": file_name, "u": username, "lon": lon, "lat": lat,
         "far": far_metres}).one()
     return _answer(row, created=True)

@@ -21,7 +21,11 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 | open_editor         | who may edit_grid there, and admin (for corrections dated in the    |
 |                     | past, see ``dated_change``; previews write nothing)                 |
 | record_inspection   | inspector of a cell containing the enterprise                       |
-| handle_complaint    | inspector of a cell containing the complaint's place                |
+| handle_complaint    | inspector of a cell containing the complaint's place; grid_manager  |
+|                     | at or above it (assign, handle, close, reassign: gis/complaints.py) |
+| intake_complaint    | admin; any role held at the city; hotline (the 12365 operators'     |
+|                     | role) anywhere: take complaints in by Open311, staff entry and the  |
+|                     | hotline's files (the public page needs no login)                    |
 | rectify             | inspector of a cell containing the enterprise; grid_manager at or   |
 |                     | above it (整改: recording that a problem was corrected)              |
 | verify_rectification| inspector of the same station's grid (the parent of their cell, as  |
@@ -35,6 +39,13 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 |                     | (sampled batches as the laboratory reports them, gis/testing.py)     |
 | handle_case         | admin anywhere; grid_manager at or above the enterprise's cell      |
 |                     | (enforcement cases, 案件: open and advance them, gis/cases.py)      |
+| raise_urgent        | admin and hotline anywhere; leader, grid_manager, inspector at or   |
+|                     | above the place; an inspector also in the rest of their station's   |
+|                     | grid (urgent events, 应急处置, gis/urgent.py; the place of a point  |
+|                     | outside every cell is the city)                                     |
+| handle_urgent       | as raise_urgent, the hotline aside: acknowledge, report on site,    |
+|                     | close; and whoever's person was alerted about the event, wherever   |
+|                     | (``can_handle_urgent``)                                             |
 
 A redraw changes cells *inside* a grid, old and new ones alike: ``can(..., inside=True)``
 asks about any cell strictly inside the cell at ``path``, so a grid's own manager (or one
@@ -63,6 +74,7 @@ ACTIONS = ("view", "edit_grid", "edit_owner", "open_editor", "record_inspection"
            "handle_complaint", "admin", "manage_people", "draw", "rectify",
            "verify_rectification")
 ACTIONS += ("record_testing", "handle_case")
+ACTIONS += ("intake_complaint",)
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,13 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
     if action == "view":
         places = readable_places(grants)
         return places is None or any(_within(p, path) for p in places)
+    if action in URGENT_ACTIONS:
+        return any(_urgent_rule(g, action, path) for g in grants)
+    if action == "intake_complaint":
+        # Complaints come from anywhere and are routed on arrival (gis/complaints.py): who
+        # takes them in answers for the whole city, not for a place.
+        return any(g.role in ("admin", "hotline") or (g.place_path and len(g.place_path) == 1)
+                   for g in grants)
     for g in grants:
         if g.role == "admin":
             # The editor's page and previews, for corrections dated in the past
@@ -154,8 +173,11 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
             if g.role == "grid_manager" and _within(g.place, path) and (
                     inside or path[-1] != g.place):
                 return True
-        elif action in ("record_inspection", "handle_complaint"):
+        elif action == "record_inspection":
             if g.role == "inspector" and _within(g.place, path):
+                return True
+        elif action == "handle_complaint":
+            if g.role in ("inspector", "grid_manager") and _within(g.place, path):
                 return True
         elif action == "rectify":
             if g.role in ("inspector", "grid_manager") and _within(g.place, path):
@@ -168,6 +190,28 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
                     _within(g.place_path[-2], path):
                 return True
     return False
+
+
+# Urgent events (gis/urgent.py): minutes count, so whoever answers for or watches over the place
+# may raise one and act on it; the hotline raises them from calls.
+URGENT_ACTIONS = ("raise_urgent", "handle_urgent")
+ACTIONS += URGENT_ACTIONS
+
+
+def _urgent_rule(g: Grant, action: str, path: tuple[int, ...]) -> bool:
+    if g.role == "admin" or (g.role == "hotline" and action == "raise_urgent"):
+        return True
+    if g.role in ("leader", "grid_manager", "inspector") and _within(g.place, path):
+        return True
+    # The rest of their station's grid, as they read it (``readable_places``).
+    return g.role == "inspector" and len(g.place_path) >= 2 and _within(g.place_path[-2], path)
+
+
+def can_handle_urgent(grants, path: tuple[int, ...], alerted: bool) -> bool:
+    """May the user acknowledge, report arrival at, or close an urgent event at ``path``?
+    ``alerted``: the user's person was alerted about it (then yes, wherever they work: an
+    escalation reaches people whose roles lie elsewhere, or who have none)."""
+    return alerted or can(grants, "handle_urgent", path)
 
 
 def can_somewhere(grants, action: str) -> bool:

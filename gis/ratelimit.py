@@ -68,3 +68,35 @@ def take(session: Session, user_id: int, kind: str, rate: Rate,
     wait = 0.0 if taken else session.execute(text(WAIT_SQL), params).scalar()
     session.commit()
     return 0.0 if taken else max(float(wait or 0.0), 0.001)
+
+
+# Pages open to anyone (the public complaint form, its status page, Open311 reads without a
+# token) have no user to key a bucket by: they key it by kind and client address instead, in
+# a table of their own (``client_bucket``), with the same refill rule.
+_CLIENT_REFILLED = _REFILLED.replace("b.", "c.")
+
+TAKE_CLIENT_SQL = f"""
+    INSERT INTO client_bucket AS c (key, tokens, updated_at)
+    VALUES (:key, :burst - 1, coalesce(CAST(:now AS timestamptz), now()))
+    ON CONFLICT (key) DO UPDATE
+        SET tokens = {_CLIENT_REFILLED} - 1,
+            updated_at = coalesce(CAST(:now AS timestamptz), now())
+        WHERE {_CLIENT_REFILLED} >= 1
+    RETURNING c.tokens"""
+
+WAIT_CLIENT_SQL = f"""
+    SELECT (1 - {_CLIENT_REFILLED}) / :per_second FROM client_bucket c WHERE c.key = :key"""
+
+
+def take_client(session: Session, kind: str, client: str, rate: Rate,
+                now: dt.datetime | None = None) -> float:
+    """``take`` for a client no login names: the bucket of ``kind`` for the address
+    ``client`` (one household behind one address shares it). Commits, as ``take`` does."""
+    if rate.off:
+        return 0.0
+    params = {"key": f"{kind}:{client}"[:160], "burst": float(rate.burst), "now": now,
+              "per_second": rate.per_minute / 60.0}
+    taken = session.execute(text(TAKE_CLIENT_SQL), params).first() is not None
+    wait = 0.0 if taken else session.execute(text(WAIT_CLIENT_SQL), params).scalar()
+    session.commit()
+    return 0.0 if taken else max(float(wait or 0.0), 0.001)

@@ -12,6 +12,7 @@ def query(session, q: LayerQuery) -> str:
                json_build_object('number', k.number, 'status', k.status) AS props
         FROM complaint k
         WHERE (k.received_at AT TIME ZONE :zone)::date BETWEEN :start AND :end
+          AND k.geom IS NOT NULL  -- a complaint without a place has no point to show
           AND (CAST(:cells AS bigint[]) IS NULL OR k.cell_id = ANY(CAST(:cells AS bigint[])))
     """)), {"start": q.window.start, "end": q.window.end, "zone": q.window.zone,
           "cells": q.cells}).scalar()

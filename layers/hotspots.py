@@ -26,6 +26,7 @@ def query(session, q: LayerQuery) -> dict:
     points = np.array(session.execute(text("""
         SELECT ST_X(geom), ST_Y(geom) FROM complaint
         WHERE (received_at AT TIME ZONE :zone)::date BETWEEN :start AND :end
+          AND geom IS NOT NULL
           AND (CAST(:cells AS bigint[]) IS NULL OR cell_id = ANY(CAST(:cells AS bigint[])))
     """), {"start": q.window.start, "end": q.window.end, "zone": q.window.zone,
           "cells": q.cells}).all(),
