@@ -188,33 +188,34 @@ def _attributes(definitions: list[dict], given: dict | None) -> dict:
     for code in sorted(given):
         if code not in known:
             raise ValidationError("attribute", f"{code}: not an attribute of this service",
-                                  "unknown_attribute", code=code)
+                                  "unknown_attribute", attribute=code)
     out = {}
     for code, d in known.items():
         value = given.get(code)
         if value is None:
             if d.get("required"):
                 raise ValidationError("attribute", f"{code}: required", "attribute_required",
-                                      code=code)
+                                      attribute=code)
             continue
         kind = d.get("datatype", "string")
         keys = [str(v["key"]) for v in d.get("values") or []]
         values = value if isinstance(value, list) else [value]
         if kind != "multivaluelist" and len(values) > 1:
             raise ValidationError("attribute", f"{code}: one value", "attribute_one_value",
-                                  code=code)
+                                  attribute=code)
         cleaned = []
         for v in values:
             v = _text("attribute", v, MAX_TEXT if kind == "text" else 200)
             if kind in ("singlevaluelist", "multivaluelist") and v not in keys:
                 raise ValidationError("attribute", f"{code}: one of {', '.join(keys)}",
-                                      "attribute_choices", code=code, choices=", ".join(keys))
+                                      "attribute_choices", attribute=code,
+                                      choices=", ".join(keys))
             if kind == "number":
                 try:
                     float(v)
                 except ValueError:
                     raise ValidationError("attribute", f"{code}: expected a number",
-                                          "attribute_number", code=code) from None
+                                          "attribute_number", attribute=code) from None
             cleaned.append(v)
         out[code] = cleaned if kind == "multivaluelist" else cleaned[0]
     return out
@@ -236,7 +237,7 @@ def check(session: Session, *, service_code, description, lon=None, lat=None,
     svc = service(session, code)
     if svc is None or not svc["active"]:
         raise ValidationError("service_code", f"no service {code}", "no_such_service",
-                              code=code)
+                              service=code)
     intake = Intake(service=svc, received_at=now,
                     description=_text("description", description, MAX_TEXT, required=True))
     if received_at is not None:
@@ -598,7 +599,8 @@ _LIST_SQL = """
            o.code AS owner_code, o.name AS owner_name,
            a.code AS assignee_code, a.name AS assignee_name,
            e.management_code, e.name AS enterprise,
-           (k.status <> 'closed' AND k.due_at < CAST(:now AS timestamptz)) AS overdue
+           coalesce(k.status <> 'closed' AND k.due_at < CAST(:now AS timestamptz), false)
+               AS overdue
     FROM complaint k
     LEFT JOIN complaint_service s ON s.code = k.service_code
     LEFT JOIN cell c ON c.id = k.cell_id
@@ -653,12 +655,12 @@ def steps(session: Session, complaint_id: int) -> list[dict]:
 
 
 def by_reference(session: Session, reference: str) -> dict | None:
-    """The complaint a public reference names (number and check code, the code's letters in
-    any case; I, L and O read as 1, 1 and 0), or None."""
-    number, _sep, check_code = _fold(reference).rpartition("-")
+    """The complaint a public reference names (number and check code, letters in any case;
+    in the check code I, L and O read as 1, 1 and 0), or None."""
+    number, _sep, check_code = _fold(reference).upper().rpartition("-")
     if not number or len(check_code) != CHECK_LENGTH:
         return None
-    check_code = check_code.upper().translate(str.maketrans("ILO", "110"))
+    check_code = check_code.translate(str.maketrans("ILO", "110"))
     found = session.execute(text("""
         SELECT number FROM complaint WHERE number = :n AND check_code = :c"""),
         {"n": number, "c": check_code}).scalar()
