@@ -57,6 +57,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cases.init_app(app)
     testing.init_app(app)
+    from app import complaints, open311, public
+
+    complaints.init_app(app)
+    open311.init_app(app)
+    public.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp,
                       enterprise.bp):
         app.register_blueprint(blueprint)

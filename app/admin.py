@@ -198,6 +198,10 @@ ACTION_LABELS = {
     "rectification_verified": _l("Rectification verified"),
     "rectification_rejected": _l("Rectification sent back"),
     "photo_added": _l("Photo added"),
+    "complaint_received": _l("Complaint received"),
+    "complaint_status_changed": _l("Complaint moved on"),
+    "complaint_reassigned": _l("Complaint handed to another cell"),
+    "complaints_imported": _l("Hotline complaints imported"),
 }
 VIA_LABELS = {"web": _l("web"), "api": _l("API"), "cli": _l("command line")}
 
@@ -277,6 +281,10 @@ DETAIL_LABELS = {
     "problems": _l("Problems found"),
     "distance_m": _l("Distance from the enterprise (m)"),
     "far_from_site": _l("Far from the site"),
+    "channel": _l("Came in by"),
+    "service": _l("Matter"),
+    "cell": _l("Cell"),
+    "outside_grid": _l("Outside the grid"),
 }
 # A key whose meaning depends on the action: the command line's --reason is why a change is
 # dated in the past.
@@ -294,7 +302,11 @@ VALUE_LABELS = {
                "received": _l("received"), "handled": _l("handled"),
                "investigating": _l("under investigation"), "decided": _l("decided")},
     "previous": {"open": _l("open"), "investigating": _l("under investigation"),
-                 "decided": _l("decided")},
+                 "decided": _l("decided"), "received": _l("received"),
+                 "assigned": _l("assigned"), "handled": _l("handled")},
+    "channel": {"hotline": _l("12365 hotline"), "open311": _l("Open311"),
+                "public": _l("public page"), "import": _l("hotline file"),
+                "staff": _l("entered by staff")},
     "result": {"pass": _l("passed"), "fail": _l("failed")},
     "source": {"rectification": _l("Rectification"), "spot_check": _l("Failed batch"),
                "complaint": _l("Complaint")},

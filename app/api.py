@@ -41,7 +41,8 @@ INSPECTION = {
     # A username or a person code: who inspected together with the account's person.
     "second_inspector": Field(required=False, max_length=64, min_length=1),
 }
-COMPLAINT = {"status": Field(choices=fieldwork.COMPLAINT_STATUSES)}
+COMPLAINT = {"status": Field(choices=fieldwork.COMPLAINT_STATUSES),
+             "note": Field(required=False, max_length=4000)}
 # The owner by person code ("person", as the roster numbers them) or by database id
 # ("person_id", as before); "reason" and "backdate_reason" are one: why an owner change reaches
 # further into the past than the grace window (admins).
@@ -140,12 +141,21 @@ def create_inspection():
 @bp.patch("/complaints/<number>")
 @login_required
 def update_complaint(number: str):
+    """Move a complaint on, as its page does (gis.complaints.advance: forward only, a step
+    each). The status it is at already: 200 with ``unchanged``; an earlier one: 409."""
+    from app.complaints import advance, refusal
+    from gis.complaints import ComplaintRefused
+
     body = validate(_json_body(), COMPLAINT)
     db = get_session()
-    complaint_id, path = _or_404(fieldwork.complaint_target, db, number)
-    authorize("handle_complaint", path)
-    fieldwork.update_complaint(db, complaint_id, body["status"])
-    record("complaint_updated", target=f"complaint {number}", status=body["status"])
+    try:
+        advance(number, body["status"], body["note"])
+    except ComplaintRefused as exc:
+        db.rollback()
+        if exc.reason == "same":
+            return jsonify(number=number, status=body["status"], unchanged=True)
+        return jsonify(error={"status": 409, "message": refusal(exc), "field": "status",
+                              "current": exc.status}), 409
     db.commit()
     return jsonify(number=number, status=body["status"])
 

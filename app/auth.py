@@ -142,6 +142,9 @@ def bearer_token(header: str | None) -> str | None:
 
 def _authenticate_and_check_csrf():
     token = bearer_token(request.headers.get("Authorization"))
+    if token is None and request.path.startswith("/open311/"):
+        # Open311 clients send the token as the form's (or query's) api_key.
+        token = request.values.get("api_key") or None
     g.via = "web"
     if token is not None:
         if not request.path.startswith(TOKEN_PATHS):

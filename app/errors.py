@@ -173,6 +173,23 @@ FIELD_LABELS = {
     "accept": _l("verification passed"),
     "late": _l("late only"),
     "month": _l("month"),
+    # 12365 complaints and Open311 (gis/complaints.py, app/open311.py, app/public.py).
+    "service_code": _l("matter"),
+    "service": _l("matter"),
+    "attribute": _l("attribute"),
+    "first_name": _l("given name"),
+    "last_name": _l("complainant's name"),
+    "email": _l("e-mail"),
+    "media_url": _l("media address"),
+    "external_id": _l("hotline number"),
+    "received_at": _l("time received"),
+    "urgent": _l("urgent"),
+    "start_date": _l("start date"),
+    "end_date": _l("end date"),
+    "service_request_id": _l("request number"),
+    "page_size": _l("results per page"),
+    "description": _l("what happened"),
+    "address": _l("address"),
 }
 
 
@@ -371,6 +388,27 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
         "case_number_exists": lambda: _("case %(number)s exists already", number=g("number")),
         "one_source": lambda: _("give one source: a rectification, a failed batch or a "
                                 "complaint"),
+        "no_such_service": lambda: _("there is no matter (service) %(service)s",
+                                     service=g("service")),
+        "location_required": lambda: _("give the place: latitude and longitude, an address or "
+                                       "the enterprise"),
+        "phone_form": lambda: _("digits, spaces, +, - and brackets only"),
+        "url_form": lambda: _("an address starting with http:// or https://"),
+        "unknown_attribute": lambda: _("%(attribute)s is not an attribute of this matter",
+                                       attribute=g("attribute")),
+        "attribute_required": lambda: _("%(attribute)s is required", attribute=g("attribute")),
+        "attribute_one_value": lambda: _("%(attribute)s takes one value",
+                                         attribute=g("attribute")),
+        "attribute_choices": lambda: _("%(attribute)s: one of %(choices)s",
+                                       attribute=g("attribute"), choices=g("choices")),
+        "attribute_number": lambda: _("%(attribute)s: expected a number",
+                                      attribute=g("attribute")),
+        "in_future": lambda: _("in the future"),
+        "no_complaints": lambda: _("the file holds no complaints"),
+        "owns_no_cell": lambda: _("%(person)s owns no cell", person=g("person")),
+        "no_owner": lambda: _("cell %(cell)s has no owner", cell=g("cell")),
+        "span_90_days": lambda: _("at most 90 days after the start date"),
+        "between": lambda: _("between %(min)s and %(max)s", min=g("min"), max=g("max")),
         "too_few_inspectors": lambda: _("fewer than two inspectors may visit enterprise "
                                         "%(enterprise)s (an inspector does not visit the cells "
                                         "they own)", enterprise=g("enterprise")),

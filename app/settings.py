@@ -154,3 +154,20 @@ PHOTO_DIR = "photos"
 # A failed batch of product testing (不合格) opens a rectification due this many days after
 # the sampling date, unless the laboratory's file or the form gives a deadline (整改期限).
 FAILED_BATCH_RECTIFICATION_DAYS = 30
+
+# 12365 complaints (gis/complaints.py). The address the public reaches this server at, for the
+# links the responsibility plates' QR codes carry (<PUBLIC_BASE_URL>/public/complaints/new?
+# enterprise=<management code>) and the complaint pages give out; "" means the address the
+# request came to (right when people and the server see the same host name).
+PUBLIC_BASE_URL = ""
+# The public complaint form (no login) counts per client address: this many complaints at
+# once, refilled at PUBLIC_COMPLAINT_PER_HOUR; its pages and status pages are read at most
+# PUBLIC_READ_BURST at once, refilled at PUBLIC_READ_PER_MINUTE (0: no limit).
+PUBLIC_COMPLAINT_BURST = 5
+PUBLIC_COMPLAINT_PER_HOUR = 12
+PUBLIC_READ_BURST = 60
+PUBLIC_READ_PER_MINUTE = 20
+# Open311 reads (GET /open311/v2/requests) are open to anyone, as the standard has them (they
+# never carry the complainant's name, phone or e-mail); False: a login or token is needed, and
+# each reader sees the complaints of their own area.
+OPEN311_PUBLIC_READS = True

@@ -17,7 +17,7 @@ from gis import dates, work
 bp = Blueprint("work", __name__)
 
 # Bump when the cached shell changes shape: the new worker drops the old caches.
-CACHE_VERSION = "work-v1"
+CACHE_VERSION = "work-v2"
 
 
 def _places() -> list[int]:
@@ -45,6 +45,7 @@ def _texts() -> dict:
             "inspectUrl": url_for("work.inspect"), "homeUrl": url_for("work.page"),
             "enterpriseUrl": url_for("enterprise.page", code="__CODE__"),
             "rectificationUrl": "/rectifications/__ID__",
+            "complaintUrl": "/complaints/__NUMBER__",
             "swUrl": url_for("work.service_worker"), "cacheName": "gridwatch-" + CACHE_VERSION,
             "assets": _assets()}
 

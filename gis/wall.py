@@ -114,6 +114,10 @@ RECORD_SOURCES = {
     "open_complaints": """complaint r
         WHERE r.status <> 'closed'
           AND (CAST(:cells AS bigint[]) IS NULL OR r.cell_id = ANY(CAST(:cells AS bigint[])))""",
+    # Open and past the time their matter allows (逾期, gis/complaints.py), whenever received.
+    "overdue_complaints": """complaint r
+        WHERE r.status <> 'closed' AND r.due_at < now()
+          AND (CAST(:cells AS bigint[]) IS NULL OR r.cell_id = ANY(CAST(:cells AS bigint[])))""",
 }
 RECORD_KINDS = tuple(k for k in RECORD_SOURCES if k != "cases_before")
 
@@ -151,6 +155,7 @@ def map_figures(session: Session, *, cells: list[int] | None, window: Window,
           {count("cases")} AS cases,
           {count("cases_before")} AS cases_before,
           {count("open_complaints")} AS open_complaints,
+          {count("overdue_complaints")} AS overdue_complaints,
           {count("complaints")} AS complaints
     """), params).one()
     figures = dict(row._mapping)
@@ -208,6 +213,8 @@ _RECORD_LISTS = {
         _ENTERPRISE_JOINS, "r.opened_on DESC, r.id DESC", ""),
     "complaints": _COMPLAINT_LIST,
     "open_complaints": _COMPLAINT_LIST,
+    "overdue_complaints": (_COMPLAINT_LIST[0] + ", r.due_at", _COMPLAINT_LIST[1],
+                           "r.due_at, r.id", ""),
 }
 
 
@@ -300,6 +307,10 @@ spot AS (
     SELECT s.cell_id, sum(k.batches) AS batches, sum(k.passed) AS passed
     FROM spot_check k JOIN enterprise_status s ON s.id = k.enterprise_id
     WHERE k.kind = 'spot_check' AND k.checked_on BETWEEN :start AND :end GROUP BY s.cell_id
+),
+late_complaints AS (
+    SELECT cell_id, count(*) AS overdue_complaints FROM complaint
+    WHERE status <> 'closed' AND due_at < now() GROUP BY cell_id
 )
 SELECT c.id, c.code, c.name, c.level, c.kind, c.specialty, p.code AS parent_code,
        p.name AS parent_name, st.name AS station,
@@ -308,6 +319,7 @@ SELECT c.id, c.code, c.name, c.level, c.kind, c.specialty, p.code AS parent_code
        coalesce(pc.enterprises, 0) AS enterprises, coalesce(pc.overdue, 0) AS overdue,
        round(coalesce(pc.inspections_required, 0)) AS inspections_required,
        coalesce(k.complaints, 0) AS complaints,
+       coalesce(lk.overdue_complaints, 0) AS overdue_complaints,
        sp.batches AS spot_check_batches, sp.passed AS spot_check_passed,
        ST_Area(cv.geom::geography) / 1e6 AS area_km2,
        cv.id AS version_id, cv.valid_from,
@@ -321,6 +333,7 @@ LEFT JOIN person op ON op.id = o.person_id
 LEFT JOIN per_cell pc ON pc.cell_id = c.id
 LEFT JOIN complaints k ON k.cell_id = c.id
 LEFT JOIN spot sp ON sp.cell_id = c.id
+LEFT JOIN late_complaints lk ON lk.cell_id = c.id
 WHERE (CAST(:kind AS text) IS NULL OR c.kind = :kind)
   AND (CAST(:specialty AS text) IS NULL OR c.specialty = :specialty)
   AND c.level = ANY(CAST(:levels AS int[]))

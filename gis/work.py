@@ -60,12 +60,17 @@ def my_work(session: Session, cells: list[int], today: dt.date, zone: str) -> di
         JOIN cell c ON c.id = ec.cell_id
         WHERE r.status <> 'verified' AND ec.cell_id = ANY(CAST(:cells AS bigint[]))
         ORDER BY r.deadline, r.id"""), {"cells": cells, "today": today}).all()
+    # Where they are handled now (a complaint handed to another cell goes with it); overdue
+    # (逾期) ones first: past the time their matter allows (gis/complaints.py).
     complaints = session.execute(text("""
         SELECT k.number, k.received_at, k.text, k.category, k.status, c.code AS cell,
-               ST_X(k.geom) AS lon, ST_Y(k.geom) AS lat
-        FROM complaint k JOIN cell c ON c.id = k.cell_id
-        WHERE k.status <> 'closed' AND k.cell_id = ANY(CAST(:cells AS bigint[]))
-        ORDER BY k.received_at"""), {"cells": cells}).all()
+               ST_X(k.geom) AS lon, ST_Y(k.geom) AS lat, k.due_at,
+               coalesce(k.due_at < now(), false) AS overdue
+        FROM complaint k JOIN cell c ON c.id = coalesce(k.assigned_cell_id, k.cell_id)
+        WHERE k.status <> 'closed'
+          AND coalesce(k.assigned_cell_id, k.cell_id) = ANY(CAST(:cells AS bigint[]))
+        ORDER BY coalesce(k.due_at < now(), false) DESC, k.due_at, k.received_at"""),
+        {"cells": cells}).all()
     outlines = session.execute(text("""
         SELECT coalesce(json_agg(json_build_object(
             'type', 'Feature',
@@ -87,7 +92,9 @@ def my_work(session: Session, cells: list[int], today: dt.date, zone: str) -> di
                  "due_on": day(r.due_on)} for r in due],
         "rectifications": [{**r._mapping, "deadline": day(r.deadline)} for r in rects],
         "complaints": [{**r._mapping, "received_at": day(
-            r.received_at.astimezone(_zone(zone)).date())} for r in complaints],
+            r.received_at.astimezone(_zone(zone)).date()), "due_at": day(
+            r.due_at.astimezone(_zone(zone)).date() if r.due_at else None)}
+            for r in complaints],
         "cells": {"type": "FeatureCollection",
                   "features": outlines if isinstance(outlines, list) else json.loads(outlines)},
         "checklist": [dict(r._mapping) for r in checklist],

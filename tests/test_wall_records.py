@@ -55,6 +55,7 @@ FIGURE_OF = {  # record kind -> (figure, the total that equals it)
     "cases": ("cases", "rows"),
     "complaints": ("complaints", "rows"),
     "open_complaints": ("open_complaints", "rows"),
+    "overdue_complaints": ("overdue_complaints", "rows"),
 }
 
 

@@ -335,12 +335,19 @@
       var complaints = document.getElementById("complaint-list");
       complaints.textContent = "";
       work.complaints.forEach(function (k) {
-        complaints.appendChild(el("li", {"data-number": k.number}, [
+        complaints.appendChild(el("li", {className: k.overdue ? "overdue" : null,
+                                         "data-number": k.number}, [
           el("div", {className: "what"}, [
             el("strong", {}, [k.number + (k.category ? " · " + k.category : "")]),
             el("div", {}, [k.text]),
-            el("div", {className: "when"}, [fmt(T.received, {day: k.received_at}), " · ",
-                                            T["status_" + k.status] || k.status])])]));
+            el("div", {className: k.overdue ? "when late" : "when"}, [
+              fmt(T.received, {day: k.received_at}), " · ",
+              T["status_" + k.status] || k.status,
+              k.due_at ? " · " + fmt(k.overdue ? T.complaintOverdue : T.complaintDue,
+                                     {day: k.due_at}) : null])]),
+          el("a", {className: "start", href: T.complaintUrl.replace("__NUMBER__",
+                                                                   encodeURIComponent(k.number))},
+             [T.open])]));
       });
       if (!work.complaints.length) { complaints.appendChild(el("li", {className: "note"}, [T.nothingOpen])); }
       [["due", due.length], ["rectifications", work.rectifications.length],
