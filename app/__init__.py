@@ -57,6 +57,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cases.init_app(app)
     testing.init_app(app)
+    from app import urgent
+
+    urgent.init_app(app)
     from app import complaints, open311, public
 
     complaints.init_app(app)

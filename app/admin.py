@@ -198,12 +198,18 @@ ACTION_LABELS = {
     "rectification_verified": _l("Rectification verified"),
     "rectification_rejected": _l("Rectification sent back"),
     "photo_added": _l("Photo added"),
+    "urgent_raised": _l("Urgent event raised"),
+    "urgent_acknowledged": _l("Urgent event acknowledged"),
+    "urgent_on_site": _l("Arrived at an urgent event"),
+    "urgent_closed": _l("Urgent event closed"),
+    "urgent_escalated": _l("Urgent event escalated"),
     "complaint_received": _l("Complaint received"),
     "complaint_status_changed": _l("Complaint moved on"),
     "complaint_reassigned": _l("Complaint handed to another cell"),
     "complaints_imported": _l("Hotline complaints imported"),
 }
-VIA_LABELS = {"web": _l("web"), "api": _l("API"), "cli": _l("command line")}
+VIA_LABELS = {"web": _l("web"), "api": _l("API"), "cli": _l("command line"),
+              "job": _l("background job")}
 
 # What an entry is about: its target is "<kind> <name>" (or a file name, shown as it is).
 TARGET_KINDS = {
@@ -227,6 +233,7 @@ TARGET_KINDS = {
     "report": _l("Testing report"),
     "inspection": _l("Inspection"),
     "rectification": _l("Rectification"),
+    "urgent": _l("Urgent event"),
 }
 
 # The details each action records, by the key it records them under.
@@ -281,6 +288,11 @@ DETAIL_LABELS = {
     "problems": _l("Problems found"),
     "distance_m": _l("Distance from the enterprise (m)"),
     "far_from_site": _l("Far from the site"),
+    "event_type": _l("Type of event"),
+    "alerted": _l("People alerted"),
+    "level": _l("Level"),
+    "outcome": _l("Outcome"),
+    "distance_from_event_m": _l("Distance from the event (m)"),
     "channel": _l("Came in by"),
     "service": _l("Matter"),
     "cell": _l("Cell"),
@@ -311,6 +323,9 @@ VALUE_LABELS = {
     "source": {"rectification": _l("Rectification"), "spot_check": _l("Failed batch"),
                "complaint": _l("Complaint")},
     "role": ROLE_LABELS,
+    "event_type": {"special_equipment": _l("Special equipment accident"),
+                   "product_harm": _l("Product harming people"),
+                   "hotline": _l("Urgent hotline call")},
     # A responsibility's role (the people pages say them the same way).
     "responsibility": {"owner": _l("Cell owner"), "station_chief": _l("Station chief"),
                        "township_leader": _l("Township leader"),

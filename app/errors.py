@@ -188,8 +188,11 @@ FIELD_LABELS = {
     "end_date": _l("end date"),
     "service_request_id": _l("request number"),
     "page_size": _l("results per page"),
+    # Urgent events (gis/urgent.py).
+    "event_type": _l("type of event"),
     "description": _l("what happened"),
-    "address": _l("address"),
+    "address": _l("street address"),
+    "outcome": _l("how it was dealt with"),
 }
 
 
@@ -454,7 +457,8 @@ def not_found(kind: str, name) -> None:
              "job": _("Background job"), "layer": _("Map layer"),
              "township": _("Township"), "handover": _("Handover"), "draw": _("Draw"),
              "inspection": _("Inspection"), "rectification": _("Rectification"),
-             "photo": _("Photo"), "case": _("Case"), "spot_check": _("Sampled batch")}
+             "photo": _("Photo"), "case": _("Case"), "spot_check": _("Sampled batch"),
+             "urgent": _("Urgent event")}
     abort(404, description=_("%(kind)s %(name)s does not exist.",
                              kind=kinds.get(kind, kind), name=str(name)[:100]))
 

@@ -20,7 +20,16 @@ jobs_cli = AppGroup("jobs", help="The background job queue (big imports).")
 
 
 def context() -> jobs.JobContext:
-    return jobs.JobContext(limits=current_app.extensions["gridwatch_limits"])
+    return jobs.JobContext(limits=current_app.extensions["gridwatch_limits"],
+                           settings=job_settings(current_app))
+
+
+# Settings the jobs read (gis/urgent.py: the acknowledgement time, the message channel).
+JOB_SETTING_PREFIXES = ("URGENT_", "SMS_")
+
+
+def job_settings(app: Flask) -> dict:
+    return {k: v for k, v in app.config.items() if k.startswith(JOB_SETTING_PREFIXES)}
 
 
 def status_url(job_id: int) -> str:
@@ -110,7 +119,8 @@ def jobs_list(status, limit):
 
 
 def _worker_options(app: Flask) -> dict:
-    return {"context": jobs.JobContext(limits=app.extensions["gridwatch_limits"]),
+    return {"context": jobs.JobContext(limits=app.extensions["gridwatch_limits"],
+                                       settings=job_settings(app)),
             "poll_seconds": app.config["JOB_POLL_SECONDS"],
             "max_attempts": app.config["JOB_MAX_ATTEMPTS"]}
 

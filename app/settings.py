@@ -171,3 +171,26 @@ PUBLIC_READ_PER_MINUTE = 20
 # never carry the complainant's name, phone or e-mail); False: a login or token is needed, and
 # each reader sees the complaints of their own area.
 OPEN311_PUBLIC_READS = True
+
+# Urgent events (应急处置, gis/urgent.py). An event nobody has acknowledged this many minutes
+# after its last alerting escalates a level (the next place up: second-level grid, city).
+URGENT_ACK_MINUTES = 10
+# Open pages receive events pushed by the server (Server-Sent Events at /urgent/stream). A
+# connection lasts at most this long (seconds), then the browser reconnects by itself.
+URGENT_STREAM_SECONDS = 300
+# A comment line is sent this often (seconds) on an idle stream, so proxies keep it open.
+URGENT_HEARTBEAT_SECONDS = 15
+# "auto": a server with threads (gunicorn -k gthread, the dev server) streams; a server without
+# them (gunicorn's default sync workers) answers at once and the browser asks again after
+# URGENT_POLL_SECONDS, so no worker is held by an open page. "stream" or "poll" force either.
+URGENT_STREAM_MODE = "auto"
+URGENT_POLL_SECONDS = 20
+# Text messages of urgent events (gis/messaging.py): "none" (the default: open pages only) or
+# "http", an SMS gateway taking POST {"phone", "text"} as JSON at SMS_GATEWAY_URL with
+# "Authorization: Bearer SMS_GATEWAY_TOKEN", answering 2xx when it accepted the message.
+# Messages are sent by the background job workers; failures are recorded on each alert.
+SMS_GATEWAY = "none"
+SMS_GATEWAY_URL = ""
+SMS_GATEWAY_TOKEN = ""
+# A gateway that has not answered after this many seconds has failed (that message only).
+SMS_GATEWAY_TIMEOUT_SECONDS = 10

@@ -49,6 +49,9 @@ class JobContext:
     """What a job may need beyond its row: the bounds, the sliver tolerance and so on."""
 
     limits: Limits = field(default_factory=Limits)
+    # The app's settings a job needs (the urgent events' acknowledgement time and message
+    # channel: gis/urgent.py), read by the factory and handed in; empty outside an app.
+    settings: dict = field(default_factory=dict)
 
 
 Runner = Callable[[Session, dict, JobContext], dict]
@@ -56,16 +59,20 @@ Runner = Callable[[Session, dict, JobContext], dict]
 
 def enqueue(session: Session, kind: str, payload: dict, *, file: bytes | None = None,
             file_name: str | None = None, user_id: int | None = None,
-            username: str | None = None, remote_addr: str | None = None) -> int:
-    """Queue a job in the caller's transaction; workers hear of it when that commits."""
+            username: str | None = None, remote_addr: str | None = None,
+            run_after=None) -> int:
+    """Queue a job in the caller's transaction; workers hear of it when that commits.
+    ``run_after`` (an aware datetime): no worker claims it before then (workers poll every
+    JOB_POLL_SECONDS, so it runs within that much after)."""
     if kind not in RUNNERS:
         raise ValueError(f"unknown job kind {kind!r}")
     job_id = session.execute(text("""
-        INSERT INTO job (kind, payload, file, file_name, user_id, username, remote_addr)
-        VALUES (:k, CAST(:p AS jsonb), :f, :n, :u, :un, :ip) RETURNING id"""), {
+        INSERT INTO job (kind, payload, file, file_name, user_id, username, remote_addr,
+                         run_after)
+        VALUES (:k, CAST(:p AS jsonb), :f, :n, :u, :un, :ip, :after) RETURNING id"""), {
         "k": kind, "p": json.dumps(payload, ensure_ascii=False), "f": file,
         "n": (file_name or "")[:200] or None, "u": user_id, "un": username,
-        "ip": remote_addr}).scalar_one()
+        "ip": remote_addr, "after": run_after}).scalar_one()
     session.execute(text("SELECT pg_notify(:c, :id)"), {"c": CHANNEL, "id": str(job_id)})
     return job_id
 
@@ -127,7 +134,21 @@ def _enterprise_import(session: Session, job: dict, context: JobContext) -> dict
     return result
 
 
-RUNNERS: dict[str, Runner] = {"enterprise_import": _enterprise_import}
+def _urgent_escalate(session: Session, job: dict, context: JobContext) -> dict:
+    from gis import urgent
+
+    return urgent.run_escalation_job(session, job["payload"], context.settings)
+
+
+def _urgent_messages(session: Session, job: dict, context: JobContext) -> dict:
+    from gis import urgent
+
+    return urgent.run_message_job(session, job["payload"], context.settings)
+
+
+RUNNERS: dict[str, Runner] = {"enterprise_import": _enterprise_import,
+                              "urgent_escalate": _urgent_escalate,
+                              "urgent_messages": _urgent_messages}
 
 
 # --- the worker ---------------------------------------------------------------------------
@@ -173,6 +194,7 @@ class Worker:
             with conn.cursor() as cur:
                 cur.execute("""
                     SELECT id, attempts FROM job WHERE status IN ('queued', 'running')
+                      AND (run_after IS NULL OR run_after <= now())
                     ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 20""")
                 for job_id, attempts in cur.fetchall():
                     cur.execute("SELECT pg_try_advisory_lock(%s, %s)",

@@ -1122,7 +1122,7 @@ class AuditEntry(Base):
     # Something a reviewer must see, e.g. "backdated": a change dated before it was made.
     flag: Mapped[str | None] = mapped_column(String(32), index=True)
 
-    __table_args__ = (CheckConstraint("via IN ('web', 'api', 'cli')", name="via_known"),)
+    __table_args__ = (CheckConstraint("via IN ('web', 'api', 'cli', 'job')", name="via_known"),)
 
 
 class Draw(Base):

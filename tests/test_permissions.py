@@ -21,6 +21,7 @@ def _allow(*users):
 # One sampled batch of E1 (in S1-01), as a form or JSON (gis/testing.py COLUMNS).
 LAB_BATCH = {"report_number": "BG-P1", "management_code": "E1", "product": "电线",
              "sampled_on": "2026-11-20", "kind": "periodic", "result": "pass"}
+URGENT_HANDLERS = _allow("admin", "city-leader", "s1-leader", "s1-manager", "c1-inspector")
 # (name, method, url, kwargs for the client call, who may)
 CASES = [
     ("record inspection in S1-01", "post", "/api/v1/inspections",
@@ -154,6 +155,27 @@ CASES = [
      _allow("admin", "s1-manager")),
     ("move a case at E1 on by the API", "post", "/api/v1/cases/CASE/status",
      {"json": {"status": "investigating"}}, _allow("admin", "s1-manager")),
+    # Urgent events (gis/urgent.py): raised and handled by whoever answers for or watches over
+    # the place (leaders, grid managers, inspectors at or above it, or of its station's grid),
+    # admins anywhere; handled also by anyone alerted (nobody here: S1-01 has no owner).
+    ("raise an urgent event in S1-01", "post", "/api/v1/urgent",
+     {"json": {"event_type": "special_equipment", "lon": 116.02, "lat": 38.45,
+               "description": "电梯困人"}}, URGENT_HANDLERS),
+    ("raise an urgent event in S1-01 by the form", "post", "/urgent/new",
+     {"data": {"event_type": "product_harm", "lon": "116.02", "lat": "38.45",
+               "description": "产品伤人"}}, URGENT_HANDLERS),
+    ("acknowledge an urgent event in S1-01", "post", "/api/v1/urgent/URGENT/acknowledge", {},
+     URGENT_HANDLERS),
+    ("acknowledge an urgent event in S1-01 by the form", "post",
+     "/urgent/URGENT/acknowledge", {}, URGENT_HANDLERS),
+    ("on site at an urgent event in S1-01", "post", "/api/v1/urgent/URGENT/on-site",
+     {"json": {"lon": 116.02, "lat": 38.451}}, URGENT_HANDLERS),
+    ("on site at an urgent event in S1-01 by the form", "post", "/urgent/URGENT/on-site",
+     {"data": {"lon": "116.02", "lat": "38.451"}}, URGENT_HANDLERS),
+    ("close an urgent event in S1-01", "post", "/api/v1/urgent/URGENT/close",
+     {"json": {"outcome": "已处置"}}, URGENT_HANDLERS),
+    ("close an urgent event in S1-01 by the form", "post", "/urgent/URGENT/close",
+     {"data": {"outcome": "已处置"}}, URGENT_HANDLERS),
     # A token is revoked by its owner or an admin; to anyone else it does not exist.
     ("revoke s1-leader's token", "post", "/account/tokens/TOKEN/revoke", {},
      {u: (True if u in ("s1-leader", "admin") else 404) for u in ALL_USERS}),
@@ -192,6 +214,14 @@ def _case_at_e1(session, url: str) -> str:
     number = cases.open_case(session, enterprise="E1", cause="无证生产",
                              today=dt.date(2026, 11, 20))["number"]
     return url.replace("CASE", number)
+
+
+def _urgent_in_s1(session, url: str) -> str:
+    from gis import urgent
+
+    number = urgent.raise_event(session, "special_equipment", 116.02, 38.45, "锅炉泄漏",
+                                username="admin")["number"]
+    return url.replace("URGENT", number)
 
 
 def _photo_upload():
@@ -275,6 +305,8 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
         kwargs["data"] = _hotline_upload()
     if "CASE" in url:
         url = _case_at_e1(session, url)
+    if "URGENT" in url:
+        url = _urgent_in_s1(session, url)
     if "INSPECTION" in url or "RECTIFICATION" in url:
         url = _inspection_in_e1(session, url)
     _roster(session)
