@@ -198,6 +198,7 @@ ACTION_LABELS = {
     "rectification_verified": _l("Rectification verified"),
     "rectification_rejected": _l("Rectification sent back"),
     "photo_added": _l("Photo added"),
+    "plates_pdf_queued": _l("Plates PDF queued"),
     "urgent_raised": _l("Urgent event raised"),
     "urgent_acknowledged": _l("Urgent event acknowledged"),
     "urgent_on_site": _l("Arrived at an urgent event"),
@@ -288,6 +289,9 @@ DETAIL_LABELS = {
     "problems": _l("Problems found"),
     "distance_m": _l("Distance from the enterprise (m)"),
     "far_from_site": _l("Far from the site"),
+    "plate_count": _l("Plates in the PDF"),
+    "size": _l("Paper size"),
+    "since": _l("Changed since"),
     "event_type": _l("Type of event"),
     "alerted": _l("People alerted"),
     "level": _l("Level"),
@@ -331,7 +335,7 @@ VALUE_LABELS = {
                        "township_leader": _l("Township leader"),
                        "principal": _l("Enterprise principal")},
 }
-DATE_TIME_KEYS = {"valid_from"}
+DATE_TIME_KEYS = {"valid_from", "since"}
 DATE_KEYS = {"inspected_on"}
 
 

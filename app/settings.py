@@ -141,6 +141,12 @@ JOB_MAX_ATTEMPTS = 3
 # IMPORT_BACKGROUND_ROWS, are imported in the background: the API answers 202 with the job.
 IMPORT_BACKGROUND_BYTES = 1048576
 IMPORT_BACKGROUND_ROWS = 5000
+# Responsibility plates (明示牌, app/plates.py). A PDF of more plates than this (a station's
+# grid, a long reprint list) is made by the job workers and offered when ready, since WeasyPrint
+# takes about 40 ms a plate (docs/plates.md); one of more than PLATES_MAX_PER_PDF is refused
+# (print the cells inside it one by one).
+PLATES_BACKGROUND_COUNT = 100
+PLATES_MAX_PER_PDF = 3000
 
 # Field work. An inspection (or a photo whose EXIF says where it was taken) this many metres or
 # more from the enterprise is marked "far from the site" (far_from_site): recorded, never

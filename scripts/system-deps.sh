@@ -13,6 +13,11 @@ if [ "${1:-}" = "test" ]; then
   # Screenshots of Chinese pages need a CJK font; a small one suffices.
   dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || want+=(fonts-wqy-microhei)
 fi
+# Responsibility plates are made into PDFs by WeasyPrint (Pango shapes the text) in a CJK font
+# with a bold weight: the server needs both, not only the tests (docs/plates.md).
+dpkg -s libpango-1.0-0 >/dev/null 2>&1 || want+=(libpango-1.0-0)
+dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || want+=(libpangoft2-1.0-0)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || want+=(fonts-noto-cjk)
 # A local PostGIS is only ours to install when no DATABASE_URL points elsewhere.
 if [ -z "${DATABASE_URL:-}" ]; then
   major=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)

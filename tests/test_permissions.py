@@ -176,6 +176,14 @@ CASES = [
      {"json": {"outcome": "已处置"}}, URGENT_HANDLERS),
     ("close an urgent event in S1-01 by the form", "post", "/urgent/URGENT/close",
      {"data": {"outcome": "已处置"}}, URGENT_HANDLERS),
+    # Responsibility plates (app/plates.py): a batch PDF queued in the background by whoever
+    # may read the cell (leaders, grid managers, inspectors of the area, admins).
+    ("plates PDF of S1-01 in the background", "post", "/plates/cell/S1-01/prepare",
+     {"data": {"size": "a4"}},
+     _allow("admin", "city-leader", "s1-leader", "s1-manager", "c1-inspector")),
+    ("reprint PDF of S1-01 in the background", "post", "/plates/reprint/prepare",
+     {"data": {"place": "S1-01", "since": "2020-01-01", "size": "a5"}},
+     _allow("admin", "city-leader", "s1-leader", "s1-manager", "c1-inspector")),
     # A token is revoked by its owner or an admin; to anyone else it does not exist.
     ("revoke s1-leader's token", "post", "/account/tokens/TOKEN/revoke", {},
      {u: (True if u in ("s1-leader", "admin") else 404) for u in ALL_USERS}),
