@@ -197,6 +197,8 @@ DEMO_USERS = [  # username, password, role, place (None: the city or placeless),
     # At the city: redraws the stations' grids (gis/redraw_level2.py) and every cell.
     ("citymanager", "demo-citymanager-2026", "grid_manager", CITY_CODE, "演示市级网格管理员"),
     ("inspector", "demo-inspector-2026", "inspector", f"{CITY_CODE}-Z01-01", "演示巡查员"),
+    # The 12365 hotline's operators: take complaints in (Open311, the hotline's file).
+    ("hotline", "demo-hotline-2026", "hotline", CITY_CODE, "演示12365热线"),
 ]
 
 
@@ -617,9 +619,19 @@ def _cases(session, enterprises, rng, today):
         VALUES (:n, :e, :o, :c, :cause, :s)"""), rows)
 
 
+# What the demo's callers say, and the service (gis/complaints.py) each is filed under.
+COMPLAINT_TEXTS = {"产品质量问题投诉：电缆绝缘层破损": "quality", "加油机计量不准": "metrology",
+                   "食品标签无生产日期": "labelling", "锅炉冒烟疑似未检验": "special_equipment",
+                   "电子秤缺斤短两": "metrology", "汽车配件以次充好": "counterfeit",
+                   "保温材料燃烧性能不达标": "quality"}
+CLOSING_NOTES = ("已现场核查，责令企业整改，已回复投诉人", "经核查投诉情况不属实，已向投诉人说明",
+                 "已约谈企业负责人，问题已整改", "已移交执法部门立案处理")
+
+
 def _complaints(session, enterprises, rng, nrng, today):
-    texts = ["产品质量问题投诉：电缆绝缘层破损", "加油机计量不准", "食品标签无生产日期",
-             "锅炉冒烟疑似未检验", "电子秤缺斤短两", "汽车配件以次充好", "保温材料燃烧性能不达标"]
+    from gis import complaints
+
+    texts = list(COMPLAINT_TEXTS)
     # Complaints follow risky enterprises (grade D weighs 6 times grade A), and one industrial
     # cluster draws many more: the pattern the hotspot analysis is there to find.
     weight = {"A": 1, "B": 2, "C": 4, "D": 6}
@@ -629,6 +641,10 @@ def _complaints(session, enterprises, rng, nrng, today):
                      < 0.04 ** 2 for e in enterprises])
     w[near] *= 12
     picks = nrng.choice(len(enterprises), size=COMPLAINTS, p=w / w.sum())
+    now = dt.datetime.now(dt.timezone.utc)
+    # How each was handled comes from a stream of its own, so the complaints themselves (and
+    # everything drawn after them) stay what they were before handling was recorded.
+    handling = random.Random(COMPLAINTS * 12365)
     rows = []
     for i, k in enumerate(picks):
         e = enterprises[int(k)]
@@ -639,24 +655,91 @@ def _complaints(session, enterprises, rng, nrng, today):
         status = ("closed" if age > 20 or rng.random() < 0.5
                   else rng.choice(("received", "assigned")))
         # ~200 m scatter: callers give an address, not the factory gate.
-        rows.append({"n": f"12365-{received:%Y%m%d}-{i:04d}", "t": received,
-                     "x": e["lon"] + nrng.normal(0, 0.002), "y": e["lat"] + nrng.normal(0, 0.0016),
-                     "txt": rng.choice(texts), "s": status, "e": e["id"],
-                     "c": received + dt.timedelta(days=rng.randint(2, 15))
-                     if status == "closed" else None})
+        row = {"n": f"12365-{received:%Y%m%d}-{i:04d}", "t": received,
+               "x": e["lon"] + nrng.normal(0, 0.002), "y": e["lat"] + nrng.normal(0, 0.0016),
+               "txt": rng.choice(texts), "s": status, "e": e["id"],
+               "c": received + dt.timedelta(days=rng.randint(2, 15))
+               if status == "closed" else None}
+        row["svc"] = COMPLAINT_TEXTS[row["txt"]]
+        row["chk"] = "".join(handling.choice(complaints.CHECK_ALPHABET)
+                             for _ in range(complaints.CHECK_LENGTH))
+        if status == "assigned" and handling.random() < 0.4:
+            row["s"] = status = "handled"
+        if row["c"] is not None:  # never closed in the future
+            row["c"] = max(received + dt.timedelta(hours=2),
+                           min(row["c"], now - dt.timedelta(hours=1)))
+        # The steps: received; assigned within hours; handled and closed as they went.
+        assigned = received + dt.timedelta(hours=handling.uniform(0.5, 8))
+        steps = [("received", received, None)]
+        if status != "received":
+            steps.append(("assigned", min(assigned, now), None))
+        if status in ("handled", "closed"):
+            end = row["c"] or now
+            steps.append(("handled", max(steps[-1][1], end - dt.timedelta(
+                hours=handling.uniform(1, 24))), None))
+        if status == "closed":
+            steps.append(("closed", row["c"], handling.choice(CLOSING_NOTES)))
+        row["steps"] = steps
+        rows.append(row)
+    ids = []
+    for r in rows:
+        ids.append(session.execute(text("""
+            INSERT INTO complaint (number, received_at, geom, text, category, status,
+                                   enterprise_id, closed_at, service_code, source, external_id,
+                                   check_code, due_at, urgent, updated_at, status_notes)
+            SELECT :n, :t, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :txt, s.name, :s, :e, :c,
+                   s.code, 'hotline', :n, :chk, CAST(:t AS timestamptz)
+                       + make_interval(hours => s.response_hours), s.urgent, coalesce(:c, :t),
+                   :note
+            FROM complaint_service s WHERE s.code = :svc
+            RETURNING id"""), {**{k: v for k, v in r.items() if k != "steps"},
+                               "note": r["steps"][-1][2]}).scalar())
+    # Each goes to the cell, boundary version and owner answering for its spot when it came
+    # in: the rule every complaint is routed by (gis/complaints.py).
+    complaints.route(session, ids)
     session.execute(text("""
-        INSERT INTO complaint (number, received_at, geom, text, status, enterprise_id, closed_at)
-        VALUES (:n, :t, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :txt, :s, :e, :c)"""), rows)
-    # The complaint goes to the cell and owner answering for its spot when it came in.
-    session.execute(text("""
-        UPDATE complaint k SET cell_id = hit.cell_id, owner_id = hit.person_id
-        FROM (
-            SELECT DISTINCT ON (k2.id) k2.id, cv.cell_id,
-                   (gw_cell_owner(cv.cell_id, k2.received_at)).person_id
-            FROM complaint k2
-            JOIN cell_version cv ON cv.valid @> k2.received_at AND ST_Covers(cv.geom, k2.geom)
-            JOIN cell c ON c.id = cv.cell_id AND c.kind = 'territorial'
-            ORDER BY k2.id, c.level DESC, c.code
-        ) hit
-        WHERE hit.id = k.id"""))
+        INSERT INTO complaint_step (complaint_id, status, at, person_id, note)
+        SELECT k.id, s.status, s.at, k.assignee_id, s.note
+        FROM complaint k JOIN (
+            SELECT unnest(CAST(:ids AS bigint[])) AS id, unnest(CAST(:st AS text[])) AS status,
+                   unnest(CAST(:at AS timestamptz[])) AS at, unnest(CAST(:note AS text[])) AS note
+        ) s ON s.id = k.id"""), {
+        "ids": [i for i, r in zip(ids, rows) for _s in r["steps"]],
+        "st": [s[0] for r in rows for s in r["steps"]],
+        "at": [s[1] for r in rows for s in r["steps"]],
+        "note": [s[2] for r in rows for s in r["steps"]]})
+    _open_complaints_of_the_demo_inspector(session, now)
     return len(rows)
+
+
+def _open_complaints_of_the_demo_inspector(session, now: dt.datetime) -> None:
+    """The demo inspector's cell shows both kinds of open complaint in My work: its latest
+    complaint came in two hours ago; the one before came in six days ago, was assigned and is
+    past its due time (逾期) whatever its matter. Each is routed again for its new time."""
+    from gis import complaints
+
+    latest = session.execute(text("""
+        SELECT k.id FROM complaint k JOIN cell c ON c.id = k.cell_id
+        WHERE c.code = :cell ORDER BY k.received_at DESC, k.id DESC LIMIT 2"""),
+        {"cell": f"{CITY_CODE}-Z01-01"}).scalars().all()
+    for complaint_id, (ago, status) in zip(latest, ((dt.timedelta(hours=2), "received"),
+                                                    (dt.timedelta(days=6), "assigned"))):
+        received = now - ago
+        session.execute(text("DELETE FROM complaint_step WHERE complaint_id = :k"),
+                        {"k": complaint_id})
+        session.execute(text("""
+            UPDATE complaint k SET received_at = :t, status = :s, closed_at = NULL,
+                   status_notes = NULL, updated_at = :t,
+                   number = regexp_replace(k.number, '^12365-[0-9]{8}', :prefix),
+                   external_id = regexp_replace(k.number, '^12365-[0-9]{8}', :prefix),
+                   due_at = CAST(:t AS timestamptz) + make_interval(hours => s.response_hours)
+            FROM complaint_service s WHERE s.code = k.service_code AND k.id = :k"""),
+            {"t": received, "s": status, "k": complaint_id,
+             "prefix": f"12365-{received:%Y%m%d}"})
+        complaints.route(session, [complaint_id])
+        session.execute(text("""
+            INSERT INTO complaint_step (complaint_id, status, at, person_id)
+            SELECT id, 'received', received_at, assignee_id FROM complaint WHERE id = :k
+            UNION ALL
+            SELECT id, 'assigned', received_at + interval '3 hours', assignee_id
+            FROM complaint WHERE id = :k AND status = 'assigned'"""), {"k": complaint_id})
