@@ -592,7 +592,7 @@ _LIST_SQL = """
     SELECT k.id, k.number, k.check_code, k.received_at, k.due_at, k.closed_at, k.updated_at,
            k.status, k.status_notes, k.text, k.category, k.service_code, s.name AS service_name,
            k.source, k.external_id, k.outside_grid, k.urgent, k.address, k.media_url,
-           k.location_source, ST_X(k.geom) AS lon, ST_Y(k.geom) AS lat,
+           k.location_source, ST_X(k.geom) AS lon, ST_Y(k.geom) AS lat, k.attributes,
            k.cell_id, c.code AS cell_code, c.name AS cell_name, c.level AS cell_level,
            k.cell_version_id, cv.valid_from AS version_from,
            k.assigned_cell_id, ac.code AS assigned_cell_code, ac.name AS assigned_cell_name,
@@ -628,7 +628,24 @@ def get(session: Session, number: str, *, now: dt.datetime | None = None) -> dic
     out["steps"] = steps(session, out["id"])
     out["photos"] = list(session.execute(text(
         "SELECT id FROM photo WHERE complaint_id = :k ORDER BY id"), {"k": out["id"]}).scalars())
+    out["attribute_rows"] = attribute_rows(session, out["service_code"], out["attributes"])
     return out
+
+
+def attribute_rows(session: Session, service_code: str | None, values: dict) -> list[tuple]:
+    """(what the service's definition calls it, the value as its list names it) of each
+    attribute a complaint carries, in the definition's order; unknown codes last, as sent."""
+    svc = service(session, service_code) if service_code else None
+    definitions = {d["code"]: d for d in (svc or {}).get("attributes") or []}
+    rows = []
+    for code in sorted(values, key=lambda c: (definitions.get(c, {}).get("order", 99), c)):
+        d = definitions.get(code, {})
+        names = {str(v["key"]): v["name"] for v in d.get("values") or []}
+        value = values[code]
+        shown = "、".join(names.get(v, v) for v in value) if isinstance(value, list) \
+            else names.get(value, value)
+        rows.append((d.get("description") or code, shown))
+    return rows
 
 
 def contact(session: Session, number: str) -> dict:
@@ -677,7 +694,8 @@ def search(session: Session, *, cells: list[int] | None, status: str | None = No
     """(total, one page) of the complaints arrived in, or handed to, ``cells`` (None: all),
     received in [start, end), with ``status`` (or Open311's open/closed), overdue or not, of
     a service, with one of ``numbers``, whose number, hotline number, text or enterprise
-    contains ``query``. Overdue first when ``order`` is "overdue", else newest first."""
+    contains ``query``. The work to do first when ``order`` is "overdue", else newest
+    first."""
     now = now or dt.datetime.now(dt.timezone.utc)
     pattern = None
     if query:
@@ -685,8 +703,11 @@ def search(session: Session, *, cells: list[int] | None, status: str | None = No
     wanted = None
     if open311_status:
         wanted = [s for s, o in OPEN311_STATUS.items() if o in open311_status]
-    sort = ("x.overdue DESC, x.due_at, x.id" if order == "overdue"
-            else "x.received_at DESC, x.id DESC")
+    # "overdue": the work to do first (overdue, soonest due first; then the rest still open;
+    # then the closed, newest first).
+    sort = ("x.overdue DESC, x.status = 'closed', "
+            "CASE WHEN x.status <> 'closed' THEN x.due_at END, x.received_at DESC, x.id DESC"
+            if order == "overdue" else "x.received_at DESC, x.id DESC")
     rows = session.execute(text(f"""
         SELECT count(*) OVER () AS total, x.* FROM ({_LIST_SQL} WHERE {_VISIBLE}) x
         WHERE (CAST(:status AS text) IS NULL OR x.status = :status)

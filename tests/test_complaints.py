@@ -459,3 +459,92 @@ def test_overdue_complaints_on_the_wall_and_in_my_work(client, session, taken):
                                       today=dt.date.today()) if r["code"] == "S1-01"][0]
     assert cell["overdue_complaints"] == 1
     json.dumps(data)  # the phone keeps it as JSON
+
+
+# --- the public page ----------------------------------------------------------------------------
+
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (30, 120, 200)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_the_public_page_takes_a_complaint_with_a_photo(app, client, session, world):
+    page = client.get("/public/complaints/new?enterprise=E1")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "enterprise E1" in html and "李二" in html
+    assert client.get("/public/complaints/new?enterprise=NOPE").status_code == 404
+    sent = client.post("/public/complaints/new?enterprise=E1", data={
+        "service_code": "quality", "description": "电线一折就断", "phone": "13900004444",
+        "name": "赵先生", "photo": (io.BytesIO(_jpeg()), "wire.jpg")},
+        content_type="multipart/form-data")
+    assert sent.status_code == 201
+    html = sent.get_data(as_text=True)
+    reference = html.split('id="reference" translate="no">')[1].split("<")[0]
+    number = reference.rsplit("-", 1)[0]
+    row = session.execute(text("""
+        SELECT k.id, k.source, k.phone, k.last_name, c.code, e.management_code
+        FROM complaint k JOIN cell c ON c.id = k.cell_id JOIN enterprise e ON e.id = k.enterprise_id
+        WHERE k.number = :n"""), {"n": number}).one()
+    assert tuple(row)[1:] == ("public", "13900004444", "赵先生", "S1-01", "E1")
+    photo = session.execute(text("SELECT id, media_type FROM photo WHERE complaint_id = :k"),
+                            {"k": row.id}).one()
+    assert photo.media_type == "image/jpeg"
+    status = client.get(f"/public/complaints/{reference.lower()}")
+    assert status.status_code == 200
+    assert "13900004444" not in status.get_data(as_text=True)
+    assert client.get(f"/public/complaints/{number}-000000").status_code == 404
+    assert client.get(f"/public/complaints/{number}").status_code == 404
+    # Staff who read the complaint see the photo; nobody else does.
+    assert client.get(f"/complaints/{number}/photos/{photo.id}").status_code == 302
+    login(client, "c1-inspector")
+    shown = client.get(f"/complaints/{number}/photos/{photo.id}")
+    assert shown.status_code == 200 and shown.mimetype == "image/jpeg"
+    login(client, "c2-inspector")
+    assert client.get(f"/complaints/{number}/photos/{photo.id}").status_code == 403
+    audit = session.execute(text("SELECT action, username FROM audit_log WHERE target = :t "
+                                 "ORDER BY id"), {"t": f"complaint {number}"}).all()
+    assert [tuple(a) for a in audit] == [("photo_added", None), ("complaint_received", None)]
+
+
+def test_the_public_page_refuses_what_is_not_a_photo_and_needs_a_place(client, session, world):
+    refused = client.post("/public/complaints/new?enterprise=E1", data={
+        "service_code": "quality", "description": "x",
+        "photo": (io.BytesIO(b"MZ not a picture"), "x.jpg")}, content_type="multipart/form-data")
+    assert refused.status_code == 400 and 'id="public-problem"' in refused.get_data(as_text=True)
+    no_place = client.post("/public/complaints/new", data={"service_code": "quality",
+                                                           "description": "x"})
+    assert no_place.status_code == 400
+    assert session.execute(text("SELECT count(*) FROM complaint WHERE source = 'public'")
+                           ).scalar() == 0
+
+
+def test_the_public_page_is_limited_per_client(app, client, session, world):
+    app.config.update(PUBLIC_COMPLAINT_BURST=1, PUBLIC_COMPLAINT_PER_HOUR=1)
+    form = {"service_code": "quality", "description": "x"}
+    assert client.post("/public/complaints/new?enterprise=E1", data=form).status_code == 201
+    again = client.post("/public/complaints/new?enterprise=E1", data=form)
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) > 60
+    other = client.post("/public/complaints/new?enterprise=E1", data=form,
+                        environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert other.status_code == 201
+
+
+def test_the_public_form_needs_its_csrf_token(app, client, session, world):
+    app.config["WTF_CSRF_ENABLED"] = True
+    form = {"service_code": "quality", "description": "x"}
+    assert client.post("/public/complaints/new?enterprise=E1", data=form).status_code == 400
+    page = client.get("/public/complaints/new?enterprise=E1").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    assert client.post("/public/complaints/new?enterprise=E1",
+                       data={**form, "csrf_token": token}).status_code == 201
+
+
+def test_attributes_read_as_their_definitions_say_them(session, world):
+    k = take(session, MARCH, service_code="special_equipment",
+             attributes={"equipment": "elevator", "enterprise": "某电梯公司"})
+    got = complaints.get(session, k.number)
+    assert got["attribute_rows"] == [("被投诉的企业", "某电梯公司"), ("设备种类", "电梯")]
+    assert got["management_code"] is None  # words that name no enterprise stay words
