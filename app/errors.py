@@ -130,6 +130,7 @@ FIELD_LABELS = {
     "gap": _l("gap in the roster"),
     "skip_invalid": _l("skip refused rows"),
     "format": _l("file format"),
+    "size": _l("paper size"),
     # The grid editor.
     "moves": _l("village moves"),
     "townships": _l("township moves"),
