@@ -362,3 +362,28 @@ def test_what_people_typed_is_text_in_the_page_and_the_pdf(client, world):
     assert "<b>甲</b>" not in html and "&lt;b&gt;甲&lt;/b&gt;" in html
     words = _pdf(client.get("/plates/E1.pdf").data).pages[0].extract_text()
     assert "<script>alert(1)</script>" in words and "<b>甲</b>" in words
+
+
+# --- command line ------------------------------------------------------------------------------
+
+def test_flask_plates_pdf_and_reprint(runner, world, tmp_path):
+    out = tmp_path / "s1.pdf"
+    result = runner.invoke(args=["plates", "pdf", "S1", "--out", str(out), "--size", "a5",
+                                 "--base-url", BASE])
+    assert result.exit_code == 0, result.output
+    reader = _pdf(out.read_bytes())
+    assert len(reader.pages) == 4 and _size_mm(reader.pages[0]) == (148, 210)
+    one = tmp_path / "e1.pdf"
+    assert runner.invoke(args=["plates", "pdf", "E1", "--out", str(one), "--base-url",
+                               BASE]).exit_code == 0
+    assert CABLE in _pdf(one.read_bytes()).pages[0].extract_text()
+    assert runner.invoke(args=["plates", "pdf", "NOPE", "--out", str(one), "--base-url",
+                               BASE]).exit_code != 0
+    change = dt.datetime.now(UTC) - dt.timedelta(days=2)
+    _assign(world, "owner", "S1-01", world.ids["丙"], change)
+    result = runner.invoke(args=["plates", "reprint", "--since",
+                                 (change - dt.timedelta(days=1)).date().isoformat(),
+                                 "--place", "S1"])
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
+    assert {line[0] for line in lines} == S1_01 and {line[3] for line in lines} == {"owner"}
