@@ -512,6 +512,9 @@ class Inspection(Base):
     location_crs: Mapped[str | None] = mapped_column(String(8))
     distance_m: Mapped[float | None] = mapped_column(Float)
     far_from_site: Mapped[bool | None] = mapped_column(Boolean)
+    # The number the bureau's previous system gave it: importing that history again changes
+    # nothing.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     __table_args__ = (
         CheckConstraint(
@@ -1076,6 +1079,8 @@ class Job(Base):
     # Not claimed before this moment (a delayed job: an urgent event's escalation check);
     # NULL: at once.
     run_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # How far a long job has got, 0–100, for the progress bar.
+    progress: Mapped[int | None] = mapped_column(SmallInteger)
 
     __table_args__ = (
         CheckConstraint(f"status IN {_in(JOB_STATUSES)}", name="status_known"),
@@ -1146,3 +1151,66 @@ class Draw(Base):
     pairs: Mapped[list] = mapped_column(JSONB, nullable=False)
 
     __table_args__ = (CheckConstraint("seed ~ '^[0-9]{1,20}$'", name="seed_digits"),)
+
+
+class AssessmentRule(Base):
+    """One measure of the quantified assessment (量化考核): its weight in the score and the
+    target a place is held to; reference data an admin edits (gis/assessment.py computes the
+    measure named by ``code``)."""
+
+    __tablename__ = "assessment_rule"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    weight: Mapped[float] = mapped_column(Float, nullable=False)
+    target: Mapped[float | None] = mapped_column(Float)
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    sort_order: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+    __table_args__ = (CheckConstraint("weight >= 0", name="weight_not_negative"),)
+
+
+class ResponsibilityLetter(Base):
+    """A responsibility letter (责任状): who signed for which place and period, the targets,
+    and the scanned file (kept by content hash like photos)."""
+
+    __tablename__ = "responsibility_letter"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False, index=True)
+    cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"), nullable=False, index=True)
+    period_from: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    period_to: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    signed_on: Mapped[dt.date | None] = mapped_column(Date)
+    # {assessment rule code: target}
+    targets: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    file_type: Mapped[str | None] = mapped_column(String(32))
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint("period_to >= period_from", name="period_ordered"),
+        CheckConstraint("file_sha256 IS NULL OR file_sha256 ~ '^[0-9a-f]{64}$'",
+                        name="sha256_hex"),
+    )
+
+
+class WarningRule(Base):
+    """A quality warning's rule (质量预警) and its threshold: reference data an admin edits;
+    gis/warnings.py evaluates the rule named by ``code``."""
+
+    __tablename__ = "warning_rule"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    threshold: Mapped[float] = mapped_column(Float, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
