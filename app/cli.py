@@ -435,7 +435,7 @@ def _user_command(work, audit_action: str, target: str, **detail) -> None:
     return result
 
 
-ROLE_CHOICE = click.Choice(["leader", "grid_manager", "inspector", "admin"])
+ROLE_CHOICE = click.Choice(["leader", "grid_manager", "inspector", "admin", "hotline"])
 
 
 @users_cli.command("create")

@@ -277,3 +277,16 @@ def test_anonymous_reads_are_limited_per_address(app, client, session, world):
     other = app.test_client()
     assert other.get("/open311/v2/requests.json",
                      environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200
+
+
+def test_a_hotline_account_and_its_token_from_the_command_line(client, runner, session, world):
+    made = runner.invoke(args=["users", "create", "hotline-2", "--password", "long-pass-12",
+                               "--role", "hotline", "--place", "C"])
+    assert made.exit_code == 0, made.output
+    token = runner.invoke(args=["users", "token", "hotline-2"]).output.strip().splitlines()[-1]
+    sent = post(client, token, service_code="metrology", lat="38.45", long="116.15",
+                description="加油机计量不准")
+    assert sent.status_code == 200
+    # The role takes complaints in and nothing else.
+    login(client, "hotline-2", "long-pass-12")
+    assert client.patch("/api/v1/complaints/K1", json={"status": "assigned"}).status_code == 403
