@@ -209,7 +209,7 @@ def _wipe(session: Session) -> None:
     session.execute(text("""
         TRUNCATE user_role, enterprise_cell, responsibility, photo, rectification_step,
                  case_step, complaint_step, urgent_step, urgent_alert, urgent_event,
-                 rectification, inspection, complaint, spot_check,
+                 rectification, inspection, complaint, spot_check, responsibility_letter,
                  enforcement_case, enterprise_grade, enterprise_product, enterprise_staff,
                  enterprise_equipment, enterprise, cell_version, cell, station, village,
                  township, checklist_item RESTART IDENTITY"""))
