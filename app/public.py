@@ -71,13 +71,14 @@ def _limited(kind: str) -> object | None:
 
 
 def _enterprise(code: str | None) -> dict | None:
-    """The enterprise of the page (its name, the cell it is in and who answers for it now),
-    None without a code; 404 for a code that is no enterprise."""
+    """The enterprise of the page (its name, the cell it is in and who answers for it now:
+    what its plate shows anyway), None without a code; 404 for a code that is no
+    enterprise."""
     if not code:
         return None
     row = get_session().execute(text("""
         SELECT e.management_code, e.name, e.address, c.code AS cell_code, c.name AS cell_name,
-               p.name AS owner_name, p.phone AS owner_phone
+               p.name AS owner_name
         FROM enterprise e
         LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
         LEFT JOIN cell c ON c.id = ec.cell_id

@@ -548,3 +548,26 @@ def test_attributes_read_as_their_definitions_say_them(session, world):
     got = complaints.get(session, k.number)
     assert got["attribute_rows"] == [("被投诉的企业", "某电梯公司"), ("设备种类", "电梯")]
     assert got["management_code"] is None  # words that name no enterprise stay words
+
+
+def test_the_complaint_pages_say_everything_in_chinese(client, session, taken):
+    from tests.test_i18n import english_words
+
+    late, _fresh = taken
+    complaints.reassign(session, late.number, cell="S1-02", reason="邻村", username="x")
+    login(client, "admin")
+    pages = ["/complaints", f"/complaints/{late.number}", "/complaints/new",
+             "/complaints/import", "/public/complaints/new?enterprise=E1",
+             "/public/complaints/new", f"/public/complaints/{late.reference}",
+             "/public/complaints/TS-1999-000001-AAAAAA", "/records/overdue_complaints"]
+    for path in pages:
+        html = client.get(path + ("&" if "?" in path else "?") + "lang=zh_Hans_CN").get_data(
+            as_text=True)
+        html = html[html.index("<main>"):]  # the page's own, not the menu
+        # Data typed by people (enterprise names "enterprise E1" in the small world) aside.
+        words = english_words(html) - {"enterprise", "cell", "WGS", "GPS", "GCJ",
+                                       "external_id", "received_at", "description", "category",
+                                       "service_code", "lon", "lat", "crs", "address",
+                                       "name", "phone", "urgent", "XLSX", "CSV", "TS",
+                                       "AAAAAA"}
+        assert words == set(), (path, words)
