@@ -385,6 +385,8 @@ def new_map(config, max_zoom: int = 18, min_zoom: int | None = None, **kwargs) -
 # npm packages our own templates load directly (not through Folium), with the files they use.
 TEMPLATE_ASSETS = {
     "@geoman-io/leaflet-geoman-free": ("leaflet-geoman.js", "leaflet-geoman.css"),
+    # The statistics pages' charts (templates/statistics/).
+    "echarts": ("echarts.common.min.js",),
 }
 
 

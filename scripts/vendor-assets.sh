@@ -41,6 +41,9 @@ copy leaflet.fullscreen . Control.FullScreen.js Control.FullScreen.css icon-full
 copy d3 . d3.min.js LICENSE
 # The grid editor draws and snaps with Leaflet-Geoman (loaded by our template, not Folium).
 copy @geoman-io/leaflet-geoman-free dist leaflet-geoman.js leaflet-geoman.css
+# The statistics pages' charts: Apache ECharts (its "common" build: bar, line, pie; no eval).
+copy echarts dist echarts.common.min.js
+copy echarts . LICENSE NOTICE
 
 # A manifest the app reads to find each library's versioned folder; every dependency in
 # package.json must have been copied above.
