@@ -623,3 +623,47 @@ def test_the_pages_hold_no_untranslated_english(client, session, world, gateway)
     words = " ".join(list(push["t"].values()) + [w for group in push["words"].values()
                                                   for w in group.values()])
     assert english_words(re.sub(r"%\(\w+\)s", "", words)) == set()
+
+
+def test_who_may_raise_and_handle(session, world):
+    from gis import policy
+    from gis.users import create_user, grants, user_id
+
+    create_user(session, "hotline-desk", "secret-pass-1", role="hotline", place="C")
+    hotline = grants(session, user_id(session, "hotline-desk"))
+    path = urgent.locate(session, *HERE)["path"]
+    assert policy.can(hotline, "raise_urgent", path)
+    assert not policy.can_handle_urgent(hotline, path, alerted=False)
+    other = grants(session, user_id(session, "c2-inspector"))
+    assert not policy.can(other, "raise_urgent", path)
+    assert not policy.can_handle_urgent(other, path, alerted=False)
+    assert policy.can_handle_urgent(other, path, alerted=True)
+    neighbour = urgent.locate(session, 116.07, 38.45)["path"]  # S1-02, the same station
+    assert policy.can(grants(session, user_id(session, "c1-inspector")), "raise_urgent",
+                      neighbour)
+    outside = urgent.locate(session, 116.5, 38.45)
+    assert outside["outside"] and outside["path"] == urgent.locate(session, *HERE)["path"][:1]
+
+
+def test_the_command_line_raises_escalates_and_lists(runner, session, world):
+    raised = runner.invoke(args=["urgent", "raise", "--type", "hotline", "--lon", "116.02",
+                                 "--lat", "38.45", "--description", "热线：燃气灶爆裂",
+                                 "--user", "c1-inspector"])
+    assert raised.exit_code == 0, raised.output
+    number, cell, alerted = raised.output.strip().split("\t")
+    assert cell == "S1-01" and alerted == "3 alerted"
+    refused = runner.invoke(args=["urgent", "raise", "--type", "hotline", "--lon", "116.02",
+                                  "--lat", "38.45", "--description", "x", "--user",
+                                  "c2-inspector"])
+    assert refused.exit_code != 0 and "may not" in refused.output
+    listed = runner.invoke(args=["urgent", "list"])
+    assert listed.output.startswith(f"{number}\traised\t1\t")
+    session.execute(text("UPDATE urgent_event SET raised_at = raised_at - interval '1 hour'"))
+    escalated = runner.invoke(args=["urgent", "escalate"])
+    assert escalated.output.strip() == f"{number}\tlevel 2\tS1"
+    entry = session.execute(text("""
+        SELECT username, via FROM audit_log WHERE action = 'urgent_escalated'""")).one()
+    assert tuple(entry) == ("cli", "cli")
+    assert session.execute(text("""
+        SELECT username FROM audit_log WHERE action = 'urgent_raised'""")).scalar() \
+        == "c1-inspector"
