@@ -21,7 +21,7 @@ from app.errors import not_found
 from app.ratelimit import rate_limited
 from gis import dates, enterprises, fieldwork, policy, reference
 from gis.errors import GridWatchError
-from gis.models import GRADES
+from gis.models import COMPLAINT_STATUSES, GRADES
 from gis.validation import Field, ValidationError, validate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -41,7 +41,7 @@ INSPECTION = {
     # A username or a person code: who inspected together with the account's person.
     "second_inspector": Field(required=False, max_length=64, min_length=1),
 }
-COMPLAINT = {"status": Field(choices=fieldwork.COMPLAINT_STATUSES),
+COMPLAINT = {"status": Field(choices=COMPLAINT_STATUSES),
              "note": Field(required=False, max_length=4000)}
 # The owner by person code ("person", as the roster numbers them) or by database id
 # ("person_id", as before); "reason" and "backdate_reason" are one: why an owner change reaches

@@ -46,14 +46,6 @@ def cell_target(session: Session, code: str) -> tuple[int, tuple[int, ...]]:
     return cell_id, cell_path(session, cell_id)
 
 
-def complaint_target(session: Session, number: str) -> tuple[int, tuple[int, ...]]:
-    row = session.execute(text("SELECT id, cell_id FROM complaint WHERE number = :n"),
-                          {"n": number}).one_or_none()
-    if row is None:
-        raise NotFound("complaint", number)
-    return row.id, cell_path(session, row.cell_id)
-
-
 def checklist_codes(session: Session) -> set[str]:
     return set(session.execute(text(
         "SELECT code FROM checklist_item WHERE active")).scalars())
@@ -222,16 +214,6 @@ def person_of(session: Session, who: str) -> int:
     if pid is None:
         raise NotFound("person", who)
     return pid
-
-
-COMPLAINT_STATUSES = ("received", "assigned", "handled", "closed")
-
-
-def update_complaint(session: Session, complaint_id: int, status: str) -> None:
-    session.execute(text("""
-        UPDATE complaint SET status = :s,
-               closed_at = CASE WHEN :s = 'closed' THEN coalesce(closed_at, now()) END
-        WHERE id = :k"""), {"s": status, "k": complaint_id})
 
 
 def set_cell_owner(session: Session, cell_id: int, person_id: int,
