@@ -198,16 +198,20 @@ ACTION_LABELS = {
     "rectification_verified": _l("Rectification verified"),
     "rectification_rejected": _l("Rectification sent back"),
     "photo_added": _l("Photo added"),
-    "plates_pdf_queued": _l("Plates PDF queued"),
+    "complaint_received": _l("Complaint received"),
+    "complaint_status_changed": _l("Complaint moved on"),
+    "complaint_reassigned": _l("Complaint handed to another cell"),
+    "complaints_imported": _l("Hotline complaints imported"),
     "urgent_raised": _l("Urgent event raised"),
     "urgent_acknowledged": _l("Urgent event acknowledged"),
     "urgent_on_site": _l("Arrived at an urgent event"),
     "urgent_closed": _l("Urgent event closed"),
     "urgent_escalated": _l("Urgent event escalated"),
-    "complaint_received": _l("Complaint received"),
-    "complaint_status_changed": _l("Complaint moved on"),
-    "complaint_reassigned": _l("Complaint handed to another cell"),
-    "complaints_imported": _l("Hotline complaints imported"),
+    "plates_pdf_queued": _l("Plates PDF queued"),
+    "statistics_queued": _l("Statistics queued in the background"),
+    "letter_recorded": _l("Responsibility letter recorded"),
+    "assessment_rule_set": _l("Assessment rule changed"),
+    "warning_rule_set": _l("Warning threshold changed"),
 }
 VIA_LABELS = {"web": _l("web"), "api": _l("API"), "cli": _l("command line"),
               "job": _l("background job")}
@@ -235,6 +239,9 @@ TARGET_KINDS = {
     "inspection": _l("Inspection"),
     "rectification": _l("Rectification"),
     "urgent": _l("Urgent event"),
+    "letter": _l("Responsibility letter"),
+    "assessment_rule": _l("Assessment rule"),
+    "warning_rule": _l("Warning rule"),
 }
 
 # The details each action records, by the key it records them under.
@@ -289,18 +296,28 @@ DETAIL_LABELS = {
     "problems": _l("Problems found"),
     "distance_m": _l("Distance from the enterprise (m)"),
     "far_from_site": _l("Far from the site"),
-    "plate_count": _l("Plates in the PDF"),
-    "size": _l("Paper size"),
-    "since": _l("Changed since"),
+    "complaint": _l("Complaint number"),
+    "channel": _l("Came in by"),
+    "service": _l("Matter"),
+    "cell": _l("Cell"),
+    "outside_grid": _l("Outside the grid"),
     "event_type": _l("Type of event"),
     "alerted": _l("People alerted"),
     "level": _l("Level"),
     "outcome": _l("Outcome"),
     "distance_from_event_m": _l("Distance from the event (m)"),
-    "channel": _l("Came in by"),
-    "service": _l("Matter"),
-    "cell": _l("Cell"),
-    "outside_grid": _l("Outside the grid"),
+    "plate_count": _l("Plates in the PDF"),
+    "size": _l("Paper size"),
+    "since": _l("Changed since"),
+    "period_from": _l("Period from"),
+    "period_to": _l("Period to"),
+    "signed_on": _l("Signed on"),
+    "targets": _l("Targets"),
+    "weight": _l("Weight"),
+    "rule_target": _l("Target"),
+    "active": _l("In use"),
+    "threshold": _l("Threshold"),
+    "before": _l("Before the change"),
 }
 # A key whose meaning depends on the action: the command line's --reason is why a change is
 # dated in the past.
@@ -336,7 +353,7 @@ VALUE_LABELS = {
                        "principal": _l("Enterprise principal")},
 }
 DATE_TIME_KEYS = {"valid_from", "since"}
-DATE_KEYS = {"inspected_on"}
+DATE_KEYS = {"inspected_on", "period_from", "period_to", "signed_on"}
 
 
 def action_label(action: str) -> str:
@@ -437,8 +454,10 @@ def audit_log():
 @require("admin")
 def reference():
     db = get_session()
+    from app.assessment import reference_data as assessment_reference
+
     return render_template("admin/reference.html", intervals=reference_data.grade_intervals(db),
-                           checklist=reference_data.checklist(db))
+                           checklist=reference_data.checklist(db), **assessment_reference(db))
 
 
 def _me() -> str:

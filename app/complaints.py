@@ -24,6 +24,7 @@ from app.db import get_session
 from app.errors import domain_message, not_found
 from app.mappage import visible
 from app.ratelimit import rate_limited
+from app.urgent import audit_from_complaint, rules as urgent_rules
 from gis import complaints, policy, wall
 from gis.errors import GridWatchError, ImportRefused
 from gis.fieldwork import NotFound
@@ -257,12 +258,13 @@ def new_complaint():
     try:
         values = validate(request.form, ENTRY, zone=zone())
         done = complaints.receive(db, source="staff", username=current_user.username,
-                                  zone=zone(), **values)
+                                  zone=zone(), urgent_rules=urgent_rules(), **values)
     except GridWatchError as exc:
         db.rollback()
         return _new_page(400, [domain_message(exc)])
     record("complaint_received", target=f"complaint {done.number}", channel="staff",
            service=done.service_code, cell=done.cell_code, outside_grid=done.outside_grid)
+    audit_from_complaint(done)
     db.commit()
     return redirect(url_for("complaints.page", number=done.number))
 

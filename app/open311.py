@@ -34,6 +34,7 @@ from werkzeug.exceptions import HTTPException, TooManyRequests
 from app.auth import authorize, record, zone
 from app.db import get_session
 from app.errors import _messages, domain_message
+from app.urgent import audit_from_complaint, rules as urgent_rules
 from gis import complaints, dates, policy
 from gis.errors import GridWatchError
 from gis.ratelimit import take, take_client
@@ -225,6 +226,7 @@ def create_request(fmt: str):
     db = get_session()
     done = complaints.receive(
         db, source="open311", username=current_user.username, zone=zone(),
+        urgent_rules=urgent_rules(),
         service_code=form.get("service_code"), description=form.get("description"),
         lon=form.get("long"), lat=form.get("lat"), address=form.get("address_string"),
         attributes=_attributes(form), first_name=form.get("first_name"),
@@ -232,6 +234,7 @@ def create_request(fmt: str):
         media_url=form.get("media_url"))
     record("complaint_received", target=f"complaint {done.number}", channel="open311",
            service=done.service_code, cell=done.cell_code, outside_grid=done.outside_grid)
+    audit_from_complaint(done)
     db.commit()
     return _answer(fmt, "service_requests", "request", [{
         "service_request_id": done.number, "service_notice": _notice(done),

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from app.auth import record, zone
 from app.db import get_session
 from app.errors import domain_message, error_response
+from app.urgent import audit_from_complaint, rules as urgent_rules
 from gis import complaints, photos
 from gis.errors import GridWatchError
 from gis.ratelimit import Rate, take_client
@@ -128,7 +129,8 @@ def new_complaint():
         if enterprise is None and not values["address"]:
             raise ValidationError("address", "required: where it happened", "required")
         done = complaints.receive(
-            db, source="public", zone=zone(), service_code=values["service_code"],
+            db, source="public", zone=zone(), urgent_rules=urgent_rules(),
+            service_code=values["service_code"],
             description=values["description"], phone=values["phone"],
             last_name=values["name"], address=values["address"],
             enterprise=enterprise["management_code"] if enterprise else None)
@@ -149,6 +151,7 @@ def new_complaint():
         return _form(enterprise, 400, [domain_message(exc)])
     record("complaint_received", target=f"complaint {done.number}", channel="public",
            service=done.service_code, cell=done.cell_code, outside_grid=done.outside_grid)
+    audit_from_complaint(done)
     db.commit()
     return render_template("public/received.html", done=done, enterprise=enterprise,
                            status_url=public_url(f"/public/complaints/{done.reference}")), 201

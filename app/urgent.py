@@ -106,6 +106,13 @@ def rules(app=None) -> urgent.Rules:
     return urgent.Rules.from_settings((app or current_app).config)
 
 
+def audit_from_complaint(done) -> None:
+    """The audit entry of an urgent event an urgent complaint raised (gis.complaints.receive)."""
+    if done.urgent_event:
+        record("urgent_raised", target=f"urgent {done.urgent_event}", event_type="hotline",
+               place=done.cell_code, complaint=done.number)
+
+
 # --- serving an event -------------------------------------------------------------------------
 
 def event_json(e: dict, *, tz: str, grants, page_url: str) -> dict:

@@ -317,6 +317,8 @@ class Received:
     outside_grid: bool
     located: bool
     external_id: str | None = None
+    # The urgent event raised for it (an urgent matter taken in live), its number.
+    urgent_event: str | None = None
 
 
 def reference_of(number: str, check_code: str | None) -> str:
@@ -456,11 +458,28 @@ def _json(value) -> str:
 
 
 def receive(session: Session, *, source: str, username: str | None = None,
-            zone: str = DEFAULT_ZONE, **fields) -> Received:
+            zone: str = DEFAULT_ZONE, urgent_rules=None, **fields) -> Received:
     """Take a complaint in: ``check`` the fields, then ``save`` it (numbered, routed, its
-    first step). The one entrance of every complaint, whatever brought it."""
-    return save(session, check(session, **fields), source=source, username=username,
-                zone=zone)
+    first step). The one entrance of every complaint, whatever brought it.
+
+    ``urgent_rules`` (gis.urgent.Rules): given by the paths that take complaints in as they
+    happen (the hotline's Open311 client, the public page, staff entry). An urgent one — its
+    service is urgent (特种设备安全) or the hotline marked it so — with a place then also
+    raises an urgent event, which alerts everyone responsible there at once. Imports of old
+    records pass none: history raises no alarms."""
+    intake = check(session, **fields)
+    done = save(session, intake, source=source, username=username, zone=zone)
+    if (urgent_rules is not None and done.created and intake.urgent
+            and intake.lon is not None and intake.lat is not None):
+        from gis import urgent
+
+        event = urgent.raise_event(
+            session, "hotline", intake.lon, intake.lat, intake.description[:2000],
+            specialty=intake.service.get("specialty"), username=username,
+            address=intake.address,
+            complaint=done.number, at=done.received_at, rules=urgent_rules, zone=zone)
+        done.urgent_event = event["number"]
+    return done
 
 
 # --- handling ---------------------------------------------------------------------------------

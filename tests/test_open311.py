@@ -290,3 +290,26 @@ def test_a_hotline_account_and_its_token_from_the_command_line(client, runner, s
     # The role takes complaints in and nothing else.
     login(client, "hotline-2", "long-pass-12")
     assert client.patch("/api/v1/complaints/K1", json={"status": "assigned"}).status_code == 403
+
+
+def test_an_urgent_matter_raises_an_urgent_event_that_alerts_the_owner(client, session, world):
+    """特种设备安全 is an urgent service: the hotline's request also raises an urgent event at
+    its place, linked to the complaint, alerting the cell's owner at once; a matter that is
+    not urgent raises none."""
+    answer = post(client, world, **REQUEST).get_json()[0]
+    number = session.execute(text("""
+        SELECT number FROM complaint WHERE number = :n OR :n LIKE number || '%'"""),
+        {"n": answer["service_request_id"]}).scalar()
+    event = session.execute(text("""
+        SELECT e.number, e.kind, e.specialty, p.name FROM urgent_event e
+        JOIN complaint k ON k.id = e.complaint_id
+        JOIN urgent_alert a ON a.event_id = e.id JOIN person p ON p.id = a.person_id
+        WHERE k.number = :n AND a.role = 'owner'"""), {"n": number}).one()
+    assert event[1:] == ("hotline", "special_equipment", "王一")
+    audit = session.execute(text("""
+        SELECT count(*) FROM audit_log WHERE action = 'urgent_raised' AND target = :t"""),
+        {"t": f"urgent {event[0]}"}).scalar()
+    assert audit == 1
+    before = session.execute(text("SELECT count(*) FROM urgent_event")).scalar()
+    post(client, world, **{**REQUEST, "service_code": "quality"})
+    assert session.execute(text("SELECT count(*) FROM urgent_event")).scalar() == before
