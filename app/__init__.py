@@ -68,6 +68,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     complaints.init_app(app)
     open311.init_app(app)
     public.init_app(app)
+    from app import assessment, quality_warnings
+
+    assessment.init_app(app)
+    quality_warnings.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp,
                       enterprise.bp):
         app.register_blueprint(blueprint)

@@ -194,6 +194,15 @@ FIELD_LABELS = {
     "description": _l("what happened"),
     "address": _l("street address"),
     "outcome": _l("how it was dealt with"),
+    # The assessment, responsibility letters and quality warnings (gis/assessment.py,
+    # gis/quality_warnings.py).
+    "assessment_level": _l("assessed units"),
+    "weight": _l("weight"),
+    "rule_target": _l("target of the rule"),
+    "active": _l("in use"),
+    "threshold": _l("threshold"),
+    "signed_on": _l("signed on"),
+    "targets": _l("targets"),
 }
 
 
@@ -416,6 +425,11 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
         "too_few_inspectors": lambda: _("fewer than two inspectors may visit enterprise "
                                         "%(enterprise)s (an inspector does not visit the cells "
                                         "they own)", enterprise=g("enterprise")),
+        "not_territorial": lambda: _("%(cell)s is a professional grid; a letter is signed for "
+                                     "a territorial grid or cell", cell=g("cell")),
+        "unknown_rule": lambda: _("%(rule)s is no rule of the assessment", rule=g("rule")),
+        "target_share": lambda: _("the target of %(rule)s is a share above 0 and at most 1, "
+                                  "such as 0.95", rule=g("rule")),
     }
     return str(texts[code]()) if code in texts else fallback
 
@@ -459,7 +473,8 @@ def not_found(kind: str, name) -> None:
              "township": _("Township"), "handover": _("Handover"), "draw": _("Draw"),
              "inspection": _("Inspection"), "rectification": _("Rectification"),
              "photo": _("Photo"), "case": _("Case"), "spot_check": _("Sampled batch"),
-             "urgent": _("Urgent event")}
+             "urgent": _("Urgent event"), "letter": _("Responsibility letter"),
+             "assessment_rule": _("Assessment rule"), "warning_rule": _("Warning rule")}
     abort(404, description=_("%(kind)s %(name)s does not exist.",
                              kind=kinds.get(kind, kind), name=str(name)[:100]))
 

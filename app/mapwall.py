@@ -75,8 +75,12 @@ def wall():
     no_cells_then = bool(query.at) and not session.execute(text("""
         SELECT 1 FROM cell_version WHERE valid_from <= :at LIMIT 1"""), {"at": query.at}).scalar()
     choices = places(session, visible())
+    from app.quality_warnings import warnings_for
+
     return render_template(
         "map/wall.html", **parts, figures=figures, legends=legends(), no_cells_then=no_cells_then,
+        # Quality warnings (gis/quality_warnings.py) of the wall's place, today's.
+        quality_warnings=warnings_for(query.cells),
         args=args, window=query.window, wall_mode=wall_mode, refresh_seconds=refresh,
         place=place_name(session, args["cell"], visible()), places=choices,
         editors=editable_grids(choices),
@@ -198,7 +202,13 @@ def cell_card(code: str):
     _total, enterprises = enterprise_rows(get_session(), cells=query.cells,
                                           today=query.today, cell_code=code, limit=200)
     drill = {k: args[k] for k in ("days", "from", "to") if args.get(k)}
+    from app.quality_warnings import warnings_for
+    from gis.wall import place_cells
+
     return render_template("map/card.html", cell=cell, townships=townships,
+                           # The quality warnings of the cell and the cells inside it.
+                           quality_warnings=warnings_for(place_cells(get_session(),
+                                                                     query.cells, code)),
                            enterprises=enterprises, drill={**drill, "cell": code},
                            # The editor redraws territorial grids (professional ones are
                            # imported): a link only to what it can do.

@@ -157,6 +157,9 @@ FAR_FROM_SITE_METRES = 300
 # folder).
 PHOTO_MAX_BYTES = 8 * 1024 * 1024
 PHOTO_DIR = "photos"
+# A responsibility letter's scanned file (责任状, gis/assessment.py): a PDF, JPEG or PNG
+# (checked by content) up to this many bytes, kept in the photos' store by its SHA-256.
+LETTER_MAX_BYTES = 20 * 1024 * 1024
 # A failed batch of product testing (不合格) opens a rectification due this many days after
 # the sampling date, unless the laboratory's file or the form gives a deadline (整改期限).
 FAILED_BATCH_RECTIFICATION_DAYS = 30

@@ -17,7 +17,7 @@ from gis import dates, work
 bp = Blueprint("work", __name__)
 
 # Bump when the cached shell changes shape: the new worker drops the old caches.
-CACHE_VERSION = "work-v2"
+CACHE_VERSION = "work-v3"
 
 
 def _places() -> list[int]:
@@ -31,6 +31,7 @@ def _assets() -> list[str]:
             url_for("static", filename="gridwatch.css"),
             url_for("static", filename="gridwatch.js"),
             url_for("static", filename="work.css"), url_for("static", filename="work.js"),
+            url_for("static", filename="assessment.css"),
             url_for("static", filename="favicon.svg"),
             url_for("static", filename=vendor_file("leaflet", "leaflet.js")),
             url_for("static", filename=vendor_file("leaflet", "leaflet.css"))]
@@ -82,6 +83,10 @@ def work_data():
     db = get_session()
     cells = work.field_cells(db, _places())
     data = work.my_work(db, cells, dates.today(zone()), zone())
+    from app.quality_warnings import describe
+
+    data["warnings"] = [{k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                         for k, v in w.items()} for w in describe(data["warnings"])]
     data.update(user=current_user.username, csrf_token=generate_csrf(),
                 far_metres=current_app.config["FAR_FROM_SITE_METRES"])
     return jsonify(data)

@@ -46,6 +46,10 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 | handle_urgent       | as raise_urgent, the hotline aside: acknowledge, report on site,    |
 |                     | close; and whoever's person was alerted about the event, wherever   |
 |                     | (``can_handle_urgent``)                                             |
+| read_assessment     | admin anywhere; leader and grid_manager at or above the place (the  |
+|                     | quantified assessment and responsibility letters, gis/assessment.py:|
+|                     | read within ``assessment_cells``)                                    |
+| record_letter       | admin anywhere; grid_manager at or above the letter's place (责任状) |
 
 A redraw changes cells *inside* a grid, old and new ones alike: ``can(..., inside=True)``
 asks about any cell strictly inside the cell at ``path``, so a grid's own manager (or one
@@ -143,6 +147,8 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
         return places is None or any(_within(p, path) for p in places)
     if action in URGENT_ACTIONS:
         return any(_urgent_rule(g, action, path) for g in grants)
+    if action in ("read_assessment", "record_letter"):
+        return any(_assessment_rule(g, action, path) for g in grants)
     if action == "intake_complaint":
         # Complaints come from anywhere and are routed on arrival (gis/complaints.py): who
         # takes them in answers for the whole city, not for a place.
@@ -212,6 +218,27 @@ def can_handle_urgent(grants, path: tuple[int, ...], alerted: bool) -> bool:
     ``alerted``: the user's person was alerted about it (then yes, wherever they work: an
     escalation reaches people whose roles lie elsewhere, or who have none)."""
     return alerted or can(grants, "handle_urgent", path)
+
+
+# The quantified assessment (量化考核, gis/assessment.py) and responsibility letters (责任状):
+# leaders and managers read the figures of the places they lead or manage; letters are
+# recorded by admins and by grid managers at or above the place signed for.
+ASSESSMENT_ROLES = ("admin", "leader", "grid_manager")
+ACTIONS += ("read_assessment", "record_letter")
+
+
+def _assessment_rule(g: Grant, action: str, path: tuple[int, ...]) -> bool:
+    if g.role == "admin":
+        return True
+    roles = ASSESSMENT_ROLES if action == "read_assessment" else ("grid_manager",)
+    return g.role in roles and _within(g.place, path)
+
+
+def assessment_cells(session, grants) -> list[int] | None:
+    """The cells whose assessment and letters the user may read: ``visible_cells`` of their
+    grants of ``ASSESSMENT_ROLES`` alone (an inspector's role reads none); None: everything."""
+    kept = [g for g in grants if g.role in ASSESSMENT_ROLES]
+    return visible_cells(session, kept) if kept else []
 
 
 def can_somewhere(grants, action: str) -> bool:

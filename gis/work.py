@@ -78,6 +78,10 @@ def my_work(session: Session, cells: list[int], today: dt.date, zone: str) -> di
             'properties', json_build_object('code', code, 'name', name))), '[]')
         FROM cell_current WHERE id = ANY(CAST(:cells AS bigint[])) AND level = 3"""),
         {"cells": cells}).scalar()
+    # Quality warnings of their cells (gis/quality_warnings.py): the web layer words them.
+    from gis.quality_warnings import warnings as quality_warnings
+
+    found = quality_warnings(session, cells=cells, today=today, zone=zone)
     checklist = session.execute(text("""
         SELECT code, title, coalesce(category, '') AS category FROM checklist_item
         WHERE active ORDER BY sort_order, code""")).all()
@@ -98,6 +102,7 @@ def my_work(session: Session, cells: list[int], today: dt.date, zone: str) -> di
         "cells": {"type": "FeatureCollection",
                   "features": outlines if isinstance(outlines, list) else json.loads(outlines)},
         "checklist": [dict(r._mapping) for r in checklist],
+        "warnings": found,
     }
 
 

@@ -297,6 +297,20 @@
             here ? " · " + distanceText(metres(here, e)) : null])]),
         link]);
     }
+    // Quality warnings of the inspector's cells (gis/quality_warnings.py), above the list.
+    function showWarnings(warnings) {
+      var box = document.getElementById("work-warnings");
+      var list = document.getElementById("work-warning-list");
+      if (!box || !list) { return; }
+      list.textContent = "";
+      warnings.forEach(function (w) {
+        var words = w.url ? el("a", {href: w.url}, [w.text]) : el("span", {}, [w.text]);
+        list.appendChild(el("li", {className: "quality-warning rule-" + w.rule, "data-rule": w.rule},
+                            [el("strong", {className: "rule"}, [w.name]), words]));
+      });
+      box.hidden = !warnings.length;
+      mark("warnings", String(warnings.length));
+    }
     function daysBetween(a, b) {
       return Math.round((Date.parse(b) - Date.parse(a)) / 86400000);
     }
@@ -307,6 +321,7 @@
         mark("work", "none");
         return;
       }
+      showWarnings(work.warnings || []);
       var due = work.enterprises.filter(function (e) { return e.due_on <= work.month_end; });
       if (sortBy === "distance" && here) {
         due.sort(function (a, b) { return metres(here, a) - metres(here, b); });
