@@ -49,6 +49,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     rectifications.init_app(app)
     plans.init_app(app)
+    from app import gaps
+
+    gaps.init_app(app)
     from app import inspections_read, photos
 
     photos.init_app(app)

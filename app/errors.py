@@ -313,6 +313,7 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
                                      "one"),
         "at_least_one": lambda: _("give at least one of %(choices)s", choices=p["choices"]),
         "before": lambda: _("before the %(other)s", other=field_label(p["other"])),
+        "max_days": lambda: _("at most %(n)s days after the start date", n=p["n"]),
         "crs": lambda: _("an EPSG code such as EPSG:4326, or gcj02 for coordinates from Chinese "
                          "map apps"),
         "not_in_grid": lambda: _("%(cell)s is not a cell of grid %(grid)s", cell=p["cell"],

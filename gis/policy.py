@@ -46,6 +46,9 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 | handle_urgent       | as raise_urgent, the hotline aside: acknowledge, report on site,    |
 |                     | close; and whoever's person was alerted about the event, wherever   |
 |                     | (``can_handle_urgent``)                                             |
+| report_gaps         | admin anywhere; leader and grid_manager at or above the place (the  |
+|                     | gap report, 问责依据, gis/gaps.py: read within ``report_cells``;     |
+|                     | an inspector may not)                                               |
 | read_assessment     | admin anywhere; leader and grid_manager at or above the place (the  |
 |                     | quantified assessment and responsibility letters, gis/assessment.py:|
 |                     | read within ``assessment_cells``)                                    |
@@ -147,6 +150,8 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
         return places is None or any(_within(p, path) for p in places)
     if action in URGENT_ACTIONS:
         return any(_urgent_rule(g, action, path) for g in grants)
+    if action == "report_gaps":
+        return any(_report_rule(g, path) for g in grants)
     if action in ("read_assessment", "record_letter"):
         return any(_assessment_rule(g, action, path) for g in grants)
     if action == "intake_complaint":
@@ -238,6 +243,24 @@ def assessment_cells(session, grants) -> list[int] | None:
     """The cells whose assessment and letters the user may read: ``visible_cells`` of their
     grants of ``ASSESSMENT_ROLES`` alone (an inspector's role reads none); None: everything."""
     kept = [g for g in grants if g.role in ASSESSMENT_ROLES]
+    return visible_cells(session, kept) if kept else []
+
+
+# The gap report (gis/gaps.py) names who answered for every late inspection, rectification and
+# complaint: for those who lead or manage a place, not for inspectors (it is about them).
+REPORT_ROLES = ("admin", "leader", "grid_manager")
+ACTIONS += ("report_gaps",)
+
+
+def _report_rule(g: Grant, path: tuple[int, ...]) -> bool:
+    return g.role == "admin" or (g.role in REPORT_ROLES and _within(g.place, path))
+
+
+def report_cells(session, grants) -> list[int] | None:
+    """The cells whose gaps the user may report on: what the roles of ``REPORT_ROLES`` read
+    (``visible_cells`` of those grants alone: a leader who is an inspector elsewhere reports
+    on the place they lead); None: everything; [] for whoever holds none of them."""
+    kept = [g for g in grants if g.role in REPORT_ROLES]
     return visible_cells(session, kept) if kept else []
 
 
