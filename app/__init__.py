@@ -75,6 +75,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     assessment.init_app(app)
     quality_warnings.init_app(app)
+    from app import history
+
+    history.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp,
                       enterprise.bp):
         app.register_blueprint(blueprint)

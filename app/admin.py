@@ -37,6 +37,7 @@ AUDIT_FILTER = {"username": Field(required=False, max_length=64),
                 "since": Field(kind="date", required=False),
                 "until": Field(kind="date", required=False),
                 "flagged": Field(kind="bool", required=False, default=False),
+                "flag": Field(required=False, choices=("",) + audit.FLAGS),
                 "page": Field(kind="int", required=False, min=1, max=10000, default=1)}
 PAGE_SIZE = 50
 
@@ -191,6 +192,7 @@ ACTION_LABELS = {
     "account_unlinked": _l("Account unlinked from its person"),
     "draw_made": _l("Random draw made"),
     "testing_imported": _l("Testing results imported"),
+    "inspections_imported": _l("Inspections of the previous system imported"),
     "testing_recorded": _l("Testing result recorded"),
     "case_opened": _l("Case opened"),
     "case_status_changed": _l("Case moved on"),
@@ -215,6 +217,8 @@ ACTION_LABELS = {
 }
 VIA_LABELS = {"web": _l("web"), "api": _l("API"), "cli": _l("command line"),
               "job": _l("background job")}
+# An entry's flag (gis/audit.py FLAGS), as the log marks it and its filter offers it.
+FLAG_LABELS = {"backdated": _l("backdated"), "imported": _l("imported")}
 
 # What an entry is about: its target is "<kind> <name>" (or a file name, shown as it is).
 TARGET_KINDS = {
@@ -323,7 +327,8 @@ DETAIL_LABELS = {
 # dated in the past.
 ACTION_DETAIL_LABELS = {("cells_imported", "reason"): _l("Reason for a date in the past"),
                         ("people_imported", "reason"): _l("Reason for a date in the past"),
-                        ("grid_changed", "reason"): _l("Reason for a date in the past")}
+                        ("grid_changed", "reason"): _l("Reason for a date in the past"),
+                        ("enterprises_imported", "valid_from"): _l("Under supervision from")}
 # Numbers that name a record, shown as they are (no thousands separator).
 ID_KEYS = {"inspection", "change", "job", "photo"}
 # Values that are codes, said in words.
@@ -362,6 +367,10 @@ def action_label(action: str) -> str:
 
 def via_label(via: str) -> str:
     return str(VIA_LABELS.get(via, via))
+
+
+def flag_label(flag: str) -> str:
+    return str(FLAG_LABELS.get(flag, flag))
 
 
 def target_parts(target: str | None) -> tuple[str | None, str]:
@@ -439,7 +448,7 @@ def audit_log():
     entries = audit.entries(db, username=args["username"] or None,
                             action=args["action"] or None, contains=args["q"] or None,
                             since=since, until=until, flagged=args["flagged"],
-                            limit=PAGE_SIZE + 1,
+                            flag=args["flag"] or None, limit=PAGE_SIZE + 1,
                             offset=(args["page"] - 1) * PAGE_SIZE)
     more, entries = len(entries) > PAGE_SIZE, entries[:PAGE_SIZE]
     people = audit.person_names(db, [e["detail"].get("person_id") for e in entries
@@ -475,4 +484,5 @@ def _my_sid() -> str | None:
 @bp.context_processor
 def _audit_helpers() -> dict:
     return {"action_label": action_label, "via_label": via_label, "target_parts": target_parts,
-            "detail_fields": detail_fields}
+            "detail_fields": detail_fields, "flag_label": flag_label,
+            "flag_labels": FLAG_LABELS}

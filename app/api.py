@@ -236,14 +236,21 @@ def _background(data: bytes, kind: str) -> bool:
 @bp.post("/imports/enterprises")
 @require("admin")
 def import_enterprises():
+    from gis.audit import imported_if_past
     from gis.enterprises import import_enterprises as run_import
 
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationError("file", "required (multipart/form-data)", "required")
-    unknown = sorted(set(request.form) - {"crs", "skip_invalid", "csrf_token", "lang"})
+    unknown = sorted(set(request.form) - {"crs", "skip_invalid", "valid_from", "csrf_token",
+                                          "lang"})
     if unknown:
         raise ValidationError(unknown[0], "unknown field", "unknown_field")
+    # When the enterprises came under supervision (unless a row's 纳入监管日期 says): a date
+    # in the past brings history in, flagged "imported" (docs/history-import.md).
+    valid_from = validate(request.form, {"valid_from": Field(kind="datetime", required=False)},
+                          ignore=("crs", "skip_invalid", "csrf_token", "lang"),
+                          zone=zone())["valid_from"]
     data = upload.read()
     kind = sniff_table(data[:8192])
     if kind is None:
@@ -257,6 +264,7 @@ def import_enterprises():
 
         job_id = jobs.enqueue(db, "enterprise_import", {
             "kind": kind, "crs": crs, "skip_invalid": skip_invalid,
+            "valid_from": valid_from.isoformat() if valid_from else None, "zone": zone(),
             "via": getattr(g, "via", "web")}, file=data, file_name=upload.filename,
             user_id=current_user.id, username=current_user.username,
             remote_addr=request.remote_addr)
@@ -267,6 +275,7 @@ def import_enterprises():
         path.write_bytes(data)
         try:
             summary = run_import(db, path, crs=crs, skip_invalid=skip_invalid,
+                                 valid_from=valid_from, zone=zone(),
                                  limits=current_app.extensions["gridwatch_limits"])
         except GridWatchError:
             db.rollback()
@@ -275,7 +284,9 @@ def import_enterprises():
             db.rollback()
             raise ValidationError("crs", str(exc), "crs") from None
     record("enterprises_imported", target=upload.filename[:100], inserted=summary.inserted,
-           updated=summary.updated, unchanged=summary.unchanged, refused=summary.refused)
+           updated=summary.updated, unchanged=summary.unchanged, refused=summary.refused,
+           flag=imported_if_past(summary.dated_from),
+           **({"valid_from": valid_from} if valid_from else {}))
     db.commit()
     return jsonify(inserted=summary.inserted, updated=summary.updated,
                    unchanged=summary.unchanged, refused=summary.refused,

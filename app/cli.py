@@ -54,8 +54,9 @@ def _progress(label: str):
     return report
 
 
-def _run_import(label: str, work, target: str | None = None, flag: str | None = None,
-                **detail) -> None:
+def _run_import(label: str, work, target: str | None = None, flag=None, **detail) -> None:
+    """Run ``work`` (an import) in one transaction with its audit entry. ``flag``: the entry's
+    flag, or a function of the import's summary giving it."""
     from gis import audit
 
     _require_database()
@@ -63,7 +64,8 @@ def _run_import(label: str, work, target: str | None = None, flag: str | None = 
         with transaction(_sessions()) as session:
             summary = work(session)
             audit.record(session, f"{label}_imported", target=target, username="cli",
-                         remote_addr="localhost", via="cli", flag=flag, detail={
+                         remote_addr="localhost", via="cli",
+                         flag=flag(summary) if callable(flag) else flag, detail={
                              "inserted": summary.inserted, "updated": summary.updated,
                              "unchanged": summary.unchanged, "refused": summary.refused,
                              **detail})
@@ -97,6 +99,10 @@ def _parse_when(value: str | None, *, as_of: bool = False) -> dt.datetime | None
         return dates.as_of(value, zone()) if as_of else dates.parse_datetime(value, zone())
     except ValidationError as exc:
         raise click.BadParameter(f"{value!r}: {exc.message}") from exc
+
+
+HISTORY_HELP = ("Records of before, brought in (a bureau's first week): the audit entry is "
+                "flagged 'imported' instead of 'backdated'.")
 
 
 def _dated(when: dt.datetime | None, reason: str | None, grants=None,
@@ -188,13 +194,19 @@ CRS_HELP = "CRS of coordinates without one: EPSG:4326, another EPSG code, or gcj
 @click.option("--confirm", is_flag=True, help="Import even though changed boundaries open gaps "
                                               "in their grid or leave enterprises without a "
                                               "level-3 cell (listed first).")
+@click.option("--history", is_flag=True, help=HISTORY_HELP)
 def grid_import(file, level, parent, kind, specialty, code_field, name_field, crs, make_valid,
-                skip_invalid, valid_from, comment, reason, confirm):
-    """Import cells from GeoJSON, Shapefile (folder or zip) or GeoPackage; upsert by code."""
+                skip_invalid, valid_from, comment, reason, confirm, history):
+    """Import cells from GeoJSON, Shapefile (folder or zip) or GeoPackage; upsert by code.
+    Boundaries of the years before: oldest first, each with its --valid-from (a boundary
+    starts after the current one of its cell), with --history and --reason."""
+    from gis.audit import IMPORTED
     from gis.cells import import_cells
 
     when = _parse_when(valid_from)
     flag = _dated(when, reason)
+    if history:
+        flag = IMPORTED
     _run_import("cells", lambda s: import_cells(
         s, file, level=level, parent=parent, kind=kind, specialty=specialty,
         code_field=code_field, name_field=name_field, crs=crs, make_valid=make_valid,
@@ -365,13 +377,24 @@ def _echo_city_change(job, report) -> None:
 @click.argument("file", type=click.Path(exists=True))
 @click.option("--crs", help=CRS_HELP + " Default EPSG:4326.")
 @click.option("--skip-invalid", is_flag=True, help="Write the good rows, report the rest.")
-def enterprises_import(file, crs, skip_invalid):
-    """Import enterprises from CSV (UTF-8 or GBK) or XLSX; upsert by management code."""
+@click.option("--valid-from", help="When the enterprises came under supervision (ISO date or "
+                                   "date-time in the bureau's time zone), unless a row's "
+                                   "纳入监管日期 / supervised_from says; default now. A date in "
+                                   "the past brings history in (flagged 'imported').")
+def enterprises_import(file, crs, skip_invalid, valid_from):
+    """Import enterprises from CSV (UTF-8 or GBK) or XLSX; upsert by management code. Each is
+    assigned to the cell that covered it when it came under supervision, and follows the
+    boundary changes since."""
+    from gis.audit import imported_if_past
     from gis.enterprises import import_enterprises
 
+    when = _parse_when(valid_from)
     _run_import("enterprises", lambda s: import_enterprises(
         s, file, crs=crs, skip_invalid=skip_invalid, progress=_progress("enterprises"),
-        limits=current_app.extensions["gridwatch_limits"].for_operator()), target=str(file))
+        valid_from=when, zone=zone(),
+        limits=current_app.extensions["gridwatch_limits"].for_operator()), target=str(file),
+        flag=lambda summary: imported_if_past(summary.dated_from),
+        **({"valid_from": when} if when else {}))
 
 
 @enterprises_cli.command("export")
@@ -586,7 +609,8 @@ def _people_command(work, action: str, username: str, person_code: str | None):
 @click.option("--reason", help="Why owners start in the past (required when a row's from "
                                "date lies further back than BACKDATE_GRACE_HOURS; the import "
                                "is flagged in the audit log).")
-def people_import(file, skip_invalid, reason):
+@click.option("--history", is_flag=True, help=HISTORY_HELP)
+def people_import(file, skip_invalid, reason, history):
     """Import a roster from XLSX or CSV (UTF-8 or GBK), Chinese or English headers: upsert by
     person code (人员编号), link accounts (用户名), make owners of cells (负责网格) from a
     date (起始日期). One transaction; re-importing the same file changes nothing."""
@@ -600,8 +624,9 @@ def people_import(file, skip_invalid, reason):
                 session, file, zone=zone(), grants=_operator(), grace=_grace(), reason=reason,
                 skip_invalid=skip_invalid, username="cli",
                 limits=current_app.extensions["gridwatch_limits"].for_operator())
+            flag = audit.IMPORTED if history else summary.flag
             audit.record(session, "people_imported", target=f"file {file}", username="cli",
-                         remote_addr="localhost", via="cli", flag=summary.flag, detail={
+                         remote_addr="localhost", via="cli", flag=flag, detail={
                              "inserted": summary.inserted, "updated": summary.updated,
                              "unchanged": summary.unchanged, "refused": summary.refused,
                              "linked": summary.linked, "assigned": summary.assigned,
@@ -732,7 +757,8 @@ def people_gaps():
 @click.option("--reason", help="Why the change takes effect in the past (required with a "
                                "past --from; flagged in the audit log).")
 @click.option("--comment", help="Why (kept with the responsibility).")
-def cells_set_owner(cell_code, person_code, valid_from, reason, comment):
+@click.option("--history", is_flag=True, help=HISTORY_HELP)
+def cells_set_owner(cell_code, person_code, valid_from, reason, comment, history):
     """Make PERSON_CODE the owner (网格责任人) of CELL_CODE from --from: the owner before is
     closed there, never overwritten."""
     from gis import audit, people
@@ -751,10 +777,11 @@ def cells_set_owner(cell_code, person_code, valid_from, reason, comment):
                                        f"({when:%Y-%m-%d %H:%M %Z})")
             changed = people.assign(session, tgt, pid, when, comment=comment,
                                     created_by="cli", zone=zone())
+            flag = audit.IMPORTED if history else decision.flag
             if changed:
                 audit.record(session, "cell_owner_set", target=f"cell {cell_code}",
                              username="cli", remote_addr="localhost", via="cli",
-                             flag=decision.flag, detail={
+                             flag=flag, detail={
                                  "person": person_code, "person_id": pid, "valid_from": when,
                                  "backdate_reason": reason, "comment": comment})
     except GridWatchError as exc:
@@ -764,7 +791,7 @@ def cells_set_owner(cell_code, person_code, valid_from, reason, comment):
         return
     click.echo(f"{cell_code}: owner {person_code} from "
                + (when.isoformat() if when else "now")
-               + (" (backdated: flagged in the audit log)" if decision.flag else ""))
+               + (f" ({flag}: flagged in the audit log)" if flag else ""))
 
 
 @click.command("lookup")

@@ -313,18 +313,22 @@ def import_file():
 
 @complaints_cli.command("import")
 @click.argument("file", type=click.Path(exists=True))
-def complaints_import(file):
+@click.option("--history", is_flag=True, help="Complaints of the years before, with how they "
+              "were handled (办理状态, 处理时间, 办结时间, 办理结果): each is moved on by steps "
+              "dated when they happened; flagged 'imported' in the audit log.")
+def complaints_import(file, history):
     """Import the 12365 hotline's export from XLSX or CSV (UTF-8 or GBK), Chinese or English
     headers (工单编号, 受理时间, 诉求内容, 诉求类别, 经度, 纬度, 地址, 企业管理编码, 被投诉企业,
     联系人, 联系电话, 是否紧急): one complaint a row, keyed by the hotline's number (the same
     number again changes nothing), each routed to the owner of its spot when it came in. One
     transaction; every bad row is named."""
     from app.cli import _run_import
+    from gis.audit import IMPORTED
 
     _run_import("complaints", lambda session: complaints.import_hotline(
-        session, file, zone=zone(), username="cli",
+        session, file, zone=zone(), username="cli", history=history,
         limits=current_app.extensions["gridwatch_limits"].for_operator()),
-        target=f"file {file}")
+        target=f"file {file}", flag=IMPORTED if history else None)
 
 
 def init_app(app) -> None:

@@ -203,6 +203,14 @@ FIELD_LABELS = {
     "threshold": _l("threshold"),
     "signed_on": _l("signed on"),
     "targets": _l("targets"),
+    # History brought in (gis/inspections_import.py, gis/enterprises.py, gis/complaints.py).
+    "flag": _l("flag"),
+    "original_number": _l("number in the previous system"),
+    "inspector": _l("inspector"),
+    "rectified_on": _l("rectification completed on"),
+    "supervised_from": _l("under supervision from"),
+    "handled_at": _l("time handled"),
+    "closed_at": _l("time closed"),
 }
 
 
@@ -431,6 +439,24 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
         "unknown_rule": lambda: _("%(rule)s is no rule of the assessment", rule=g("rule")),
         "target_share": lambda: _("the target of %(rule)s is a share above 0 and at most 1, "
                                   "such as 0.95", rule=g("rule")),
+        # History brought in (gis/inspections_import.py, gis/complaints.py).
+        "before_supervision": lambda: _("before enterprise %(enterprise)s came under "
+                                        "supervision (%(day)s); import its 纳入监管日期 first",
+                                        enterprise=g("enterprise"), day=g("day")),
+        "number_taken": lambda: _("%(number)s is already the inspection of %(enterprise)s on "
+                                  "%(day)s", number=g("number"), enterprise=g("enterprise"),
+                                  day=g("day")),
+        "passed_with_failures": lambda: _("合格, yet items failed: %(items)s",
+                                          items=g("items")),
+        "problems_required": lambda: _("required when the inspection found problems but "
+                                       "names no checklist item"),
+        "nothing_to_rectify": lambda: _("nothing failed: nothing to rectify"),
+        "two_inspectors": lambda: _("at most two people"),
+        "several_people": lambda: _("several people are named %(name)s; give the person code",
+                                    name=g("name")),
+        "no_inspections": lambda: _("the file holds no inspections"),
+        "not_closed": lambda: _("given, yet the complaint is not closed"),
+        "not_handled": lambda: _("given, yet the complaint is not handled"),
     }
     return str(texts[code]()) if code in texts else fallback
 

@@ -7,6 +7,21 @@ import json
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+# An entry's flag: something a reviewer must see. "backdated": a change dated before it was
+# made (gis/policy.py dated_change); "imported": records of before brought in from the bureau's
+# previous systems (docs/history-import.md).
+FLAGS = ("backdated", "imported")
+IMPORTED = "imported"
+# Clocks and a form filled in slowly: a moment this close to now is not "the past".
+_SKEW = dt.timedelta(minutes=5)
+
+
+def imported_if_past(when: dt.datetime | None, now: dt.datetime | None = None) -> str | None:
+    """The flag of an import whose rows take effect from ``when`` (None: now): "imported" when
+    that lies in the past (history brought in), else None."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return IMPORTED if when is not None and when < now - _SKEW else None
+
 
 def record(session: Session, action: str, *, target: str | None = None,
            detail: dict | None = None, user_id: int | None = None,
@@ -25,11 +40,11 @@ def record(session: Session, action: str, *, target: str | None = None,
 
 def entries(session: Session, *, username: str | None = None, action: str | None = None,
             contains: str | None = None, since: dt.datetime | None = None,
-            until: dt.datetime | None = None, flagged: bool = False, limit: int = 100,
-            offset: int = 0) -> list[dict]:
-    """Filtered entries, newest first, from ``since`` to ``until`` (both included). Every
-    filter is a bound parameter; LIKE wildcards in ``contains`` are escaped so they match
-    literally."""
+            until: dt.datetime | None = None, flagged: bool = False, flag: str | None = None,
+            limit: int = 100, offset: int = 0) -> list[dict]:
+    """Filtered entries, newest first, from ``since`` to ``until`` (both included); ``flagged``:
+    only those with a flag, ``flag``: only those with this one (``FLAGS``). Every filter is a
+    bound parameter; LIKE wildcards in ``contains`` are escaped so they match literally."""
     if contains:
         contains = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return [dict(r._mapping) for r in session.execute(text("""
@@ -41,9 +56,10 @@ def entries(session: Session, *, username: str | None = None, action: str | None
           AND (CAST(:s AS timestamptz) IS NULL OR at >= :s)
           AND (CAST(:e AS timestamptz) IS NULL OR at <= :e)
           AND (NOT :flagged OR flag IS NOT NULL)
+          AND (CAST(:flag AS text) IS NULL OR flag = :flag)
         ORDER BY at DESC, id DESC LIMIT :lim OFFSET :off"""), {
         "u": username, "a": action, "c": contains, "s": since, "e": until, "flagged": flagged,
-        "lim": limit, "off": offset})]
+        "flag": flag, "lim": limit, "off": offset})]
 
 
 def actions(session: Session) -> list[str]:

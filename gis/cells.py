@@ -51,6 +51,9 @@ class ImportSummary:
     refused: int = 0
     notes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # The earliest date the import states its rows take effect (enterprises: 纳入监管日期);
+    # None: now. A date in the past marks the import as history brought in.
+    dated_from: dt.datetime | None = None
 
     def line(self) -> str:
         return (f"inserted {self.inserted}, updated {self.updated}, "

@@ -796,13 +796,94 @@ class ImportSummary:
     unchanged: int = 0
     refused: int = 0  # one bad row and nothing is written
     outside_grid: int = 0
+    closed: int = 0  # history: taken in closed, as the previous system closed them
     complaints: list[Received] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (f"inserted {self.inserted}, unchanged {self.unchanged}; outside the grid "
-                f"{self.outside_grid}")
+                f"{self.outside_grid}" + (f"; closed {self.closed}" if self.closed else ""))
+
+
+# History (``import_hotline(history=True)``, ``flask complaints import --history``): complaints
+# of the years before, with how they were handled then. field -> accepted headers.
+HISTORY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "status": ("status", "办理状态", "工单状态", "状态"),
+    "handled_at": ("handled_at", "处理时间", "办理时间", "答复时间"),
+    "closed_at": ("closed_at", "办结时间", "结案时间", "关闭时间"),
+    "note": ("note", "办理结果", "处理结果", "办结意见", "答复内容"),
+}
+# A status as hotline systems word it, folded (NFKC, lower case, no spaces) -> ours.
+STATUS_WORDS = {"已受理": "received", "受理": "received", "待处理": "received",
+                "received": "received", "已派单": "assigned", "已分派": "assigned",
+                "处理中": "assigned", "assigned": "assigned", "已处理": "handled",
+                "已答复": "handled", "已反馈": "handled", "handled": "handled",
+                "已办结": "closed", "办结": "closed", "已结案": "closed", "已关闭": "closed",
+                "closed": "closed"}
+
+
+@dataclass
+class Past:
+    """How a complaint of the years before was handled: the status it reached, when it was
+    handled and closed, and the answer given (the last step's note)."""
+
+    status: str
+    handled_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    note: str | None = None
+
+
+def _row_past(values: dict, received_at: dt.datetime, *, zone: str,
+              now: dt.datetime) -> Past:
+    """A history row's handling, checked: times in order (received, handled, closed) and not
+    in the future; a status without its time, or a time the status has not reached, refused.
+    No status: closed when a closing time is given, handled when a handling time is."""
+    moments = {}
+    for name in ("handled_at", "closed_at"):
+        written = _fold(values.get(name))
+        moments[name] = dates.parse_written_datetime(written, zone, name) if written else None
+        if moments[name] is not None:
+            if moments[name] > now + _SKEW:
+                raise ValidationError(name, "in the future", "in_future")
+            if moments[name] < received_at:
+                raise ValidationError(name, "before the complaint was received", "before",
+                                      other="received_at")
+    handled_at, closed_at = moments["handled_at"], moments["closed_at"]
+    if handled_at and closed_at and closed_at < handled_at:
+        raise ValidationError("closed_at", "before it was handled", "before",
+                              other="handled_at")
+    word = re.sub(r"\s+", "", _fold(values.get("status"))).lower()
+    if word and word not in STATUS_WORDS:
+        raise ValidationError("status", "已受理, 已派单, 已处理 or 已办结", "choices",
+                              choices="已受理, 已派单, 已处理, 已办结")
+    status = STATUS_WORDS[word] if word else (
+        "closed" if closed_at else "handled" if handled_at else "received")
+    if status == "closed" and closed_at is None:
+        raise ValidationError("closed_at", "required for a closed complaint", "required")
+    if status == "handled" and handled_at is None:
+        raise ValidationError("handled_at", "required for a handled complaint", "required")
+    if closed_at is not None and status != "closed":
+        raise ValidationError("closed_at", "given, yet the complaint is not closed",
+                              "not_closed")
+    if handled_at is not None and status not in ("handled", "closed"):
+        raise ValidationError("handled_at", "given, yet the complaint is not handled",
+                              "not_handled")
+    return Past(status, handled_at, closed_at, _text("note", values.get("note"), MAX_TEXT))
+
+
+def _bring_past(session: Session, number: str, received_at: dt.datetime, past: Past,
+                username: str | None) -> None:
+    """The steps a complaint of the years before went through, each dated when it happened
+    (the answer given is the last one's note)."""
+    steps = [("assigned", received_at)] if past.status == "assigned" else []
+    if past.handled_at is not None:
+        steps.append(("handled", past.handled_at))
+    if past.closed_at is not None:
+        steps.append(("closed", past.closed_at))
+    for i, (status, at) in enumerate(steps):
+        advance(session, number, status, username=username, at=at,
+                note=past.note if i == len(steps) - 1 else None)
 
 
 def _service_for(session: Session, values: dict, cache: dict) -> tuple[str, str | None]:
@@ -862,14 +943,19 @@ def _row_intake(session: Session, values: dict, *, zone: str, now: dt.datetime,
 
 def import_hotline(session: Session, source, *, zone: str = DEFAULT_ZONE,
                    username: str | None = None, limits: Limits | None = None,
-                   now: dt.datetime | None = None) -> ImportSummary:
+                   now: dt.datetime | None = None, history: bool = False) -> ImportSummary:
     """``flask complaints import`` and the upload page: the 12365 hotline's export (a path to
     XLSX or CSV in UTF-8 or GBK, or a list of {header: value} rows; Chinese or English
     headers, ``COLUMNS``), checked whole, then each new row taken in by ``save`` in the
     caller's transaction. Raises ImportRefused listing every bad row (row N: field: reason)
     before anything is written. A hotline number (工单编号) already stored is left as it is
     (``unchanged``): from its arrival the complaint is handled here, and the hotline's later
-    exports do not overwrite its handling."""
+    exports do not overwrite its handling.
+
+    ``history``: the complaints of the years before, with how they were handled then
+    (``HISTORY_COLUMNS``: 办理状态, 处理时间, 办结时间, 办理结果); each is routed as it stood when
+    it came in and then moved on by steps dated when they happened (``_bring_past``), so it
+    shows closed when it was closed (and overdue where it was)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     if isinstance(source, (str, Path)):
         frame = tables.read_table(source, limits)
@@ -877,9 +963,11 @@ def import_hotline(session: Session, source, *, zone: str = DEFAULT_ZONE,
     else:
         name, records = "rows", [(i, dict(r)) for i, r in enumerate(source, start=2)]
     headers = list(dict.fromkeys(h for _row, rec in records for h in rec))
-    mapping = tables.map_columns(headers, COLUMNS, REQUIRED, name)
+    mapping = tables.map_columns(headers, COLUMNS | HISTORY_COLUMNS if history else COLUMNS,
+                                 REQUIRED, name)
     problems: list[RowProblem] = []
     todo: list[tuple[int, Intake | Received, str | None]] = []
+    past: dict[int, Past] = {}
     seen: dict[str, int] = {}
     cache: dict = {}
     for rowno, rec in records:
@@ -897,6 +985,8 @@ def import_hotline(session: Session, source, *, zone: str = DEFAULT_ZONE,
                     todo.append((rowno, found, None))
                     continue
             intake, note = _row_intake(session, values, zone=zone, now=now, cache=cache)
+            if history:
+                past[rowno] = _row_past(values, intake.received_at, zone=zone, now=now)
         except ValidationError as exc:
             problems.append(RowProblem(where, str(exc), rowno, exc))
             continue
@@ -912,6 +1002,9 @@ def import_hotline(session: Session, source, *, zone: str = DEFAULT_ZONE,
             summary.complaints.append(item)
             continue
         done = save(session, item, source="import", username=username, zone=zone)
+        if rowno in past and past[rowno].status != "received":
+            _bring_past(session, done.number, done.received_at, past[rowno], username)
+            summary.closed += int(past[rowno].status == "closed")
         summary.inserted += 1
         summary.complaints.append(done)
         summary.outside_grid += int(done.outside_grid)

@@ -4,6 +4,15 @@ Points are lon/lat, EPSG:4326 in the database. The column contract (English or C
 is in ``COLUMNS``; unknown columns are kept in ``extra``. One transaction per import: a bad row
 and nothing is written, unless ``skip_invalid``. Re-importing the same file changes nothing.
 Assignment to cells happens in the database's triggers as the rows land.
+
+When an enterprise came under supervision (``valid_from``; 纳入监管日期, a ``supervised_from``
+column, else the import's ``valid_from``, else now) is when its history starts: its grade
+period and its cell. An enterprise brought in with a date in the past is assigned to the cell
+that covered it then, and then follows every boundary change since (``_replay``): the
+database's triggers assign at the moment a row lands, and a boundary change made before the
+enterprise was known had nobody to move. A date stated for an enterprise already stored moves
+its start there and rebuilds its cell history from the boundaries (the bureau's first week:
+enterprises loaded first, their dates of supervision brought in afterwards).
 """
 from __future__ import annotations
 
@@ -19,7 +28,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import tables
+from gis import dates, tables
 from gis.codes import MANAGEMENT_CODE_RULE, is_management_code
 from gis.credit_code import validate_credit_code
 from gis.crs import check_lonlat, gcj02_to_wgs84, parse_crs
@@ -28,6 +37,7 @@ from gis.files import write_vector
 from gis.cells import ImportSummary, Progress
 from gis.limits import Limits
 from gis.models import GRADES, SPECIALTIES
+from gis.validation import ValidationError
 
 # field -> accepted headers (the first is the canonical English one).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -45,6 +55,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "key_equipment": ("key_equipment", "关键设备", "主要设备"),
     "lon": ("lon", "经度", "longitude", "lng"),
     "lat": ("lat", "纬度", "latitude"),
+    "supervised_from": ("supervised_from", "纳入监管日期", "纳入监管时间", "监管起始日期"),
 }
 REQUIRED = ("management_code", "name", "grade", "lon", "lat")
 TEXT_FIELDS = ("name", "credit_code", "address", "industry", "specialty", "contact_name",
@@ -64,6 +75,13 @@ class EnterpriseRow:
     lon: float
     lat: float
     extra: dict
+    # When it came under supervision, as its row says (None: the import's date, else now).
+    valid_from: dt.datetime | None = None
+
+
+# A date-time without an offset is the bureau's local time (gis/dates.py); the app passes its
+# zone, this is the default of the domain's callers.
+DEFAULT_ZONE = "Asia/Shanghai"
 
 
 def read_table(path: str | Path, limits: Limits | None = None) -> pd.DataFrame:
@@ -95,9 +113,10 @@ def _grade(value: str) -> str | None:
     return value if value in GRADES else None
 
 
-def parse_rows(frame: pd.DataFrame, source: str, crs: str | None = None
-               ) -> tuple[list[EnterpriseRow], list[Problem]]:
-    """Validate every row; row numbers are the spreadsheet's (the header is row 1)."""
+def parse_rows(frame: pd.DataFrame, source: str, crs: str | None = None,
+               zone: str = DEFAULT_ZONE) -> tuple[list[EnterpriseRow], list[Problem]]:
+    """Validate every row; row numbers are the spreadsheet's (the header is row 1). A
+    ``supervised_from`` of a bare date is the start of that day in ``zone``."""
     spec = parse_crs(crs) if crs else None
     mapping, extra_cols = _map_columns(list(frame.columns), source)
     inverse = {v: k for k, v in mapping.items()}
@@ -139,6 +158,13 @@ def parse_rows(frame: pd.DataFrame, source: str, crs: str | None = None
         reason = check_lonlat(lon_s, lat_s)
         if reason:
             errs.append(f"lon/lat ({lon_s}, {lat_s}): {reason}")
+        since = None
+        if get("supervised_from"):
+            try:
+                since = dates.parse_written_datetime(get("supervised_from"), zone,
+                                                     "supervised_from")
+            except ValidationError as exc:
+                errs.append(f"supervised_from {get('supervised_from')[:40]!r}: {exc.message}")
         if errs:
             problems.extend(Problem(where, e) for e in errs)
             continue
@@ -152,7 +178,7 @@ def parse_rows(frame: pd.DataFrame, source: str, crs: str | None = None
         values["specialty"] = specialty
         values["staff_count"] = int(staff) if staff else None
         extra = {c: rec[c] for c in extra_cols if str(rec.get(c, "")).strip()}
-        rows.append(EnterpriseRow(code, values, float(lon), float(lat), extra))
+        rows.append(EnterpriseRow(code, values, float(lon), float(lat), extra, since))
     return rows, problems
 
 
@@ -172,7 +198,8 @@ def _copy_rows(session: Session, rows: list[EnterpriseRow], source_crs: str,
             v["specialty"], v["grade"], v["contact_name"], v["contact_phone"], v["products"],
             v["staff_count"], v["key_equipment"], repr(float(r.lon)), repr(float(r.lat)),
             source_crs,
-            json.dumps(r.extra, ensure_ascii=False), valid_from.isoformat() if valid_from else None,
+            json.dumps(r.extra, ensure_ascii=False),
+            (r.valid_from or valid_from).isoformat() if (r.valid_from or valid_from) else None,
         ])
     buf.seek(0)
     cursor = session.connection().connection.cursor()
@@ -188,8 +215,15 @@ def upsert_enterprises(
     valid_from: dt.datetime | None = None,
     summary: ImportSummary | None = None,
     progress: Progress | None = None,
+    restate: bool = False,
 ) -> ImportSummary:
-    """Stage rows with COPY, then one upsert statement (so the assignment trigger runs once)."""
+    """Stage rows with COPY, then one upsert statement (so the assignment trigger runs once).
+
+    A row's ``valid_from`` wins over ``valid_from`` (the default: now). A new enterprise starts
+    then; one already stored keeps its start unless ``restate`` (an import that states the
+    dates: ``import_enterprises``), which moves it to the date given (``_restate``). Either
+    way an enterprise that starts in the past follows the boundary changes since
+    (``_replay``)."""
     summary = summary or ImportSummary()
     session.execute(text("""
         CREATE TEMP TABLE IF NOT EXISTS stage_enterprise (
@@ -228,14 +262,84 @@ def upsert_enterprises(
                EXCLUDED.products, EXCLUDED.staff_count, EXCLUDED.key_equipment,
                EXCLUDED.source_crs, EXCLUDED.extra)
            OR NOT ST_Equals(e.geom, EXCLUDED.geom)
-        RETURNING (xmax = 0) AS inserted
-    """)).scalars().all()
+        RETURNING e.id, (xmax = 0) AS inserted
+    """)).all()
     _keep_grade_history(session)
-    inserted = sum(1 for r in result if r)
-    summary.inserted += inserted
-    summary.updated += len(result) - inserted
-    summary.unchanged += len(rows) - len(result)
+    inserted = [r.id for r in result if r.inserted]
+    moved = _restate(session) if restate else []
+    updated = {r.id for r in result if not r.inserted} | set(moved)
+    summary.inserted += len(inserted)
+    summary.updated += len(updated)
+    summary.unchanged += len(rows) - len(inserted) - len(updated)
+    stated = [r.valid_from or valid_from for r in rows if r.valid_from or valid_from]
+    if stated:
+        earliest = min(stated)
+        summary.dated_from = min(summary.dated_from or earliest, earliest)
+    _replay(session, inserted + moved)
     return summary
+
+
+def _restate(session: Session) -> list[int]:
+    """The staged enterprises already stored whose row states another start (valid_from):
+    their start moves there, their first grade period with it (periods that ended before the
+    new start are dropped), and their cell history is rebuilt from that day (``_replay``
+    follows). Returns their ids."""
+    moved = session.execute(text("""
+        UPDATE enterprise e SET valid_from = s.valid_from, updated_at = now()
+        FROM stage_enterprise s
+        WHERE s.management_code = e.management_code AND s.valid_from IS NOT NULL
+          AND s.valid_from <> e.valid_from
+        RETURNING e.id""")).scalars().all()
+    if not moved:
+        return []
+    session.execute(text("""
+        DELETE FROM enterprise_grade g USING enterprise e
+        WHERE e.id = ANY(:ids) AND g.enterprise_id = e.id AND g.valid_to <= e.valid_from"""),
+        {"ids": moved})
+    session.execute(text("""
+        UPDATE enterprise_grade g SET valid_from = e.valid_from FROM enterprise e
+        WHERE e.id = ANY(:ids) AND g.enterprise_id = e.id
+          AND g.valid_from = (SELECT min(x.valid_from) FROM enterprise_grade x
+                              WHERE x.enterprise_id = e.id)"""), {"ids": moved})
+    # Rebuilt below from the boundaries: start at the new date, then each change since.
+    session.execute(text("DELETE FROM enterprise_cell WHERE enterprise_id = ANY(:ids)"),
+                    {"ids": moved})
+    for start in session.execute(text("""
+            SELECT DISTINCT valid_from FROM enterprise WHERE id = ANY(:ids)"""),
+            {"ids": moved}).scalars():
+        session.execute(text("""
+            SELECT gw_assign(:t, ARRAY(SELECT id FROM enterprise
+                                       WHERE id = ANY(:ids) AND valid_from = :t))"""),
+            {"t": start, "ids": moved})
+    return moved
+
+
+def _replay(session: Session, ids: list[int]) -> None:
+    """Assign the enterprises ``ids`` again at every moment a territorial boundary changed
+    after their start, in order (gw_assign: a moment whose answer is unchanged writes
+    nothing). The triggers assign an enterprise when its row lands, at its start; a boundary
+    change between that start and now happened before the enterprise was known and moved
+    nobody: without this, an enterprise brought in with a past date stayed in the cell of its
+    first day."""
+    if not ids or not session.execute(text("""
+            SELECT EXISTS (SELECT 1 FROM cell_version
+                           WHERE coalesce(valid_to, valid_from) > (
+                               SELECT min(e.valid_from) FROM enterprise e
+                               JOIN stage_enterprise s ON s.management_code = e.management_code))
+            """)).scalar():
+        return  # nothing changed after the earliest start (a big import dated now: cheap)
+    for moment in session.execute(text("""
+            WITH mine AS (SELECT id, geom, valid_from FROM enterprise WHERE id = ANY(:ids))
+            SELECT DISTINCT m.t FROM cell_version cv
+            JOIN cell c ON c.id = cv.cell_id AND c.kind = 'territorial'
+            CROSS JOIN LATERAL (VALUES (cv.valid_from), (cv.valid_to)) AS m(t)
+            WHERE m.t IS NOT NULL AND m.t > (SELECT min(valid_from) FROM mine)
+              AND EXISTS (SELECT 1 FROM mine e WHERE e.geom && cv.geom AND e.valid_from < m.t)
+            ORDER BY m.t"""), {"ids": ids}).scalars():
+        session.execute(text("""
+            SELECT gw_assign(:t, ARRAY(SELECT id FROM enterprise
+                                       WHERE id = ANY(:ids) AND valid_from < :t))"""),
+            {"t": moment, "ids": ids})
 
 
 def _keep_grade_history(session: Session) -> None:
@@ -268,17 +372,23 @@ def import_enterprises(
     valid_from: dt.datetime | None = None,
     progress: Progress | None = None,
     limits: Limits | None = None,
+    zone: str = DEFAULT_ZONE,
 ) -> ImportSummary:
     """``flask enterprises import``: validate all rows, then upsert in the caller's transaction.
-    The file is read within ``limits`` (rows, columns, line length, XLSX cells)."""
+    The file is read within ``limits`` (rows, columns, line length, XLSX cells). Each
+    enterprise is under supervision from its row's ``supervised_from`` (纳入监管日期), else
+    ``valid_from``, else now; a date stated for a stored enterprise moves its start there.
+    ``summary.dated_from``: the earliest date stated (the caller flags a past one)."""
+    dates.require_aware(valid_from)
     frame = read_table(path, limits)
-    rows, problems = parse_rows(frame, str(path), crs)
+    rows, problems = parse_rows(frame, str(path), crs, zone)
     if problems and not skip_invalid:
         raise ImportRefused(str(path), problems)
     spec = parse_crs(crs) if crs else None
     summary = ImportSummary(refused=len({p.where for p in problems}), problems=problems)
     return upsert_enterprises(session, rows, source_crs=str(spec) if spec else "EPSG:4326",
-                              valid_from=valid_from, summary=summary, progress=progress)
+                              valid_from=valid_from, summary=summary, progress=progress,
+                              restate=True)
 
 
 ENTERPRISES_SQL = """

@@ -17,6 +17,7 @@ transaction is rolled back if another worker has claimed it meanwhile. A job cla
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -115,9 +116,13 @@ def _enterprise_import(session: Session, job: dict, context: JobContext) -> dict
         path = Path(tmp) / f"upload.{payload.get('kind', 'csv')}"
         path.write_bytes(bytes(job["file"]))
         try:
+            since = payload.get("valid_from")
             summary = import_enterprises(session, path, crs=payload.get("crs"),
                                          skip_invalid=bool(payload.get("skip_invalid")),
-                                         limits=context.limits)
+                                         limits=context.limits,
+                                         valid_from=dt.datetime.fromisoformat(since)
+                                         if since else None,
+                                         zone=payload.get("zone") or "Asia/Shanghai")
         except ValueError as exc:
             if isinstance(exc, GridWatchError):
                 raise
@@ -129,8 +134,9 @@ def _enterprise_import(session: Session, job: dict, context: JobContext) -> dict
     audit.record(session, "enterprises_imported", target=job["file_name"],
                  user_id=job["user_id"], username=job["username"],
                  remote_addr=job["remote_addr"], via=payload.get("via", "web"),
+                 flag=audit.imported_if_past(summary.dated_from),
                  detail={k: result[k] for k in ("inserted", "updated", "unchanged", "refused")}
-                 | {"job": job["id"]})
+                 | {"job": job["id"]} | ({"valid_from": since} if since else {}))
     return result
 
 

@@ -38,24 +38,46 @@ class StepRefused(GridWatchError):
 def open_rectification(session: Session, *, enterprise_id: int, problem: str,
                        deadline: dt.date, inspection_id: int | None = None,
                        spot_check_id: int | None = None, item_code: str | None = None,
-                       username: str | None = None, person_id: int | None = None) -> int:
+                       username: str | None = None, person_id: int | None = None,
+                       at: dt.datetime | None = None) -> int:
+    """A new rectification, open, with its first step. ``at``: when it was opened (default
+    now; an inspection brought in from the previous system: its day)."""
     if not (problem or "").strip():
         raise ValidationError("problem", "required", "required")
     rid = session.execute(text("""
         INSERT INTO rectification (enterprise_id, inspection_id, spot_check_id, item_code,
-                                   problem, deadline)
-        VALUES (:e, :i, :s, :c, :p, :d) RETURNING id"""), {
+                                   problem, deadline, opened_at)
+        VALUES (:e, :i, :s, :c, :p, :d, coalesce(CAST(:at AS timestamptz), now()))
+        RETURNING id"""), {
         "e": enterprise_id, "i": inspection_id, "s": spot_check_id, "c": item_code,
-        "p": problem.strip(), "d": deadline}).scalar()
-    _step(session, rid, "opened", username, person_id, None)
+        "p": problem.strip(), "d": deadline, "at": at}).scalar()
+    _step(session, rid, "opened", username, person_id, None, at)
     return rid
 
 
-def _step(session, rid, step, username, person_id, note):
+def _step(session, rid, step, username, person_id, note, at=None):
     session.execute(text("""
-        INSERT INTO rectification_step (rectification_id, step, username, person_id, note)
-        VALUES (:r, :s, :u, :p, :n)"""), {"r": rid, "s": step, "u": username,
-                                          "p": person_id, "n": note})
+        INSERT INTO rectification_step (rectification_id, step, username, person_id, note, at)
+        VALUES (:r, :s, :u, :p, :n, coalesce(CAST(:at AS timestamptz), now()))"""),
+        {"r": rid, "s": step, "u": username, "p": person_id, "n": note, "at": at})
+
+
+def closed_as_recorded(session: Session, rid: int, *, at: dt.datetime, username: str,
+                       note: str) -> None:
+    """History brought in (gis/inspections_import.py): the previous system records the problem
+    corrected and accepted at ``at``. The rectification is verified then, both steps dated
+    ``at`` with ``note`` saying where that comes from. Who corrected it is not known (no
+    one's name on that step); the acceptance is recorded under ``username``, who brought it
+    in."""
+    row = _current(session, rid)
+    if row.status != "open":
+        raise StepRefused("not_open", row.status)
+    session.execute(text("""
+        UPDATE rectification SET status = 'verified', rectified_at = :at, rectified_by = NULL,
+               verified_at = :at, verified_by = :u
+        WHERE id = :r"""), {"r": rid, "u": username, "at": at})
+    _step(session, rid, "rectified", None, None, note, at)
+    _step(session, rid, "verified", username, None, note, at)
 
 
 def _current(session, rid: int):
