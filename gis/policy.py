@@ -32,7 +32,7 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 |                     | ``readable_places``); grid_manager at or above (复查验收). Never the |
 |                     | one who recorded the correction: gis/rectification.py refuses that   |
 | admin               | admin (users, roles, reference data, roster imports, linking        |
-|                     | accounts to people)                                                  |
+|                     | accounts to people, bringing the past in: app/history.py)            |
 | manage_people       | admin and any grid_manager: add people to the roster, export it     |
 | draw                | admin anywhere; leader at or above the place (双随机 draws, gis/draws.py) |
 | record_testing      | admin anywhere; grid_manager at or above the enterprise's cell      |

@@ -461,3 +461,22 @@ def test_enterprises_uploaded_with_a_date_of_supervision(world, client):
     assert api.status_code == 201, api.get_json()
     assert supervised_from(world, "HJ-API-1") == local(2020, 2, 2)
     assert flags(world, "enterprises_imported") == ["imported", "imported"]
+
+
+def test_a_big_upload_queued_as_a_job_keeps_its_date_of_supervision(world, client, app):
+    from gis import jobs
+
+    app.config["IMPORT_BACKGROUND_BYTES"] = 10  # every upload goes to the queue
+    login(client, "admin")
+    plain = b"management_code,name,grade,lon,lat\nHJ-JOB-1,JOB,B,116.06,38.45\n"
+    queued = client.post("/api/v1/imports/enterprises",
+                         data={"file": (io.BytesIO(plain), "big.csv"), "valid_from": "2020-02-02"},
+                         content_type="multipart/form-data")
+    assert queued.status_code == 202, queued.get_json()
+    # The worker's step (gis.jobs.Worker.execute) in the test's transaction.
+    job = dict(world.execute(text("SELECT * FROM job WHERE id = :i"),
+                             {"i": queued.get_json()["job"]}).one()._mapping)
+    result = jobs.RUNNERS["enterprise_import"](world, job, jobs.JobContext())
+    assert result["inserted"] == 1
+    assert supervised_from(world, "HJ-JOB-1") == local(2020, 2, 2)
+    assert flags(world, "enterprises_imported") == ["imported"]
