@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from gis import dates, tables
 from gis.errors import ImportRefused, RowProblem
 from gis.limits import Limits
+from gis.people import ONE_STAFF_SQL
 from gis.rectification import closed_as_recorded, open_rectification, sync_inspection
 from gis.validation import ValidationError, check_text
 
@@ -156,13 +157,16 @@ class _Lookups:
         return code
 
     def person(self, who: str) -> int:
-        """A person by code (人员编号), else by name when exactly one person has it."""
+        """A person by code (人员编号), else by name when exactly one of the staff has it."""
         if who not in self.people:
             by_code = self.session.execute(text("SELECT id FROM person WHERE code = :w"),
                                            {"w": who}).scalar()
+            # By name among the staff only: an enterprise's principal of the same name is
+            # nobody who inspects.
             found = [by_code] if by_code is not None else list(self.session.execute(text(
-                "SELECT id FROM person WHERE normalize(name, NFKC) = normalize(:w, NFKC) "
-                "LIMIT 2"), {"w": who}).scalars())
+                f"""SELECT p.id FROM person p
+                    WHERE normalize(p.name, NFKC) = normalize(:w, NFKC) AND {ONE_STAFF_SQL}
+                    LIMIT 2"""), {"w": who}).scalars())
             self.people[who] = found
         found = self.people[who]
         if not found:
