@@ -318,7 +318,7 @@ DETAIL_LABELS = {
     "signed_on": _l("Signed on"),
     "targets": _l("Targets"),
     "weight": _l("Weight"),
-    "rule_target": _l("Target"),
+    "rule_target": _l("Target value"),
     "active": _l("In use"),
     "threshold": _l("Threshold"),
     "before": _l("Before the change"),

@@ -658,10 +658,13 @@ def compare(session: Session, the_letter: dict, *, zone: str, today: dt.date | N
     result = assess(session, kind, the_letter["period_from"], the_letter["period_to"],
                     zone=zone, today=today, now=now, unit=the_letter["cell_id"])
     unit = result["units"][0] if result["units"] else None
-    names = {r["code"]: r["name"] for r in rules(session)}
     all_rules = {r["code"]: r for r in rules(session)}
+    names = {code: r["name"] for code, r in all_rules.items()}
+    # In the rules' order (a JSON object's keys come back in an order of their own).
+    order = {code: n for n, code in enumerate(all_rules)}
     rows = []
-    for code, target in the_letter["targets"].items():
+    for code, target in sorted(the_letter["targets"].items(),
+                               key=lambda kv: (order.get(kv[0], len(order)), kv[0])):
         term = None
         if unit is not None:
             term = next((t for t in unit["terms"] if t["code"] == code), None)

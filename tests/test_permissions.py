@@ -184,6 +184,18 @@ CASES = [
     ("reprint PDF of S1-01 in the background", "post", "/plates/reprint/prepare",
      {"data": {"place": "S1-01", "since": "2020-01-01", "size": "a5"}},
      _allow("admin", "city-leader", "s1-leader", "s1-manager", "c1-inspector")),
+    # Responsibility letters (app/assessment.py): admins anywhere, grid managers at or above
+    # the place; the assessment's rules and the warnings' thresholds: admins.
+    ("record a letter for S1-01", "post", "/api/v1/letters",
+     {"data": {"person": "RY1", "place": "S1-01", "from": "2026-01-01", "to": "2026-12-31",
+               "target_inspections_done": "0.9"}}, _allow("admin", "s1-manager")),
+    ("record a letter for S1-01 by the form", "post", "/letters/new",
+     {"data": {"person": "RY1", "place": "S1-01", "from": "2026-01-01", "to": "2026-12-31"}},
+     _allow("admin", "s1-manager")),
+    ("an assessment rule's weight", "put", "/api/v1/reference/assessment-rules/inspections_done",
+     {"json": {"weight": 35}}, _allow("admin")),
+    ("a warning's threshold", "put", "/api/v1/reference/warning-rules/failed_twice",
+     {"json": {"threshold": 3}}, _allow("admin")),
     # A token is revoked by its owner or an admin; to anyone else it does not exist.
     ("revoke s1-leader's token", "post", "/account/tokens/TOKEN/revoke", {},
      {u: (True if u in ("s1-leader", "admin") else 404) for u in ALL_USERS}),
