@@ -8,6 +8,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_babel import format_date, format_decimal, format_percent
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 from app.auth import login_required, zone
 from app.db import get_session
@@ -23,32 +25,55 @@ ARGS = {"place": Field(required=False, max_length=32)}
 
 
 def describe(found: list[dict]) -> list[dict]:
-    """Each warning with ``text`` (what is wrong, in the user's language) and ``url`` (the
-    page that shows it)."""
-    return [{**w, "text": _text(w), "url": _url(w)} for w in found]
+    """Each warning with ``text`` (what is wrong, in the user's language), ``html`` (the same
+    for pages: the names and codes it quotes marked as data, translate="no") and ``url``
+    (the page that shows it)."""
+    out = []
+    for w in found:
+        msgid, params = _words(w)
+        out.append({**w, "text": _(msgid, **params), "url": _url(w),
+                    # Our own message, escaped; the values escaped in their spans.
+                    "html": Markup(escape(_(msgid))) % {
+                        k: Markup('<span translate="no">%s</span>') % v
+                        for k, v in params.items()}})
+    return out
 
 
-def _text(w: dict) -> str:
+def _words(w: dict) -> tuple[str, dict]:
+    """(message id, its values) of a warning."""
     rule = w["rule"]
     if rule == "failed_twice":
-        return _("%(enterprise)s failed %(n)s spot checks in a row (the latest sampled on "
-                 "%(day)s)", enterprise=w["enterprise_name"], n=w["value"],
-                 day=format_date(w["day"], "medium"))
+        return ("%(enterprise)s failed %(n)s spot checks in a row (the latest sampled on "
+                "%(day)s)", {"enterprise": w["enterprise_name"], "n": w["value"],
+                             "day": format_date(w["day"], "medium")})
     if rule == "cell_overdue_rate":
-        return _("%(cell)s: %(overdue)s of %(n)s enterprises overdue for inspection "
-                 "(%(rate)s)", cell=w["cell_name"], overdue=format_decimal(w["overdue"]),
-                 n=format_decimal(w["enterprises"]), rate=format_percent(w["value"]))
+        return ("%(cell)s: %(overdue)s of %(n)s enterprises overdue for inspection "
+                "(%(rate)s)", {"cell": w["cell_name"], "overdue": format_decimal(w["overdue"]),
+                               "n": format_decimal(w["enterprises"]),
+                               "rate": format_percent(w["value"])})
     if rule == "complaint_hotspot":
-        return _("%(cell)s: complaints cluster here, more than chance would explain "
-                 "(confidence %(confidence)s, the last %(days)s days)", cell=w["cell_name"],
-                 confidence=format_percent(w["value"]), days=w["days"])
+        return ("%(cell)s: complaints cluster here, more than chance would explain "
+                "(confidence %(confidence)s, the last %(days)s days)",
+                {"cell": w["cell_name"], "confidence": format_percent(w["value"]),
+                 "days": w["days"]})
     if rule == "behind_plan":
-        return _("%(person)s is behind the month plan of %(cells)s: %(done)s of %(due)s "
-                 "visits done, %(expected)s expected by today", person=w["person_name"],
-                 cells="、".join(w["cells"]), done=format_decimal(w["done"]),
-                 due=format_decimal(w["due"]),
-                 expected=format_decimal(round(w["expected"], 1)))
-    return w["name"]
+        return ("%(person)s is behind the month plan of %(cells)s: %(done)s of %(due)s "
+                "visits done, %(expected)s expected by today",
+                {"person": w["person_name"], "cells": "、".join(w["cells"]),
+                 "done": format_decimal(w["done"]), "due": format_decimal(w["due"]),
+                 "expected": format_decimal(round(w["expected"], 1))})
+    return "%(rule)s", {"rule": w["name"]}
+
+
+# The messages, for extraction (describe translates them by their ids).
+_MESSAGES = (
+    _l("%(enterprise)s failed %(n)s spot checks in a row (the latest sampled on %(day)s)"),
+    _l("%(cell)s: %(overdue)s of %(n)s enterprises overdue for inspection (%(rate)s)"),
+    _l("%(cell)s: complaints cluster here, more than chance would explain (confidence "
+       "%(confidence)s, the last %(days)s days)"),
+    _l("%(person)s is behind the month plan of %(cells)s: %(done)s of %(due)s visits done, "
+       "%(expected)s expected by today"),
+)
 
 
 def _url(w: dict) -> str | None:
@@ -99,7 +124,7 @@ def warnings_api():
     out = []
     for w in warnings_for(cells):
         out.append({k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                    for k, v in w.items()})
+                    for k, v in w.items() if k != "html"})
     return jsonify(warnings=out)
 
 

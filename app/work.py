@@ -86,7 +86,7 @@ def work_data():
     from app.quality_warnings import describe
 
     data["warnings"] = [{k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                         for k, v in w.items()} for w in describe(data["warnings"])]
+                         for k, v in w.items() if k != "html"} for w in describe(data["warnings"])]
     data.update(user=current_user.username, csrf_token=generate_csrf(),
                 far_metres=current_app.config["FAR_FROM_SITE_METRES"])
     return jsonify(data)

@@ -483,3 +483,17 @@ def test_admins_edit_the_rules_on_the_reference_page_audited(client, session, wo
     assert client.put("/api/v1/reference/assessment-rules/inspections_done",
                       json={"weight": 1}).status_code == 403
     assert json.loads(json.dumps(_audit(session, "assessment_rule_set")[0][1]))["weight"] == 45
+
+
+def test_the_pages_read_in_chinese(client, session, world):
+    from tests.test_i18n import english_words
+
+    login(client, "admin")
+    letter = _post_letter(client).get_json()
+    technical = {"PDF", "JPEG", "PNG"}
+    for path in ("/assessment?level=person", "/assessment?level=cell&from=2026-01-01"
+                 "&to=2026-06-29", "/assessment?level=township", "/letters", "/letters/new",
+                 letter["url"], "/warnings"):
+        html = client.get(path + ("&" if "?" in path else "?") + "lang=zh_Hans_CN")
+        assert html.status_code == 200, path
+        assert english_words(html.get_data(as_text=True)) - technical == set(), path
