@@ -2,6 +2,12 @@
 workbook with ``format=xlsx``, or CSV with ``format=csv``), the page ``/reports/gaps`` (the same
 filters, the gaps grouped by person) and ``flask report gaps``, all from ``gis.gaps.gaps``.
 
+A workbook of more enterprises than ``GAP_REPORT_BACKGROUND_ENTERPRISES`` is offered from the
+page as a background job (``POST /reports/gaps/prepare``, or ``POST /api/v1/reports/gaps/jobs``:
+202 with the job), with a progress bar at ``/reports/gaps/jobs/<id>`` and the file at
+``/reports/gaps/jobs/<id>.xlsx`` when done; ``GET …&format=xlsx`` always makes it while the
+caller waits.
+
 Who may read it: leaders, grid managers and admins (gis/policy.py ``report_gaps``), each within
 the area they lead or manage (``policy.report_cells``); an inspector may not."""
 from __future__ import annotations
@@ -9,17 +15,19 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
+                   request, url_for)
 from flask.cli import AppGroup
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from app.auth import login_required, zone
+from app.auth import login_required, record, zone
 from app.db import get_session
+from app.errors import not_found
 from app.ratelimit import rate_limited
-from gis import dates, gaps, policy
-from gis.validation import Field, validate
-from gis.wall import places
+from gis import dates, gaps, jobs, policy
+from gis.validation import Field, ValidationError, validate
+from gis.wall import place_cells, places
 
 bp = Blueprint("gaps", __name__)
 report_cli = AppGroup("report", help="Reports (问责依据: the gap report).")
@@ -32,8 +40,10 @@ PAGE_ARGS = {**{k: v for k, v in ARGS.items() if k != "format"},
              "from": Field(kind="date", required=False),
              "to": Field(kind="date", required=False),
              "role": Field(required=False, choices=gaps.ROLES, default="owner")}
-# The page opens on the last 30 days.
+# The page opens on the last 30 days, and shows at most this many rows (every person's totals
+# count them all; the workbook has them all).
 DEFAULT_DAYS = 30
+PAGE_ROWS = 3000
 
 KIND_LABELS = {"overdue_inspection": _l("Overdue for inspection"),
                "late_rectification": _l("Rectification late"),
@@ -43,11 +53,12 @@ ROLE_LABELS = {"owner": _l("Cell owner"), "station_chief": _l("Station chief"),
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _args(schema: dict) -> dict:
+def _args(schema: dict, source=None) -> dict:
     # A filter form sends its empty fields too: an empty one is no filter. ``kind`` may be
     # repeated (check boxes) or comma-separated.
-    data = {k: v for k, v in request.args.items() if v.strip()}
-    kinds = [v for v in request.args.getlist("kind") if v.strip()]
+    source = request.args if source is None else source
+    data = {k: v for k, v in source.items() if v.strip()}
+    kinds = [v for v in source.getlist("kind") if v.strip()]
     if kinds:
         data["kind"] = ",".join(kinds)
     return validate(data, schema)
@@ -67,8 +78,19 @@ def _report(start: dt.date, end: dt.date, place: str | None, kinds) -> dict:
 
 
 def _file_name(result: dict, ext: str) -> str:
-    place = f"-{result['place']}" if result.get("place") else ""
-    return f"gaps{place}-{result['from']:%Y%m%d}-{result['to']:%Y%m%d}.{ext}"
+    return gaps.file_name(result["from"], result["to"], result.get("place"), ext)
+
+
+def _background(place: str | None) -> bool:
+    """Is the workbook big enough for the job queue (more enterprises in the place than
+    GAP_REPORT_BACKGROUND_ENTERPRISES)?"""
+    db = get_session()
+    try:
+        cells = place_cells(db, policy.report_cells(db, current_user.grants), place)
+    except LookupError:
+        raise ValidationError("place", f"there is no cell {place}", "no_such_cell",
+                              cell=place) from None
+    return gaps.scope_size(db, cells) > current_app.config["GAP_REPORT_BACKGROUND_ENTERPRISES"]
 
 
 @bp.get("/api/v1/reports/gaps")
@@ -98,7 +120,6 @@ def gaps_page():
     start = args["from"] or end - dt.timedelta(days=DEFAULT_DAYS - 1)
     args["from"], args["to"] = start, end
     result = _report(start, end, args["place"], args["kind"])
-    kept = {k: v for k, v in request.args.items(multi=True) if v.strip() and k != "role"}
     db = get_session()
     return render_template(
         "reports/gaps.html", args=args, result=result,
@@ -106,9 +127,92 @@ def gaps_page():
             g["days"] for g in result["gaps"]),
         kinds=KIND_LABELS, roles=ROLE_LABELS, chosen_kinds=result["kinds"],
         places=places(db, policy.report_cells(db, current_user.grants)),
-        xlsx_args={**{k: v for k, v in request.args.items() if v.strip() and k != "role"},
-                   "from": start.isoformat(), "to": end.isoformat()},
-        kept=kept)
+        xlsx_args={"from": start.isoformat(), "to": end.isoformat(),
+                   "place": args["place"] or "", "kind": ",".join(result["kinds"])},
+        background=_background(args["place"]), page_rows=PAGE_ROWS)
+
+
+def _queue(args: dict) -> int:
+    """Queue the workbook of ``args`` (as the user may read it) and audit; returns the job."""
+    db = get_session()
+    gaps.expire_jobs(db)
+    cells = policy.report_cells(db, current_user.grants)
+    payload = gaps.job_payload(args["from"], args["to"], place=args["place"],
+                               kinds=args["kind"], cells=cells, zone=zone())
+    if args["place"]:
+        _known(args["place"])
+    job_id = jobs.enqueue(db, gaps.JOB_KIND, payload, file_name=payload["file_name"],
+                          user_id=current_user.id, username=current_user.username,
+                          remote_addr=request.remote_addr)
+    record("gap_report_queued", target=f"cell {args['place']}" if args["place"] else None,
+           job=job_id, period=f"{args['from']}/{args['to']}", gap_kinds=payload["kinds"])
+    db.commit()
+    return job_id
+
+
+def _known(place: str) -> None:
+    """ValidationError for a place that is no cell (the job would fail on it later)."""
+    try:
+        place_cells(get_session(), None, place)
+    except LookupError:
+        raise ValidationError("place", f"there is no cell {place}", "no_such_cell",
+                              cell=place) from None
+
+
+@bp.post("/reports/gaps/prepare")
+@login_required
+def prepare():
+    """The page's big workbook, made by the job workers: answer with the job's page."""
+    _may_report()
+    job_id = _queue(_args({k: v for k, v in ARGS.items() if k != "format"}, request.form))
+    return redirect(url_for("gaps.job_page", job_id=job_id), 303)
+
+
+@bp.post("/api/v1/reports/gaps/jobs")
+@login_required
+def prepare_api():
+    """The same for programs: 202 with the job, its status and, when done, its file."""
+    _may_report()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
+                              "expected_object")
+    if isinstance(body.get("kind"), list):
+        body = {**body, "kind": ",".join(str(k) for k in body["kind"])}
+    job_id = _queue(validate(body, {k: v for k, v in ARGS.items() if k != "format"}))
+    return jsonify(job=job_id, status_url=url_for("jobs.show", job_id=job_id),
+                   page=url_for("gaps.job_page", job_id=job_id),
+                   file=url_for("gaps.job_xlsx", job_id=job_id)), 202
+
+
+def _own_job(job_id: int) -> dict:
+    job = jobs.get(get_session(), job_id)
+    if job is None or job["kind"] != gaps.JOB_KIND or not policy.can_see_job(
+            current_user.grants, current_user.id, job["user_id"]):
+        not_found("job", job_id)
+    return job
+
+
+@bp.get("/reports/gaps/jobs/<int:job_id>")
+@login_required
+def job_page(job_id: int):
+    validate(request.args, {})
+    job = _own_job(job_id)
+    ready = job["status"] == "done" and "xlsx" in (job["result"] or {})
+    return render_template("reports/gap_job.html", job=job, ready=ready,
+                           progress=100 if job["status"] == "done" else job.get("progress") or 0)
+
+
+@bp.get("/reports/gaps/jobs/<int:job_id>.xlsx")
+@login_required
+def job_xlsx(job_id: int):
+    validate(request.args, {})
+    job = _own_job(job_id)
+    data = gaps.job_file(get_session(), job)
+    if data is None:
+        not_found("job", job_id)
+    return Response(data, mimetype=XLSX, headers={
+        "Content-Disposition": f"attachment; filename={job['result']['file_name']}"})
 
 
 @report_cli.command("gaps")
@@ -153,3 +257,4 @@ def report_gaps(start, end, place, kinds, out):
 def init_app(app) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(report_cli)
+    jobs.RUNNERS[gaps.JOB_KIND] = gaps.run_job

@@ -148,6 +148,12 @@ IMPORT_BACKGROUND_ROWS = 5000
 PLATES_BACKGROUND_COUNT = 100
 PLATES_MAX_PER_PDF = 3000
 
+# The gap report (问责依据, app/gaps.py). Its XLSX over a place of more enterprises than this is
+# offered from the page as a background job (progress bar, download when ready): openpyxl
+# writes some 2,000 rows a second and a report has about a row per enterprise a year
+# (docs/accountability.md, "Measured"). GET ...&format=xlsx always makes it while one waits.
+GAP_REPORT_BACKGROUND_ENTERPRISES = 5000
+
 # Field work. An inspection (or a photo whose EXIF says where it was taken) this many metres or
 # more from the enterprise is marked "far from the site" (far_from_site): recorded, never
 # refused, since GPS indoors is poor; leaders see the flag.

@@ -430,3 +430,65 @@ def test_the_page_groups_by_person_and_links_rows(client, session, world):
     chiefs = client.get("/reports/gaps?from=2026-01-01&to=2026-06-30&role=station_chief")
     assert 'data-person="P-C"' in chiefs.get_data(as_text=True)
     assert client.get("/reports/gaps?from=2026-03-01&to=2026-02-01").status_code == 400
+
+
+def test_a_big_place_gets_its_xlsx_from_the_job_queue(client, session, world, app):
+    import json
+
+    from gis import jobs
+
+    _late_world(session, world)
+    app.config["GAP_REPORT_BACKGROUND_ENTERPRISES"] = 0  # S1 holds one enterprise
+    login(client, "s1-leader")
+    page = client.get("/reports/gaps?from=2026-01-01&to=2026-06-30").get_data(as_text=True)
+    assert 'id="gap-prepare"' in page and 'id="gap-xlsx"' not in page
+    response = client.post("/reports/gaps/prepare", data={
+        "from": "2026-01-01", "to": "2026-06-30", "kind": ["overdue_inspection",
+                                                          "late_rectification"]})
+    assert response.status_code == 303
+    job_id = int(response.location.rsplit("/", 1)[1])
+    assert 'data-status="queued"' in client.get(f"/reports/gaps/jobs/{job_id}").get_data(
+        as_text=True)
+    assert client.get(f"/reports/gaps/jobs/{job_id}.xlsx").status_code == 404  # not ready
+    # The worker's step (gis.jobs.Worker.execute) in the test's transaction.
+    job = dict(session.execute(text("SELECT * FROM job WHERE id = :i"), {"i": job_id}).one()
+               ._mapping)
+    assert job["payload"]["kinds"] == ["overdue_inspection", "late_rectification"]
+    seen = []
+    result = jobs.RUNNERS["gap_report"](session, job, jobs.JobContext(progress=seen.append))
+    assert seen[0] == 5 and seen[-1] == 100 and seen == sorted(seen)
+    session.execute(text("""UPDATE job SET status = 'done', result = CAST(:r AS jsonb)
+                            WHERE id = :i"""), {"r": json.dumps(result), "i": job_id})
+    assert 'id="job-xlsx"' in client.get(f"/reports/gaps/jobs/{job_id}").get_data(as_text=True)
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"/reports/gaps/jobs/{job_id}.xlsx")
+                                             .data))
+    table = list(book.active.iter_rows(values_only=True))
+    rows = client.get(API + "&kind=overdue_inspection,late_rectification").get_json()["gaps"]
+    assert len(table) == len(rows) + 1 == result["gaps"] + 1
+    assert [line[1] for line in table[1:]] == [g["enterprise"] for g in rows]
+    # As the user who queued it may read it: S1 only.
+    assert {line[3] for line in table[1:]} == {"S1-01"}
+    # Someone else's job is answered as a missing one.
+    client.post("/logout")
+    login(client, "s1-manager")
+    assert client.get(f"/reports/gaps/jobs/{job_id}.xlsx").status_code == 404
+    audit = session.execute(text("""SELECT detail FROM audit_log
+                                    WHERE action = 'gap_report_queued'""")).scalar()
+    assert audit["job"] == job_id and audit["period"] == "2026-01-01/2026-06-30"
+
+
+def test_programs_queue_the_xlsx_by_the_api(client, session, world):
+    login(client, "city-leader")
+    answer = client.post("/api/v1/reports/gaps/jobs", json={
+        "from": "2026-01-01", "to": "2026-06-30", "place": "S2", "kind": ["late_complaint"]})
+    assert answer.status_code == 202
+    body = answer.get_json()
+    assert body["status_url"] == f"/api/v1/jobs/{body['job']}"
+    assert body["file"] == f"/reports/gaps/jobs/{body['job']}.xlsx"
+    assert client.get(body["status_url"]).get_json()["status"] == "queued"
+    bad = client.post("/api/v1/reports/gaps/jobs", json={"from": "2026-01-01",
+                                                          "to": "2026-06-30", "place": "NOPE"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "place"
+    login(client, "c1-inspector")
+    assert client.post("/api/v1/reports/gaps/jobs", json={
+        "from": "2026-01-01", "to": "2026-06-30"}).status_code == 403
