@@ -497,3 +497,145 @@ def test_the_pages_read_in_chinese(client, session, world):
         html = client.get(path + ("&" if "?" in path else "?") + "lang=zh_Hans_CN")
         assert html.status_code == 200, path
         assert english_words(html.get_data(as_text=True)) - technical == set(), path
+
+
+# --- the demo city, counted again from the raw rows ----------------------------------------
+
+DEMO_TODAY = dt.date(2026, 11, 28)
+
+
+def _rows(session, sql, **params):
+    return [r._asdict() for r in session.execute(text(sql), params)]
+
+
+def _covering(periods, moment):
+    """The first (from, to, value) of ``periods`` whose [from, to) holds ``moment``."""
+    return next((v for f, t, v in periods if f <= moment and (t is None or moment < t)), None)
+
+
+def test_the_demo_city_counted_again_from_the_raw_rows(session):
+    """Every measure of every cell owner and every cell, over 120 days around the demo's owner
+    changes (made at 08:00 local: the days split), equals what plain Python counts from the
+    base tables: each record at its moment, the requirement summed over the pieces of time
+    between every change of cell, grade and owner."""
+    from gis.demo.build import load_demo
+
+    load_demo(session, today=DEMO_TODAY)
+    handover = DEMO_TODAY - dt.timedelta(days=150)
+    start, end = handover - dt.timedelta(days=60), handover + dt.timedelta(days=59)
+    begin = dt.datetime.combine(start, dt.time(), tzinfo=TZ)
+    stop = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=TZ)
+    now = dt.datetime.combine(DEMO_TODAY, dt.time(16), tzinfo=TZ)
+
+    def end_of(day):
+        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=TZ) - \
+            dt.timedelta(microseconds=1)
+
+    cells = {r["id"]: r for r in _rows(session, """
+        SELECT id, code, parent_id, level FROM cell WHERE kind = 'territorial'""")}
+
+    def path(cell_id):
+        out = []
+        while cell_id is not None:
+            out.insert(0, cell_id)
+            cell_id = cells[cell_id]["parent_id"]
+        return out
+
+    owners = {}
+    for r in _rows(session, """SELECT cell_id, person_id, valid_from, valid_to FROM
+                              responsibility WHERE role = 'owner' AND cell_id IS NOT NULL"""):
+        owners.setdefault(r["cell_id"], []).append((r["valid_from"], r["valid_to"],
+                                                    r["person_id"]))
+
+    def owner_at(cell_id, moment):
+        for c in reversed(path(cell_id)):
+            person = _covering(owners.get(c, []), moment)
+            if person is not None:
+                return person
+        return None
+
+    placed = {}
+    for r in _rows(session, "SELECT enterprise_id, cell_id, valid_from, valid_to "
+                            "FROM enterprise_cell WHERE cell_id IS NOT NULL"):
+        placed.setdefault(r["enterprise_id"], []).append((r["valid_from"], r["valid_to"],
+                                                          r["cell_id"]))
+    graded = {}
+    for r in _rows(session, "SELECT enterprise_id, grade, valid_from, valid_to "
+                            "FROM enterprise_grade"):
+        graded.setdefault(r["enterprise_id"], []).append((r["valid_from"], r["valid_to"],
+                                                          r["grade"]))
+    interval = {r["grade"]: r["interval_days"] for r in _rows(
+        session, "SELECT grade, interval_days FROM grade_interval")}
+    code = {r["id"]: r["code"] for r in _rows(session, "SELECT id, code FROM person")}
+    counts = {"person": {}, "cell": {}}
+
+    def add(moment, cell_id, rule, num, den):
+        # A level-3 cell's own; a complaint stamped with a grid (outside every level-3
+        # cell) is no cell's, but someone answers for it.
+        level3 = cells[cell_id]["code"] if cells[cell_id]["level"] == 3 else None
+        for kind, unit in (("cell", level3), ("person", code.get(owner_at(cell_id, moment)))):
+            if unit is None:
+                continue
+            n, d = counts[kind].setdefault(unit, {}).get(rule, (0, 0))
+            counts[kind][unit][rule] = (n + num, d + den)
+
+    # Required inspections: cut each enterprise's time at every change of cell, grade, owner.
+    cuts = {begin, stop} | {t for ps in owners.values() for f, t, _p in ps for t in (f, t)
+                            if t is not None and begin < t < stop}
+    for eid, pieces in placed.items():
+        mine = cuts | {t for f, to, _c in pieces + graded.get(eid, []) for t in (f, to)
+                       if t is not None and begin < t < stop}
+        points = sorted(mine)
+        for a, b in zip(points, points[1:]):
+            middle = a + (b - a) / 2
+            cell_id, grade = _covering(pieces, middle), _covering(graded.get(eid, []), middle)
+            if cell_id is None or grade is None:
+                continue
+            add(middle, cell_id, "inspections_done", 0,
+                (b - a).total_seconds() / 86400 / interval[grade])
+    for r in _rows(session, "SELECT enterprise_id, inspected_on FROM inspection "
+                            "WHERE inspected_on BETWEEN :s AND :e", s=start, e=end):
+        moment = end_of(r["inspected_on"])
+        cell_id = _covering(placed.get(r["enterprise_id"], []), moment)
+        if cell_id is not None:
+            add(moment, cell_id, "inspections_done", 1, 0)
+    for r in _rows(session, "SELECT * FROM rectification WHERE deadline BETWEEN :s AND :e",
+                   s=start, e=end):
+        done = r["rectified_at"] or r["verified_at"]
+        on_time = r["status"] == "verified" and done.astimezone(TZ).date() <= r["deadline"]
+        if r["deadline"] >= DEMO_TODAY and not on_time:
+            continue
+        moment = end_of(r["deadline"])
+        cell_id = _covering(placed.get(r["enterprise_id"], []), moment)
+        if cell_id is not None:
+            add(moment, cell_id, "rectified_on_time", int(on_time), 1)
+    for r in _rows(session, "SELECT * FROM complaint WHERE due_at >= :b AND due_at < :s",
+                   b=begin, s=stop):
+        on_time = r["status"] == "closed" and r["closed_at"] <= r["due_at"]
+        if (r["due_at"] >= now and not on_time) or r["cell_id"] not in cells:
+            continue
+        add(r["due_at"], r["cell_id"], "complaints_on_time", int(on_time), 1)
+    for r in _rows(session, "SELECT * FROM spot_check WHERE kind = 'spot_check' "
+                            "AND checked_on BETWEEN :s AND :e", s=start, e=end):
+        moment = end_of(r["checked_on"])
+        cell_id = _covering(placed.get(r["enterprise_id"], []), moment)
+        if cell_id is not None:
+            add(moment, cell_id, "spot_check_pass", r["passed"], r["batches"])
+
+    moved = _rows(session, """SELECT count(DISTINCT cell_id) AS n FROM responsibility
+                              WHERE role = 'owner' AND valid_to IS NOT NULL""")[0]["n"]
+    assert moved >= 3  # owners changed inside the period: halves to check
+    assert len(counts["cell"]) > 40 and len(counts["person"]) > 40
+    for kind in ("person", "cell"):
+        result = assessment.assess(session, kind, start, end, zone=ZONE, today=DEMO_TODAY,
+                                   now=now)
+        got = {u["code"]: {t["code"]: (t["numerator"], t["denominator"]) for t in u["terms"]}
+               for u in result["units"]}
+        for unit, rules in counts[kind].items():
+            for rule, (num, den) in rules.items():
+                assert got[unit][rule] == (pytest.approx(num), pytest.approx(den)), \
+                    (kind, unit, rule)
+        # Nothing counted that plain Python did not count.
+        for unit, rules in got.items():
+            for rule, (num, den) in rules.items():
+                assert (num, den) == pytest.approx(counts[kind].get(unit, {}).get(rule, (0, 0)))
