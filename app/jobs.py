@@ -60,7 +60,7 @@ def show(job_id: int):
             "file_name": job["file_name"],
             **{k: dates.isoformat(job[k], zone()) for k in ("created_at", "started_at",
                                                              "finished_at")},
-            "attempts": job["attempts"]}
+            "attempts": job["attempts"], "progress": job["progress"]}
     if job["status"] == "done":
         body["result"] = job["result"]
     elif job["status"] == "failed":

@@ -18,6 +18,7 @@ transaction is rolled back if another worker has claimed it meanwhile. A job cla
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import socket
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -53,6 +54,10 @@ class JobContext:
     # The app's settings a job needs (the urgent events' acknowledgement time and message
     # channel: gis/urgent.py), read by the factory and handed in; empty outside an app.
     settings: dict = field(default_factory=dict)
+    # Tells the job's row how far it has got (0–100, ``job.progress``) at once, outside the
+    # job's own transaction, so a page polling the job sees its bar move; the worker sets it
+    # for each job it runs (a no-op elsewhere).
+    progress: Callable[[int], None] = field(default=lambda _percent: None)
 
 
 Runner = Callable[[Session, dict, JobContext], dict]
@@ -79,7 +84,7 @@ def enqueue(session: Session, kind: str, payload: dict, *, file: bytes | None = 
 
 
 JOB_COLUMNS = ("id, kind, status, payload, file_name, user_id, username, created_at, "
-               "started_at, finished_at, attempts, worker, result, error")
+               "started_at, finished_at, attempts, worker, result, error, progress")
 
 
 def get(session: Session, job_id: int) -> dict | None:
@@ -218,7 +223,7 @@ class Worker:
                         continue
                     cur.execute("""
                         UPDATE job SET status = 'running', attempts = attempts + 1,
-                               started_at = now(), worker = %s
+                               started_at = now(), worker = %s, progress = NULL
                         WHERE id = %s RETURNING attempts""", (self.name, job_id))
                     attempt = cur.fetchone()[0]
                     conn.commit()
@@ -235,15 +240,23 @@ class Worker:
         with self._connection().cursor() as cur:
             cur.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, job_id % 2**31))
 
+    def _progress(self, job_id: int, percent: int) -> None:
+        """``job.progress`` on the claiming connection (autocommit): seen at once. The job's
+        own transaction does not touch its row until it finishes, so this never waits."""
+        with self._connection().cursor() as cur:
+            cur.execute("UPDATE job SET progress = %s WHERE id = %s AND status = 'running'",
+                        (max(0, min(100, int(percent))), job_id))
+
     def execute(self, job_id: int, attempt: int) -> str:
         """Run a claimed job in its own transaction; returns its final status."""
         status = "failed"
+        context = replace(self.context, progress=functools.partial(self._progress, job_id))
         try:
             with self.sessions() as session:
                 job = dict(session.execute(text(
                     "SELECT * FROM job WHERE id = :i"), {"i": job_id}).one()._mapping)
                 try:
-                    result = RUNNERS[job["kind"]](session, job, self.context)
+                    result = RUNNERS[job["kind"]](session, job, context)
                     status = "done"
                     finish = {"status": "done", "result": json.dumps(result, default=str),
                               "error": None}
@@ -259,7 +272,8 @@ class Worker:
                               "error": message}
                 done = session.execute(text("""
                     UPDATE job SET status = :status, result = CAST(:result AS jsonb),
-                           error = :error, finished_at = now(), file = NULL
+                           error = :error, finished_at = now(), file = NULL,
+                           progress = CASE WHEN :status = 'done' THEN 100 ELSE progress END
                     WHERE id = :i AND status = 'running' AND attempts = :a AND worker = :w"""),
                     finish | {"i": job_id, "a": attempt, "w": self.name}).rowcount
                 if done != 1:
