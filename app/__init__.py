@@ -66,6 +66,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import plates
 
     plates.init_app(app)
+    from app import statistics
+
+    statistics.init_app(app)
     from app import complaints, open311, public
 
     complaints.init_app(app)

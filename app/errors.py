@@ -174,6 +174,10 @@ FIELD_LABELS = {
     "accept": _l("verification passed"),
     "late": _l("late only"),
     "month": _l("month"),
+    # Statistics (gis/statistics.py, app/statistics.py).
+    "period": _l("period"),
+    "compare": _l("comparison"),
+    "what": _l("what to prepare"),
     # 12365 complaints and Open311 (gis/complaints.py, app/open311.py, app/public.py).
     "service_code": _l("matter"),
     "service": _l("matter"),
@@ -275,6 +279,8 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
         "not_date": lambda: _("not a date (YYYY-MM-DD)"),
         "not_datetime": lambda: _("not an ISO-8601 date-time"),
         "not_month": lambda: _("not a month (YYYY-MM)"),
+        "territorial_place": lambda: _("not a territorial cell: statistics count the "
+                                       "enterprises of territorial cells"),
         "pattern": lambda: _("not in the expected form"),
         "min_length": lambda: _("at least %(n)s characters", n=p["n"]),
         "max_length": lambda: _("at most %(n)s characters", n=p["n"]),

@@ -165,7 +165,7 @@ def prepare():
     """The page's big workbook, made by the job workers: answer with the job's page."""
     _may_report()
     job_id = _queue(_args({k: v for k, v in ARGS.items() if k != "format"}, request.form))
-    return redirect(url_for("gaps.job_page", job_id=job_id), 303)
+    return redirect(url_for("gaps.job_page", job_id=job_id))
 
 
 @bp.post("/api/v1/reports/gaps/jobs")

@@ -17,12 +17,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
-from app.auth import login_required
+from app.auth import login_required, zone
+from app.errors import not_found
 from app.db import get_session
 from app.mappage import DEFAULT_DAYS, build_map, layer_query, layer_spec, map_parts, visible
 from app.people import owner_link
 from app.ratelimit import rate_limited
 from gis import policy
+from gis import statistics
 from gis.users import cell_path
 from gis.wall import (RECORD_KINDS, cell_rows, enterprise_rows, map_figures, place_name,
                       places, record_rows)
@@ -50,8 +52,13 @@ LIST_FILTERS = {**FILTERS, **PAGE,
                 "grade": Field(required=False, choices=("A", "B", "C", "D")),
                 "overdue": Field(kind="bool", required=False),
                 "q": Field(required=False, max_length=100)}
-# The lists behind the activity figures take the figure's period and place, nothing else.
-RECORD_FILTERS = {k: FILTERS[k] for k in ("days", "from", "to", "cell")} | PAGE
+# The lists behind the activity figures take the figure's period and place, nothing else; the
+# statistics' (gis/statistics.py) also their level and unit (a cell or township code; none: every
+# unit of the level in the place), counted as at the end of ``to``, and a grade.
+RECORD_FILTERS = {k: FILTERS[k] for k in ("days", "from", "to", "cell")} | PAGE | {
+    "level": Field(required=False, choices=statistics.LEVELS),
+    "unit": Field(required=False, max_length=32),
+    "grade": Field(required=False, choices=("A", "B", "C", "D"))}
 PAGE_SIZE = 50
 
 
@@ -241,10 +248,33 @@ def records(kind: str):
         abort(404)
     args = _filters(RECORD_FILTERS)
     query = layer_query(args)
+    scope, place = None, place_name(get_session(), args["cell"], visible())
+    if args["level"]:
+        scope, place = statistics_scope(args, query)
     totals, rows = record_rows(get_session(), kind, cells=query.cells, window=query.window,
                                today=query.today, limit=PAGE_SIZE,
-                               offset=(args["page"] - 1) * PAGE_SIZE)
+                               offset=(args["page"] - 1) * PAGE_SIZE, scope=scope,
+                               grade=args["grade"])
     return render_template("map/records.html", kind=kind, rows=rows, totals=totals, args=args,
                            window=query.window, places=places(get_session(), visible()),
-                           place=place_name(get_session(), args["cell"], visible()),
-                           pages=(totals["rows"] + PAGE_SIZE - 1) // PAGE_SIZE)
+                           place=place, pages=(totals["rows"] + PAGE_SIZE - 1) // PAGE_SIZE)
+
+
+def statistics_scope(args: dict, query) -> tuple:
+    """(Scope, what to call it) of a statistics unit's list: its members as at the end of
+    ``to`` (gis.statistics.record_scope), the unit one of the level's in the place the user
+    reads (else 404); no unit: all of them (the table's total)."""
+    db = get_session()
+    period = statistics.Period("custom", query.window.start, query.window.end, query.today)
+    now = dt.datetime.now(dt.timezone.utc)
+    cells = query.cells
+    shown = statistics.units(db, args["level"], cells, visible(), period.as_of(zone(), now))
+    if args["unit"]:
+        shown = [u for u in shown if u.code == args["unit"]]
+        if not shown:
+            not_found("township" if args["level"] == "township" else "cell", args["unit"])
+    scope = statistics.record_scope(db, level=args["level"], units=[u.id for u in shown],
+                                    period=period, cells=cells, zone=zone(), now=now)
+    if args["unit"]:
+        return scope, shown[0].name
+    return scope, place_name(db, args["cell"], visible())

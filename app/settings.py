@@ -154,6 +154,11 @@ PLATES_MAX_PER_PDF = 3000
 # (docs/accountability.md, "Measured"). GET ...&format=xlsx always makes it while one waits.
 GAP_REPORT_BACKGROUND_ENTERPRISES = 5000
 
+# Statistics (app/statistics.py). An XLSX file or a report of a period longer than a quarter over
+# more enterprises than this is made by the job workers, with a progress bar, and offered when
+# ready; smaller ones while the user waits (bench/stats.py measured both: README, "Measured").
+STATISTICS_BACKGROUND_ENTERPRISES = 50000
+
 # Field work. An inspection (or a photo whose EXIF says where it was taken) this many metres or
 # more from the enterprise is marked "far from the site" (far_from_site): recorded, never
 # refused, since GPS indoors is poor; leaders see the flag.

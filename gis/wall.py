@@ -85,6 +85,34 @@ def enterprise_rows(session: Session, *, cells: list[int] | None, today: dt.date
     return total, [{k: v for k, v in r._mapping.items() if k != "total"} for r in rows]
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Whose records a list shows when it is not "the enterprises of ``cells`` now": a
+    statistics unit's (gis/statistics.py: its members at a period's end). ``status_cte``
+    defines ``enterprise_status`` (id, cell_id, grade, interval_days, overdue) and any CTE it
+    needs; ``complaints`` is a condition on the complaint ``r``; ``params`` their parameters;
+    ``cells`` the cells counted (None: all)."""
+
+    status_cte: str
+    complaints: str
+    params: dict
+    cells: list[int] | None = None
+
+
+# Problems and complaints as things stood at a moment (the wall: now; gis/statistics.py: a
+# period's end). Parameters :last (the last day counted), :judge_day (the last day whose end
+# has passed) and :as_of. On an inspection ``r``: its problems rectified (复查验收) by then,
+# due (the deadline passed) or rectified, and rectified within the deadline.
+RECTIFIED = "r.rectification_status = 'done' AND r.rectified_on <= CAST(:last AS date)"
+PROBLEMS_JUDGED = f"(r.rectification_deadline <= CAST(:judge_day AS date) OR ({RECTIFIED}))"
+PROBLEMS_ON_TIME = f"({RECTIFIED}) AND r.rectified_on <= r.rectification_deadline"
+# On a complaint ``r``: closed (办结) by then, due or closed, closed within its due time (one
+# without a due time is on time when closed).
+CLOSED = "r.closed_at <= CAST(:as_of AS timestamptz)"
+COMPLAINTS_JUDGED = f"(r.due_at <= CAST(:as_of AS timestamptz) OR {CLOSED})"
+COMPLAINTS_ON_TIME = f"{CLOSED} AND (r.due_at IS NULL OR r.closed_at <= r.due_at)"
+CLOSE_DAYS = "extract(epoch FROM r.closed_at - r.received_at) / 86400.0"
+
 # The records behind the activity figures, each once: the figure counts (or sums) these rows,
 # and its list page shows them (``record_rows``), so a tile and the page it links to cannot
 # disagree. Each is the FROM and WHERE of a query over ``enterprise_status`` (CELL_STATUS_CTE:
@@ -106,9 +134,19 @@ RECORD_SOURCES = {
         WHERE r.opened_on BETWEEN :start AND :end""",
     "cases_before": """enforcement_case r JOIN enterprise_status s ON s.id = r.enterprise_id
         WHERE r.opened_on BETWEEN :prev_start AND :prev_end""",
+    # The statistics' (gis/statistics.py): cases closed (结案) in the period; the enterprises
+    # themselves (of one grade with :grade), as their status says.
+    "cases_closed": """enforcement_case r JOIN enterprise_status s ON s.id = r.enterprise_id
+        WHERE r.closed_on BETWEEN :start AND :end""",
+    "enterprises": """enterprise r JOIN enterprise_status s ON s.id = r.id
+        WHERE (CAST(:grade AS text) IS NULL OR s.grade = :grade)""",
     # Complaints belong to the cell they were made in, not to an enterprise's cell.
     "complaints": """complaint r
         WHERE (r.received_at AT TIME ZONE :zone)::date BETWEEN :start AND :end
+          AND (CAST(:cells AS bigint[]) IS NULL OR r.cell_id = ANY(CAST(:cells AS bigint[])))""",
+    # Received in the period and closed by its end (now, on the wall).
+    "complaints_closed": f"""complaint r
+        WHERE (r.received_at AT TIME ZONE :zone)::date BETWEEN :start AND :end AND {CLOSED}
           AND (CAST(:cells AS bigint[]) IS NULL OR r.cell_id = ANY(CAST(:cells AS bigint[])))""",
     # Open now, whenever received: the period does not apply.
     "open_complaints": """complaint r
@@ -124,7 +162,10 @@ RECORD_KINDS = tuple(k for k in RECORD_SOURCES if k != "cases_before")
 
 def _params(cells: list[int] | None, window: Window, today: dt.date) -> dict:
     return {"cells": cells, "today": today, "start": window.start, "end": window.end,
-            "zone": window.zone, "bbox": None,
+            "zone": window.zone, "bbox": None, "grade": None,
+            # Problems and complaints as they stand now (a Scope gives a period's end).
+            "as_of": dt.datetime.now(dt.timezone.utc), "last": today,
+            "judge_day": today - dt.timedelta(days=1),
             "prev_start": window.start - (window.end - window.start) - dt.timedelta(days=1),
             "prev_end": window.start - dt.timedelta(days=1)}
 
@@ -182,9 +223,13 @@ _INSPECTION_LIST = (
        r.problems, r.rectification_status, r.rectification_deadline, r.rectified_on""",
     _ENTERPRISE_JOINS + " LEFT JOIN person p ON p.id = r.inspector_id",
     "r.inspected_on DESC, r.id DESC",
-    """sum(r.problems_found) OVER () AS total_problems_found,
-       coalesce(sum(r.problems_found) FILTER (WHERE r.rectification_status = 'done')
-                OVER (), 0) AS total_problems_rectified""")
+    f"""sum(r.problems_found) OVER () AS total_problems_found,
+       coalesce(sum(r.problems_found) FILTER (WHERE {RECTIFIED}) OVER (), 0)
+           AS total_problems_rectified,
+       coalesce(sum(r.problems_found) FILTER (WHERE {PROBLEMS_JUDGED}) OVER (), 0)
+           AS total_problems_judged,
+       coalesce(sum(r.problems_found) FILTER (WHERE {PROBLEMS_ON_TIME}) OVER (), 0)
+           AS total_problems_on_time""")
 _TESTING_LIST = (
     """r.checked_on AS day, e.management_code, e.name AS enterprise, e.grade,
        c.code AS cell_code, c.name AS cell_name, r.level, r.product, r.batches, r.passed""",
@@ -196,6 +241,10 @@ _COMPLAINT_LIST = (
     """LEFT JOIN enterprise e ON e.id = r.enterprise_id
        LEFT JOIN cell c ON c.id = r.cell_id""",
     "r.received_at DESC, r.id DESC", "")
+_CASE_LIST = (
+    """r.opened_on AS day, r.number, e.management_code, e.name AS enterprise, e.grade,
+       c.code AS cell_code, c.name AS cell_name, r.cause, r.status, r.closed_on""",
+    _ENTERPRISE_JOINS, "r.opened_on DESC, r.id DESC", "")
 _RECORD_LISTS = {
     "inspections": _INSPECTION_LIST,
     "problems": _INSPECTION_LIST,
@@ -207,11 +256,21 @@ _RECORD_LISTS = {
                 AS rectification_id""",
         _TESTING_LIST[1], _TESTING_LIST[2],
         "sum(r.batches - r.passed) OVER () AS total_failed"),
-    "cases": (
-        """r.opened_on AS day, r.number, e.management_code, e.name AS enterprise, e.grade,
-           c.code AS cell_code, c.name AS cell_name, r.cause, r.status, r.closed_on""",
-        _ENTERPRISE_JOINS, "r.opened_on DESC, r.id DESC", ""),
-    "complaints": _COMPLAINT_LIST,
+    "cases": _CASE_LIST,
+    "cases_closed": (_CASE_LIST[0], _CASE_LIST[1], "r.closed_on DESC, r.id DESC", ""),
+    "enterprises": (
+        """r.management_code, r.name AS enterprise, s.grade, r.industry, c.code AS cell_code,
+           c.name AS cell_name, r.address""",
+        "LEFT JOIN cell c ON c.id = s.cell_id", "r.management_code", ""),
+    "complaints": (_COMPLAINT_LIST[0] + ", r.due_at", _COMPLAINT_LIST[1], _COMPLAINT_LIST[2],
+                   f"""count(*) FILTER (WHERE {CLOSED}) OVER () AS total_closed,
+                       count(*) FILTER (WHERE {COMPLAINTS_JUDGED}) OVER () AS total_judged,
+                       count(*) FILTER (WHERE {COMPLAINTS_ON_TIME}) OVER () AS total_on_time"""),
+    "complaints_closed": (
+        _COMPLAINT_LIST[0] + f", r.due_at, {CLOSE_DAYS} AS close_days", _COMPLAINT_LIST[1],
+        "r.received_at DESC, r.id DESC",
+        f"""count(*) FILTER (WHERE {COMPLAINTS_ON_TIME}) OVER () AS total_on_time,
+            avg({CLOSE_DAYS}) OVER () AS total_close_days_mean"""),
     "open_complaints": _COMPLAINT_LIST,
     "overdue_complaints": (_COMPLAINT_LIST[0] + ", r.due_at", _COMPLAINT_LIST[1],
                            "r.due_at, r.id", ""),
@@ -219,20 +278,29 @@ _RECORD_LISTS = {
 
 
 def record_rows(session: Session, kind: str, *, cells: list[int] | None, window: Window,
-                today: dt.date, limit: int = 50, offset: int = 0) -> tuple[dict, list[dict]]:
+                today: dt.date, limit: int = 50, offset: int = 0, scope: Scope | None = None,
+                grade: str | None = None) -> tuple[dict, list[dict]]:
     """(totals, one page of rows) of the records behind the figure ``kind`` (one of
     ``RECORD_KINDS``) for the cells ``cells`` (None: everything) and the window: the very rows
     ``map_figures`` counts. ``totals["rows"]`` counts the rows of every page; the other totals
-    are the sums a figure shows (problems found and rectified, batches, passed, pass rate)."""
+    are the sums a figure shows (problems found and rectified, batches, passed, pass rate).
+    ``scope``: a statistics unit's records instead (its members and complaints, its cells);
+    ``grade``: the enterprises of one grade (kind ``enterprises``)."""
     if kind not in RECORD_KINDS:
         raise ValueError(f"unknown record kind {kind!r}")
     columns, joins, order, totals = _RECORD_LISTS[kind]
     # The extra joins go between the source's FROM and its WHERE.
     table, where = RECORD_SOURCES[kind].split("WHERE", 1)
-    params = _params(cells, window, today)
+    params = _params(cells, window, today) | {"grade": grade}
+    status_cte = CELL_STATUS_CTE
+    if scope is not None:
+        status_cte = scope.status_cte
+        params |= scope.params | {"cells": scope.cells}
+        if table.split()[0] == "complaint":
+            where = f"({where}) AND ({scope.complaints})"
     totals_sql = ", ".join(["count(*) OVER () AS total_rows"] + ([totals] if totals else []))
     rows = session.execute(text(f"""
-        WITH {CELL_STATUS_CTE}
+        WITH {status_cte}
         SELECT {totals_sql}, {columns}
         FROM {table} {joins} WHERE {where}
         ORDER BY {order} LIMIT :limit OFFSET :offset"""),
@@ -242,12 +310,16 @@ def record_rows(session: Session, kind: str, *, cells: list[int] | None, window:
     else:
         # Past the last page: the totals still count every row.
         first = session.execute(text(f"""
-            WITH {CELL_STATUS_CTE} SELECT {totals_sql.replace(" OVER ()", "")}
+            WITH {status_cte} SELECT {totals_sql.replace(" OVER ()", "")}
             FROM {table} {joins} WHERE {where}"""), params).one()._mapping
     out = {key[len("total_"):]: first[key] or 0 for key in first.keys()
            if key.startswith("total_")}
     if out.get("batches"):
         out["pass_rate"] = out["passed"] / out["batches"]
+    if out.get("judged"):
+        out["on_time_rate"] = out["on_time"] / out["judged"]
+    if out.get("problems_judged"):
+        out["rectification_rate"] = out["problems_on_time"] / out["problems_judged"]
     return out, [{k: v for k, v in r._mapping.items() if not k.startswith("total_")}
                  for r in rows]
 
