@@ -56,8 +56,9 @@ JOB_KIND = "statistics"
 KEEP_DAYS = 7
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-LEVEL_LABELS = {"city": _l("The whole city"), "station": _l("Station grids"), "township": _l("Townships"),
-                "cell": _l("Level-3 cells"), "professional": _l("Professional grids")}
+LEVEL_LABELS = {"city": _l("The whole city"), "station": _l("Station grids"),
+                "township": _l("Townships"), "cell": _l("Level-3 cells"),
+                "professional": _l("Professional grids")}
 PERIOD_LABELS = {"month": _l("Month"), "quarter": _l("Quarter"), "year": _l("Year"),
                  "custom": _l("Custom range")}
 FIGURE_LABELS = {
@@ -370,8 +371,8 @@ def prepare():
     job_id = jobs.enqueue(db, JOB_KIND, payload, file_name=payload["file_name"],
                           user_id=current_user.id, username=current_user.username,
                           remote_addr=request.remote_addr)
-    record("statistics_queued", target=place, job=job_id, what=what, level=level,
-           start=period.start, end=period.end)
+    record("statistics_queued", target=place, job=job_id, level=level,
+           period_from=period.start, period_to=period.last, file_name=payload["file_name"])
     db.commit()
     return redirect(url_for("statistics.job_page", job_id=job_id), 303)
 

@@ -103,7 +103,10 @@ class Scope:
 # period's end). Parameters :last (the last day counted), :judge_day (the last day whose end
 # has passed) and :as_of. On an inspection ``r``: its problems rectified (复查验收) by then,
 # due (the deadline passed) or rectified, and rectified within the deadline.
-RECTIFIED = "r.rectification_status = 'done' AND r.rectified_on <= CAST(:last AS date)"
+# (A rectification recorded done without its day, from before the day was kept, counts as done
+# whenever it is asked, as the wall's figure counts it.)
+RECTIFIED = ("r.rectification_status = 'done' "
+             "AND coalesce(r.rectified_on, CAST(:last AS date)) <= CAST(:last AS date)")
 PROBLEMS_JUDGED = f"(r.rectification_deadline <= CAST(:judge_day AS date) OR ({RECTIFIED}))"
 PROBLEMS_ON_TIME = f"({RECTIFIED}) AND r.rectified_on <= r.rectification_deadline"
 # On a complaint ``r``: closed (办结) by then, due or closed, closed within its due time (one

@@ -266,15 +266,16 @@ class Raw:
             if unit is None or not start <= i["inspected_on"] <= last:
                 continue
             n = i["problems_found"]
-            rectified = (i["rectification_status"] == "done" and i["rectified_on"] is not None
-                         and i["rectified_on"] <= last)
+            rectified = (i["rectification_status"] == "done"
+                         and (i["rectified_on"] is None or i["rectified_on"] <= last))
             due = i["rectification_deadline"] is not None and i["rectification_deadline"] <= judge
             add(unit, "inspections")
             add(unit, "problems_found", n)
             add(unit, "problems_rectified", n if rectified else 0)
             add(unit, "problems_judged", n if due or rectified else 0)
-            add(unit, "problems_on_time", n if rectified and i["rectification_deadline"]
-                is not None and i["rectified_on"] <= i["rectification_deadline"] else 0)
+            add(unit, "problems_on_time", n if rectified and None not in (
+                i["rectification_deadline"], i["rectified_on"])
+                and i["rectified_on"] <= i["rectification_deadline"] else 0)
         for b in self.batches:
             unit = member.get(b["enterprise_id"])
             if unit is None or not start <= b["checked_on"] <= last:
