@@ -622,3 +622,33 @@ def test_the_command_line_writes_the_same_file(demo, runner, tmp_path, session):
     rows = list(book["本期"].iter_rows(min_row=3, values_only=True))
     assert len(rows) == 21 and rows[-1][1] == "合计"
     assert answer.output.startswith("20 units")
+
+
+def test_a_workers_progress_is_seen_while_the_job_runs(engine):
+    """The bar moves: ``context.progress`` is written at once, outside the job's transaction
+    (gis.jobs.Worker), and reads 100 when the job is done."""
+    seen = []
+
+    def runner(session, job, context):
+        context.progress(40)
+        with engine.connect() as other:  # another connection, as a polling page
+            seen.append(other.execute(text("SELECT progress FROM job WHERE id = :i"),
+                                      {"i": job["id"]}).scalar())
+        return {}
+
+    jobs.RUNNERS["progress_probe"] = runner
+    with engine.begin() as conn:
+        job_id = conn.execute(text("INSERT INTO job (kind) VALUES ('progress_probe') "
+                                   "RETURNING id")).scalar()
+    worker = jobs.Worker(engine, name="progress-test")
+    try:
+        assert worker.run_once() == job_id
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT status, progress FROM job WHERE id = :i"),
+                               {"i": job_id}).one()
+        assert seen == [40] and tuple(row) == ("done", 100)
+    finally:
+        worker.close()
+        del jobs.RUNNERS["progress_probe"]
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM job WHERE id = :i"), {"i": job_id})

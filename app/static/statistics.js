@@ -60,15 +60,22 @@
     chart.on("finished", function () { body.dataset[name] = "drawn"; });
   }
 
+  // Unit names under the bars: slanted more, and smaller, when there are many.
+  function unitAxis(units) {
+    var many = units.length > 12;
+    return {type: "category", data: units,
+            axisLabel: {rotate: many ? 60 : 30, interval: 0, fontSize: many ? 10 : 12}};
+  }
+
   function barOption(data, key) {
     var figure = data.figures[key];
     var isRate = figure.kind === "rate";
     return {
       animation: false,
-      grid: {left: 56, right: 16, top: 36, bottom: 90},
+      grid: {left: 56, right: 16, top: 40, bottom: data.units.length > 12 ? 130 : 80},
       tooltip: {trigger: "axis", valueFormatter: isRate ? percent : null},
-      legend: {data: [figure.label]},
-      xAxis: {type: "category", data: data.units, axisLabel: {rotate: 40, interval: 0}},
+      legend: {data: [figure.label], top: 4},
+      xAxis: unitAxis(data.units),
       yAxis: {type: "value", max: isRate ? 1 : null,
               axisLabel: isRate ? {formatter: function (v) { return Math.round(v * 100) + "%"; }} : {}},
       series: [{name: figure.label, type: "bar", data: figure.values,
@@ -100,10 +107,10 @@
     drawn(second, "testingChart");
     second.setOption({
       animation: false,
-      grid: {left: 56, right: 16, top: 36, bottom: 90},
-      legend: {data: [data.labels.spot, data.labels.periodic]},
+      grid: {left: 56, right: 16, top: 40, bottom: data.units.length > 12 ? 130 : 80},
+      legend: {data: [data.labels.spot, data.labels.periodic], top: 4},
       tooltip: {trigger: "axis", valueFormatter: percent},
-      xAxis: {type: "category", data: data.units, axisLabel: {rotate: 40, interval: 0}},
+      xAxis: unitAxis(data.units),
       yAxis: {type: "value", max: 1,
               axisLabel: {formatter: function (v) { return Math.round(v * 100) + "%"; }}},
       series: [{name: data.labels.spot, type: "bar", data: data.spot, itemStyle: {color: "#0b3d66"}},
