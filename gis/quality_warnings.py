@@ -15,7 +15,7 @@ look now, each with a threshold an admin sets (``warning_rule``, reference data)
 | complaint_hotspot  | a level-3 cell touched by an area where     | confidence, at or above (0.9: |
 |                    | complaints cluster (the wall's hot spots:   | 90 %, 95 % and 99 % hot spots)|
 |                    | Getis-Ord Gi* on 1.5 km hexagons over the   |                               |
-|                    | last ``HOTSPOT_DAYS`` days, layers/hotspots)|                               |
+|                    | last ``HOTSPOT_DAYS`` days, hotspot_areas) |                               |
 | behind_plan        | a cell owner whose cells' month plan        | done ÷ expected, below (0.5)  |
 |                    | (gis/plans.py: due in the month or overdue  |                               |
 |                    | at its start) is behind: inspections done   |                               |
@@ -148,7 +148,7 @@ _hot_lock = threading.Lock()
 
 def hot_areas(session: Session, today: dt.date, zone: str) -> list[dict]:
     """The wall's hot spots of complaints over the last ``HOTSPOT_DAYS`` days, for the whole
-    city (layers/hotspots.py: Gi* on hexagons): code, confidence (0.90, 0.95, 0.99),
+    city (gis/hotspot_areas.py: Gi* on hexagons): code, confidence (0.90, 0.95, 0.99),
     complaints, geometry (GeoJSON). Kept while the complaints and boundaries are the same."""
     window = Window.last(HOTSPOT_DAYS, today, zone)
     stamp = session.execute(text("""
@@ -163,17 +163,18 @@ def hot_areas(session: Session, today: dt.date, zone: str) -> list[dict]:
     with _hot_lock:
         if key in _hot_cache:
             return _hot_cache[key]
-    # The layer is the one computation of the hot spots the wall draws (imported here, not at
-    # the top: esda and libpysal take a second to load).
-    from layers import LayerQuery
-    from layers.hotspots import query
+    # The one computation of the hot spots the wall draws (imported here, not at the top:
+    # esda and libpysal take a second to load).
+    import shapely
 
-    found = query(session, LayerQuery(cells=None, window=window, today=today))
-    areas = [{"code": f["properties"]["code"],
-              "confidence": int(f["properties"]["klass"].split("-")[1]) / 100,
-              "complaints": f["properties"]["complaints"],
-              "geometry": f["geometry"]}
-             for f in found["features"] if f["properties"]["klass"].startswith("hot-")]
+    from gis.hotspot_areas import complaint_hotspots
+
+    found = complaint_hotspots(session, cells=None, window=window, today=today)
+    areas = [{"code": u["code"],
+              "confidence": int(u["result"].klass.split("-")[1]) / 100,
+              "complaints": u["result"].count,
+              "geometry": shapely.geometry.mapping(u["geometry"])}
+             for u in found if u["result"].klass.startswith("hot-")]
     with _hot_lock:
         if len(_hot_cache) > 8:
             _hot_cache.clear()

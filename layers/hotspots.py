@@ -1,70 +1,29 @@
 """Statistically significant hot and cold spots of 12365 complaints: Getis-Ord Gi* with
-permutation inference and a false-discovery-rate cut (gis/hotspots.py), on a hexagon grid
-over the user's area (default) or on the level-3 cells (``hotspot_units=cells``). Only
-significant units are drawn, outlined by confidence.
-
-Why hexagons by default: a county has ~50 cells, and with the FDR cut over so few units only
-an overwhelming cluster can be significant; 1.5 km hexagons (~250 over a county) find the
-clusters leaders ask about, and every unit has the same area, which Gi* assumes."""
-import geopandas as gpd
+permutation inference and a false-discovery-rate cut (gis/hotspot_areas.py, gis/hotspots.py),
+on a hexagon grid over the user's area (default) or on the level-3 cells
+(``hotspot_units=cells``). Only significant units are drawn, outlined by confidence."""
 import numpy as np
 import shapely
-from sqlalchemy import text
 
 # Imported with the app, not on the first request: esda and libpysal take ~1 s to load, which
 # the first leader to open the wall after a restart would otherwise wait for.
-from gis.hotspots import count_points, gi_star, hex_grid
-from gis.wall import cell_rows
+from gis.hotspot_areas import complaint_hotspots
 from layers import Layer, LayerQuery, LegendItem, N_, feature_collection, register
 from layers.palette import COLD, HOT
 
 
 def query(session, q: LayerQuery) -> dict:
-
-    rows = cell_rows(session, cells=q.cells, window=q.window, today=q.today, at=q.at,
-                     levels=(3,))
-    points = np.array(session.execute(text("""
-        SELECT ST_X(geom), ST_Y(geom) FROM complaint
-        WHERE (received_at AT TIME ZONE :zone)::date BETWEEN :start AND :end
-          AND geom IS NOT NULL
-          AND (CAST(:cells AS bigint[]) IS NULL OR cell_id = ANY(CAST(:cells AS bigint[])))
-    """), {"start": q.window.start, "end": q.window.end, "zone": q.window.zone,
-          "cells": q.cells}).all(),
-        dtype=float).reshape(-1, 2)
-    if not rows:
-        return feature_collection([], dict)
-    cells = gpd.GeoDataFrame(
-        {"code": [r["code"] for r in rows], "name": [r["name"] for r in rows],
-         "enterprises": [r["enterprises"] for r in rows]},
-        geometry=[shapely.from_geojson(r["geometry"]) for r in rows], crs=4326)
-    variable = "rate" if q.params.get("hotspot_variable") == "rate" else "count"
-    if q.params.get("hotspot_units") == "cells":
-        areas = cells
-    else:
-        areas = hex_grid(shapely.union_all(cells.geometry.values), HEX_EDGE_M)
-        areas["name"] = areas["code"]
-        if variable == "rate":
-            areas["enterprises"] = _enterprises_per_hex(session, areas, q)
-    results = {r.code: r for r in gi_star(areas, points, variable=variable)}
-    significant = [{"code": code, "name": name, "geometry": shapely.to_geojson(geom)}
-                   for code, name, geom in zip(areas["code"], areas["name"], areas.geometry)
-                   if results[code].klass != "none"]
+    units = complaint_hotspots(
+        session, cells=q.cells, window=q.window, today=q.today, at=q.at,
+        units="cells" if q.params.get("hotspot_units") == "cells" else "hexagons",
+        variable="rate" if q.params.get("hotspot_variable") == "rate" else "count")
+    significant = [{"code": u["code"], "name": u["name"], "result": u["result"],
+                    "geometry": shapely.to_geojson(u["geometry"])}
+                   for u in units if u["result"].klass != "none"]
     return feature_collection(significant, lambda r: {
-        "code": r["code"], "name": r["name"], "klass": results[r["code"]].klass,
-        "z": _finite(results[r["code"]].z), "p": _finite(results[r["code"]].p),
-        "complaints": results[r["code"]].count})
-
-
-HEX_EDGE_M = 1500
-
-
-def _enterprises_per_hex(session, hexes, q: LayerQuery) -> list[int]:
-    points = np.array(session.execute(text("""
-        SELECT ST_X(e.geom), ST_Y(e.geom) FROM enterprise e
-        JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
-        WHERE CAST(:cells AS bigint[]) IS NULL OR ec.cell_id = ANY(CAST(:cells AS bigint[]))
-    """), {"cells": q.cells}).all(), dtype=float).reshape(-1, 2)
-    return list(count_points(hexes, points))
+        "code": r["code"], "name": r["name"], "klass": r["result"].klass,
+        "z": _finite(r["result"].z), "p": _finite(r["result"].p),
+        "complaints": r["result"].count})
 
 
 def _finite(value):
