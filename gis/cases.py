@@ -22,7 +22,7 @@ from gis.errors import GridWatchError
 from gis.fieldwork import NotFound, enterprise_target
 from gis.models import CASE_STATUSES
 from gis.users import cell_path
-from gis.validation import ValidationError, check_text
+from gis.validation import ValidationError, check_text, clean_text
 
 SOURCES = ("rectification", "spot_check", "complaint")
 # A case number as the bureau writes it (冀河市监罚〔2026〕12号, AJ-2026-0001): no spaces and
@@ -48,15 +48,7 @@ def next_status(status: str) -> str | None:
 
 
 def _text(name: str, value, required: bool = False) -> str | None:
-    value = "" if value is None else str(value).strip()
-    if not value:
-        if required:
-            raise ValidationError(name, "required", "required")
-        return None
-    check_text(name, value)
-    if len(value) > MAX_TEXT:
-        raise ValidationError(name, f"at most {MAX_TEXT} characters", "max_length", n=MAX_TEXT)
-    return value
+    return clean_text(name, value, MAX_TEXT, required=required)
 
 
 # --- where a case comes from ------------------------------------------------------------------

@@ -52,7 +52,7 @@ from gis.fieldwork import NotFound
 from gis.limits import Limits
 from gis.models import COMPLAINT_SOURCES, COMPLAINT_STATUSES
 from gis.users import cell_path
-from gis.validation import ValidationError, check_text
+from gis.validation import ValidationError, clean_text
 
 STATUSES = COMPLAINT_STATUSES
 # Open311 knows two statuses; ours map onto them.
@@ -136,15 +136,7 @@ def _fold(value) -> str:
 
 
 def _text(name: str, value, limit: int, *, required: bool = False) -> str | None:
-    value = "" if value is None else str(value).strip()
-    if not value:
-        if required:
-            raise ValidationError(name, "required", "required")
-        return None
-    check_text(name, value)
-    if len(value) > limit:
-        raise ValidationError(name, f"at most {limit} characters", "max_length", n=limit)
-    return value
+    return clean_text(name, value, limit, required=required)
 
 
 def _enterprise_by_code(session: Session, code: str):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gis import dates
 from gis.errors import ValidationError
+from gis.policy import cells_within
 from gis.tables import spreadsheet_text
 from gis.wall import ENTERPRISES_CTE
 
@@ -51,12 +52,7 @@ def month_plan(session: Session, cell_id: int, month: dt.date, today: dt.date) -
     end = month_end(month)
     # The wall's rule, asked on the eve of the month (or today, for a month still to come).
     eve = min(month - dt.timedelta(days=1), today)
-    cells = list(session.execute(text("""
-        WITH RECURSIVE down(id) AS (
-            SELECT CAST(:cell AS bigint)
-            UNION
-            SELECT c.id FROM cell c JOIN down ON c.parent_id = down.id
-        ) SELECT id FROM down"""), {"cell": cell_id}).scalars())
+    cells = cells_within(session, [cell_id])
     rows = session.execute(text(f"""
         WITH {ENTERPRISES_CTE}
         SELECT s.management_code, s.name, s.grade, s.address, s.contact_name,

@@ -129,6 +129,12 @@ def visible_cells(session, grants: list[Grant] | tuple[Grant, ...]) -> list[int]
     places = readable_places(grants)
     if places is None:
         return None
+    return cells_within(session, list(places))
+
+
+def cells_within(session, places: list[int], *, live: bool = False) -> list[int]:
+    """Ids of the cells ``places`` and every cell inside them (retired ones too, unless
+    ``live``): the one walk down the tree Python asks for."""
     if not places:
         return []
     return list(session.execute(text("""
@@ -136,7 +142,9 @@ def visible_cells(session, grants: list[Grant] | tuple[Grant, ...]) -> list[int]
             SELECT id FROM cell WHERE id = ANY(CAST(:p AS bigint[]))
             UNION
             SELECT c.id FROM cell c JOIN down ON c.parent_id = down.id
-        ) SELECT id FROM down"""), {"p": list(places)}).scalars())
+        ) SELECT d.id FROM down d JOIN cell c ON c.id = d.id
+        WHERE NOT CAST(:live AS boolean) OR c.retired_at IS NULL"""),
+        {"p": list(places), "live": live}).scalars())
 
 
 def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, ...] = (), *,

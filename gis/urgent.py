@@ -52,7 +52,7 @@ from gis.errors import GridWatchError
 from gis.fieldwork import NotFound
 from gis.models import SPECIALTIES, URGENT_KINDS, URGENT_STATUSES
 from gis.users import cell_path
-from gis.validation import ValidationError, check_text
+from gis.validation import ValidationError, clean_text
 
 CHANNEL = "gridwatch_urgent"
 OPEN = ("raised", "acknowledged", "on_site")
@@ -108,15 +108,7 @@ def db_now(session: Session) -> dt.datetime:
 
 
 def _text(name: str, value, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
-    value = "" if value is None else str(value).strip()
-    if not value:
-        if required:
-            raise ValidationError(name, "required", "required")
-        return None
-    check_text(name, value)
-    if len(value) > limit:
-        raise ValidationError(name, f"at most {limit} characters", "max_length", n=limit)
-    return value
+    return clean_text(name, value, limit, required=required)
 
 
 def _notify(session: Session, event_id: int, step: str) -> None:

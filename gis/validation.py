@@ -62,6 +62,20 @@ def check_text(name: str, value: str) -> None:
         raise ValidationError(name, "contains a control character", "control_character")
 
 
+def clean_text(name: str, value, limit: int, *, required: bool = False) -> str | None:
+    """A free text a domain function was given: stripped; None when empty (a ValidationError
+    when ``required``); refused with control characters or beyond ``limit`` characters."""
+    value = "" if value is None else str(value).strip()
+    if not value:
+        if required:
+            raise ValidationError(name, "required", "required")
+        return None
+    check_text(name, value)
+    if len(value) > limit:
+        raise ValidationError(name, f"at most {limit} characters", "max_length", n=limit)
+    return value
+
+
 def _one(name: str, spec: Field, value: Any, zone: str | None):
     kind = spec.kind
     if kind == "str":

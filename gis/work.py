@@ -14,6 +14,7 @@ import json
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.policy import cells_within
 from gis.wall import ENTERPRISES_CTE
 
 # A phone keeps this many at most (a cell has a few hundred): every enterprise of the cells,
@@ -27,15 +28,7 @@ def month_end(day: dt.date) -> dt.date:
 
 def field_cells(session: Session, places: list[int]) -> list[int]:
     """The live cells at or inside ``places``."""
-    if not places:
-        return []
-    return list(session.execute(text("""
-        WITH RECURSIVE down(id) AS (
-            SELECT id FROM cell WHERE id = ANY(CAST(:p AS bigint[]))
-            UNION
-            SELECT c.id FROM cell c JOIN down ON c.parent_id = down.id
-        ) SELECT d.id FROM down d JOIN cell c ON c.id = d.id WHERE c.retired_at IS NULL"""),
-        {"p": places}).scalars())
+    return cells_within(session, places, live=True)
 
 
 def my_work(session: Session, cells: list[int], today: dt.date, zone: str) -> dict:
