@@ -46,6 +46,9 @@ CASES = [
      _allow("admin", "city-leader")),
     ("hotline file", "post", "/complaints/import", {"data": "HOTLINE"},
      _allow("admin", "city-leader")),
+    # Bringing the past in (app/history.py): administrators only.
+    ("history: old complaints", "post", "/admin/history/complaints", {"data": "HOTLINE"},
+     _allow("admin")),
     # Photos: whoever may record an inspection at the enterprise's cell (app/photos.py).
     ("photo of an inspection in S1-01", "post", "/api/v1/inspections/INSPECTION/photos",
      {"data": "PHOTO"}, _allow("c1-inspector")),
