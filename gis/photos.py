@@ -98,7 +98,20 @@ def check(data: bytes, max_bytes: int | None, file_name: str | None = None
         raise
     except Exception:  # noqa: BLE001 - whatever the decoder says, the file is not a photo
         raise PhotoRefused("damaged", file_name, media_type=media_type) from None
+    if not _complete(data, media_type):
+        # Pillow pads a cut-off image when another library (WeasyPrint does) has set its
+        # global LOAD_TRUNCATED_IMAGES: the file's own end says whether it is whole.
+        raise PhotoRefused("damaged", file_name, media_type=media_type)
     return media_type, location
+
+
+def _complete(data: bytes, media_type: str) -> bool:
+    if media_type == "image/jpeg":
+        return data.rstrip(b"\x00")[-2:] == b"\xff\xd9"
+    if media_type == "image/png":
+        return b"IEND" in data[-16:]
+    # WebP: the RIFF header says how long the file is.
+    return len(data) >= 8 and int.from_bytes(data[4:8], "little") + 8 <= len(data)
 
 
 _GPS_IFD = 0x8825

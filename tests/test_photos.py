@@ -471,3 +471,16 @@ def test_the_audit_log_names_the_photo(client, world, store):
     html = client.get("/admin/audit", query_string={"lang": "zh_Hans_CN"}).get_data(
         as_text=True)
     assert 'data-action="photo_added"' in html and "far.jpg" in html
+
+
+def test_a_cut_off_photo_is_refused_even_when_pillow_is_told_to_pad_it(monkeypatch):
+    """WeasyPrint (the plates' PDFs) sets Pillow's global LOAD_TRUNCATED_IMAGES, after which
+    Pillow decodes half a JPEG without complaint: the check must not depend on it."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    whole = noise_jpeg(64)
+    with pytest.raises(photos.PhotoRefused) as exc:
+        photos.check(whole[:len(whole) // 2], None)
+    assert exc.value.code == "damaged"
+    assert photos.check(whole, None)[0] == "image/jpeg"
