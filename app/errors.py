@@ -178,6 +178,7 @@ FIELD_LABELS = {
     "period": _l("period"),
     "compare": _l("comparison"),
     "what": _l("what to prepare"),
+    "statistics_level": _l("count by"),
     # 12365 complaints and Open311 (gis/complaints.py, app/open311.py, app/public.py).
     "service_code": _l("matter"),
     "service": _l("matter"),

@@ -118,11 +118,23 @@ def default_level() -> str:
 
 
 def request_period(args: dict) -> st.Period:
+    """The period asked: the month, quarter or year holding ``from`` (``to`` is a custom
+    range's end only), today's by default."""
     today = _today()
-    if args["period"] != "custom" and args["to"]:
-        raise ValidationError("to", "only for a custom range", "choices",
-                              choices=str(PERIOD_LABELS["custom"]))
-    return st.Period.of(args["period"], args["from"] or today, today, end=args["to"])
+    end = args["to"] if args["period"] == "custom" else None
+    return st.Period.of(args["period"], args["from"] or today, today, end=end)
+
+
+def validated(values, schema) -> dict:
+    """``validate``, naming the statistics' ``level`` as such: FIELD_LABELS' "level" is the
+    spot checks' (抽查级别)."""
+    try:
+        return validate(values, schema)
+    except ValidationError as exc:
+        if exc.field != "level":
+            raise
+        raise ValidationError("statistics_level", exc.message, exc.code,
+                              **exc.params) from None
 
 
 def compute(level: str, period: st.Period, place: str | None, progress=None) -> dict:
@@ -220,7 +232,7 @@ def _page_context(result: dict, args: dict) -> dict:
 # --- the page and its files ----------------------------------------------------------------------
 
 def _args():
-    args = validate(request.args, ARGS)
+    args = validated(request.args, ARGS)
     args["level"] = args["level"] or default_level()
     return args, request_period(args)
 
@@ -348,7 +360,7 @@ def prepare():
     what = request.form.get("what")
     form = {k: v for k, v in request.form.items() if k not in ("what", "csrf_token")}
     if what == "xlsx":
-        args = validate(form, ARGS)
+        args = validated(form, ARGS)
         args["level"] = args["level"] or default_level()
         period, place, level = request_period(args), args["place"], args["level"]
     elif what == "report":
