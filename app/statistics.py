@@ -386,7 +386,7 @@ def prepare():
     record("statistics_queued", target=place, job=job_id, level=level,
            period_from=period.start, period_to=period.last, file_name=payload["file_name"])
     db.commit()
-    return redirect(url_for("statistics.job_page", job_id=job_id), 303)
+    return redirect(url_for("statistics.job_page", job_id=job_id))
 
 
 def _expire(db) -> None:

@@ -195,6 +195,12 @@ CASES = [
     ("gap report XLSX of S1 by the API", "post", "/api/v1/reports/gaps/jobs",
      {"json": {"from": "2026-01-01", "to": "2026-01-31", "place": "S1"}},
      _allow("admin", "city-leader", "s1-leader", "s1-manager", "s2-manager")),
+    # Statistics queued in the background (app/statistics.py): whoever reads the place; a
+    # place outside one's area is no place of theirs (404).
+    ("statistics XLSX of S1-01 in the background", "post", "/statistics/prepare",
+     {"data": {"what": "xlsx", "level": "cell", "period": "year", "place": "S1-01"}},
+     {**_allow("admin", "city-leader", "s1-leader", "s1-manager", "c1-inspector"),
+      "s2-manager": 404, "c2-inspector": 404}),
     # Responsibility letters (app/assessment.py): admins anywhere, grid managers at or above
     # the place; the assessment's rules and the warnings' thresholds: admins.
     ("record a letter for S1-01", "post", "/api/v1/letters",
