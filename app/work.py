@@ -17,7 +17,7 @@ from gis import dates, work
 bp = Blueprint("work", __name__)
 
 # Bump when the cached shell changes shape: the new worker drops the old caches.
-CACHE_VERSION = "work-v3"
+CACHE_VERSION = "work-v4"
 
 
 def _places() -> list[int]:

@@ -131,6 +131,11 @@
     }).catch(function () { return false; }).then(function (result) {
       flushing = null;
       showOutbox();
+      if (sentSome) {
+        // What was sent opened rectifications and moved due dates: show the server's list.
+        sentSome = false;
+        return refresh().then(function () { view.render(); return result; });
+      }
       return result;
     });
     return flushing;
@@ -205,7 +210,9 @@
     }).catch(function () { return false; });
   }
 
+  var sentSome = false;
   function finish(item) {
+    sentSome = true;
     return dropOut(item.client_id).then(function () {
       var sent = document.getElementById("sent");
       if (sent) {

@@ -107,6 +107,12 @@ def test_offline_inspection_arrives_once_with_its_distance(browser, field):
         assert 35 < distance < 55 and far is False
         assert f"距企业 {round(distance)} 米" in sent
 
+        # What was sent shows at once on the list, without a reload: its problem is open.
+        [(new_rect,)] = query(db_url, "SELECT id FROM rectification WHERE inspection_id = :i",
+                              i=iid)
+        page.wait_for_selector(f'#rect-list li[data-id="{new_rect}"]', state="attached",
+                               timeout=30000)
+
         # Sending it again (a retry after a lost answer) changes nothing.
         page.reload()
         page.wait_for_selector("body[data-ready='yes']", state="attached", timeout=30000)
