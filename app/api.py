@@ -61,7 +61,8 @@ SEARCH = {"q": Field(max_length=100, min_length=1), "limit": Field(kind="int", m
                                                                       default=20)}
 
 
-def _json_body() -> dict:
+def json_body() -> dict:
+    """The request's JSON object; a 400 naming the body otherwise."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
@@ -98,7 +99,7 @@ def search_enterprises():
 @bp.post("/inspections")
 @login_required
 def create_inspection():
-    body = validate(_json_body(), INSPECTION, zone=zone())
+    body = validate(json_body(), INSPECTION, zone=zone())
     if body["inspected_on"] is None:
         if body["inspected_at"] is None:
             raise ValidationError("inspected_on", "required (or inspected_at)", "required")
@@ -146,7 +147,7 @@ def update_complaint(number: str):
     from app.complaints import advance, refusal
     from gis.complaints import ComplaintRefused
 
-    body = validate(_json_body(), COMPLAINT)
+    body = validate(json_body(), COMPLAINT)
     db = get_session()
     try:
         advance(number, body["status"], body["note"])
@@ -166,7 +167,7 @@ def set_owner(code: str):
     from app.people import assign, audit_assign
     from gis import people
 
-    body = validate(_json_body(), OWNER, zone=zone())
+    body = validate(json_body(), OWNER, zone=zone())
     if (body["person"] is None) == (body["person_id"] is None):
         raise ValidationError("person", "give person (a person code) or person_id",
                               "person_or_id")
@@ -193,7 +194,7 @@ def set_owner(code: str):
 @bp.put("/reference/grade-intervals")
 @require("admin")
 def put_grade_intervals():
-    body = validate(_json_body(), INTERVALS)
+    body = validate(json_body(), INTERVALS)
     changes = {g: d for g, d in body.items() if d is not None}
     if not changes:
         raise ValidationError("body", "give at least one of A, B, C, D", "at_least_one",
@@ -208,7 +209,7 @@ def put_grade_intervals():
 @bp.post("/reference/checklist-items")
 @require("admin")
 def post_checklist_item():
-    body = validate(_json_body(), CHECKLIST_ITEM)
+    body = validate(json_body(), CHECKLIST_ITEM)
     db = get_session()
     item_id = reference.add_checklist_item(db, body["code"], body["title"], body["category"])
     record("checklist_item_added", target=f"checklist_item {body['code']}", title=body["title"])

@@ -29,6 +29,7 @@ from app.auth import authorize, login_required, record, require, zone
 from app.db import get_session
 from app.errors import domain_message, error_response, not_found
 from app.ratelimit import rate_limited
+from app.api import json_body
 from gis import assessment, dates, policy, quality_warnings
 from gis.errors import GridWatchError
 from gis.people import STAFF_SQL
@@ -379,18 +380,11 @@ def new_letter():
 
 # --- reference data ------------------------------------------------------------------------
 
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
-                              "expected_object")
-    return body
-
 
 @bp.put("/api/v1/reference/assessment-rules/<code>")
 @require("admin")
 def put_rule(code: str):
-    body = validate(_json_body(), RULE)
+    body = validate(json_body(), RULE)
     if all(v is None for v in body.values()):
         raise ValidationError("body", "give at least one of weight, rule_target, active",
                               "at_least_one", choices="weight, rule_target, active")
@@ -411,7 +405,7 @@ def put_rule(code: str):
 @bp.put("/api/v1/reference/warning-rules/<code>")
 @require("admin")
 def put_warning_rule(code: str):
-    body = validate(_json_body(), WARNING_RULE)
+    body = validate(json_body(), WARNING_RULE)
     if all(v is None for v in body.values()):
         raise ValidationError("body", "give at least one of threshold, active", "at_least_one",
                               choices="threshold, active")

@@ -12,6 +12,7 @@ from app.db import get_session
 from app.errors import domain_message, not_found
 from app.mappage import visible
 from app.ratelimit import rate_limited
+from app.api import json_body
 from gis import cases, dates, policy
 from gis.errors import GridWatchError
 from gis.fieldwork import NotFound
@@ -203,13 +204,6 @@ def change_status(number: str):
 
 # --- API --------------------------------------------------------------------------------------
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
-                              "expected_object")
-    return body
-
 
 def _case_json(case: dict) -> dict:
     keys = ("number", "status", "opened_on", "closed_on", "cause", "result", "source",
@@ -227,7 +221,7 @@ def _case_json(case: dict) -> dict:
 @api.post("")
 @login_required
 def api_open():
-    opened = _open(validate(_body(), NEW_CASE))
+    opened = _open(validate(json_body(), NEW_CASE))
     get_session().commit()
     return jsonify(_case_json(cases.get_case(get_session(), opened["number"]))), 201
 
@@ -244,7 +238,7 @@ def api_case(number: str):
 @login_required
 def api_status(number: str):
     try:
-        _advance(number, validate(_body(), STEP))
+        _advance(number, validate(json_body(), STEP))
     except cases.CaseRefused as exc:
         get_session().rollback()
         return jsonify(error={"status": 409, "message": refusal(exc), "field": "status",

@@ -6,7 +6,7 @@ import csv
 import io
 import secrets
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
@@ -14,6 +14,7 @@ from sqlalchemy import text
 from app.auth import authorize, login_required, record
 from app.db import get_session
 from app.errors import not_found
+from app.api import json_body
 from gis import draws, fieldwork
 from gis.tables import spreadsheet_text
 from gis.models import GRADES, SPECIALTIES
@@ -48,10 +49,7 @@ def _texts(values, field: str, max_length: int = 100) -> list[str] | None:
 @api.post("")
 @login_required
 def create():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
-                              "expected_object")
+    body = json_body()
     body = validate(body, DRAW)
     db = get_session()
     try:

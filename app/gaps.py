@@ -25,6 +25,7 @@ from app.auth import login_required, record, zone
 from app.db import get_session
 from app.errors import not_found
 from app.ratelimit import rate_limited
+from app.api import json_body
 from gis import dates, gaps, jobs, policy
 from gis.validation import Field, ValidationError, validate
 from gis.wall import place_cells, places
@@ -173,10 +174,7 @@ def prepare():
 def prepare_api():
     """The same for programs: 202 with the job, its status and, when done, its file."""
     _may_report()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
-                              "expected_object")
+    body = json_body()
     if isinstance(body.get("kind"), list):
         body = {**body, "kind": ",".join(str(k) for k in body["kind"])}
     job_id = _queue(validate(body, {k: v for k, v in ARGS.items() if k != "format"}))

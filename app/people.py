@@ -20,6 +20,7 @@ from app.db import get_session
 from app.errors import domain_message, field_message, not_found, problem_text
 from app.mappage import visible
 from app.ratelimit import rate_limited
+from app.api import json_body
 from gis import dates, people, policy
 from gis.errors import GridWatchError, ImportRefused
 from gis.fieldwork import NotFound, cell_target
@@ -640,18 +641,10 @@ def api_people():
     return jsonify(total=total, people=[list_json(r) for r in rows])
 
 
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
-                              "expected_object")
-    return body
-
-
 @api.post("/people")
 @require("manage_people")
 def api_create_person():
-    body = validate(_json_body(), PERSON)
+    body = validate(json_body(), PERSON)
     db = get_session()
     created = people.create_person(db, people.clean_person(body))
     record("person_created", target=f"person {created['code']}", person_name=body["name"])
@@ -673,11 +666,11 @@ def api_update_person(code: str):
     person = _person_or_404(code)
     if not may_edit(person):
         abort(403)
-    body = validate(_json_body(), {k: Field(kind=f.kind, required=False,
+    body = validate(json_body(), {k: Field(kind=f.kind, required=False,
                                              max_length=f.max_length)
                                     for k, f in PERSON.items()})
     db = get_session()
-    values = people.clean_person({k: v for k, v in body.items() if k in _json_body()})
+    values = people.clean_person({k: v for k, v in body.items() if k in json_body()})
     if people.update_person(db, person["id"], values):
         record("person_updated", target=f"person {values.get('code') or code}",
                previous_code=code if values.get("code", code) != code else None,
@@ -690,7 +683,7 @@ def api_update_person(code: str):
 @login_required
 def api_assign(code: str):
     person = _person_or_404(code)
-    body = validate(_json_body(), ASSIGN, zone=zone())
+    body = validate(json_body(), ASSIGN, zone=zone())
     tgt = _target(body["role"], body["target"])
     changed, flag = assign(tgt, person["id"], body["valid_from"], body["reason"],
                            body["comment"])
@@ -707,7 +700,7 @@ def api_handover(code: str):
     _person_or_404(code)
     if not policy.can(current_user.grants, "manage_people"):
         abort(403)
-    body = validate(_json_body(), HANDOVER, zone=zone())
+    body = validate(json_body(), HANDOVER, zone=zone())
     db = get_session()
     try:
         plan, flag = handover_plan(code, body["successor"], body["valid_from"],

@@ -18,6 +18,7 @@ from app.db import get_session
 from app.errors import domain_message, error_response
 from app.mappage import visible
 from app.ratelimit import rate_limited
+from app.api import json_body
 from gis import dates, policy, rectification
 from gis.errors import GridWatchError
 from gis.fieldwork import NotFound
@@ -188,18 +189,10 @@ def show_api(rid: int):
     return jsonify(_json(_readable(rid)))
 
 
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
-                              "expected_object")
-    return body
-
-
 @api.post("/<int:rid>/rectify")
 @login_required
 def rectify_api(rid: int):
-    body = validate(_json_body(), RECTIFY)
+    body = validate(json_body(), RECTIFY)
     do_rectify(rid, body["note"])
     return jsonify(_json(_readable(rid)))
 
@@ -207,7 +200,7 @@ def rectify_api(rid: int):
 @api.post("/<int:rid>/verify")
 @login_required
 def verify_api(rid: int):
-    body = validate(_json_body(), VERIFY)
+    body = validate(json_body(), VERIFY)
     do_verify(rid, body["accept"], body["note"])
     return jsonify(_json(_readable(rid)))
 

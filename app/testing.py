@@ -16,6 +16,7 @@ from app.auth import authorize, login_required, record, zone
 from app.db import get_session
 from app.errors import domain_message
 from app.people import problem_line
+from app.api import json_body
 from gis import dates, policy, testing
 from gis.errors import GridWatchError, ImportRefused
 from gis.validation import Field, ValidationError, validate
@@ -158,10 +159,7 @@ def enter_batch():
 @login_required
 def api_batch():
     _may_record()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
-                              "expected_object")
+    body = json_body()
     unknown = sorted(set(body) - set(testing.COLUMNS))
     if unknown:
         raise ValidationError(unknown[0], "unknown field", "unknown_field")

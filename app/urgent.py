@@ -35,6 +35,7 @@ from app.auth import authorize, login_required, record, zone
 from app.db import get_session
 from app.errors import domain_message, not_found
 from app.mappage import visible
+from app.api import json_body
 from gis import dates, policy, urgent
 from gis.errors import GridWatchError
 from gis.fieldwork import NotFound
@@ -529,13 +530,6 @@ def _utcnow():
 
 # --- API -------------------------------------------------------------------------------------
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)",
-                              "expected_object")
-    return body
-
 
 def _detail_json(number: str) -> dict:
     event = urgent.get_event(get_session(), number)
@@ -567,7 +561,7 @@ def _api_step(number: str, step):
 @api.post("")
 @login_required
 def api_raise():
-    raised = _raise(_values(_body(), RAISE))
+    raised = _raise(_values(json_body(), RAISE))
     get_session().commit()
     body = _detail_json(raised["number"])
     return jsonify(body), 201, {"Location": body["url"]}
@@ -612,7 +606,7 @@ def api_on_site(number: str):
 @api.post("/<number>/close")
 @login_required
 def api_close(number: str):
-    return _api_step(number, lambda: _close(number, validate(_body(), CLOSE)))
+    return _api_step(number, lambda: _close(number, validate(json_body(), CLOSE)))
 
 
 # --- CLI -------------------------------------------------------------------------------------
