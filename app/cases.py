@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from app.auth import authorize, login_required, record, zone
 from app.db import get_session
-from app.errors import domain_message, not_found
+from app.errors import domain_message, form_step, not_found
 from app.mappage import visible
 from app.ratelimit import rate_limited
 from app.api import json_body
@@ -189,17 +189,10 @@ def page(number: str, problems: list[str] | None = None, status: int = 200):
 @bp.post("/<number>/status")
 @login_required
 def change_status(number: str):
-    db = get_session()
-    try:
-        _advance(number, validate(request.form, STEP))
-    except cases.CaseRefused as exc:
-        db.rollback()
-        return page(number, [refusal(exc)], 409)
-    except GridWatchError as exc:
-        db.rollback()
-        return page(number, [domain_message(exc)], 400)
-    db.commit()
-    return redirect(url_for("cases.page", number=number))
+    return form_step(lambda: _advance(number, validate(request.form, STEP)),
+                     refused=cases.CaseRefused, refusal=refusal,
+                     again=lambda problems, status: page(number, problems, status),
+                     done=url_for("cases.page", number=number))
 
 
 # --- API --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from app.auth import authorize, login_required, record, zone
 from app.db import get_session
-from app.errors import domain_message, not_found
+from app.errors import domain_message, form_step, not_found
 from app.mappage import visible
 from app.ratelimit import rate_limited
 from app.urgent import audit_from_complaint, rules as urgent_rules
@@ -158,17 +158,9 @@ def page(number: str, problems: list[str] | None = None, status: int = 200):
 
 
 def _moved(number: str, run) -> Response:
-    db = get_session()
-    try:
-        run()
-    except complaints.ComplaintRefused as exc:
-        db.rollback()
-        return page(number, [refusal(exc)], 409)
-    except GridWatchError as exc:
-        db.rollback()
-        return page(number, [domain_message(exc)], 400)
-    db.commit()
-    return redirect(url_for("complaints.page", number=number))
+    return form_step(run, refused=complaints.ComplaintRefused, refusal=refusal,
+                     again=lambda problems, status: page(number, problems, status),
+                     done=url_for("complaints.page", number=number))
 
 
 def advance(number: str, status: str, note: str | None) -> dict:

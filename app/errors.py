@@ -475,6 +475,28 @@ def _target_kind(kind: str) -> str:
             "case": _("case")}.get(kind, kind)
 
 
+def form_step(run, *, refused: type, refusal, again, done: str):
+    """A form that moves a record on one step (a complaint, a case, an urgent event): ``run``
+    it in the request's transaction; a step out of turn (``refused``, worded by ``refusal``)
+    comes back on the record's page as 409, any other refusal as 400, with nothing written;
+    otherwise commit and go to ``done``. ``again(problems, status)`` renders the page."""
+    from flask import redirect
+
+    from app.db import get_session
+
+    db = get_session()
+    try:
+        run()
+    except refused as exc:
+        db.rollback()
+        return again([refusal(exc)], 409)
+    except GridWatchError as exc:
+        db.rollback()
+        return again([domain_message(exc)], 400)
+    db.commit()
+    return redirect(done)
+
+
 def domain_message(exc: GridWatchError) -> str:
     """A domain error in the user's language: a ValidationError, or an error that carries a
     ``code`` (and ``field``) the same way (gis.users.UserError); else its own text."""

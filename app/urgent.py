@@ -33,7 +33,7 @@ from flask_login import current_user
 
 from app.auth import authorize, login_required, record, zone
 from app.db import get_session
-from app.errors import domain_message, not_found
+from app.errors import domain_message, form_step, not_found
 from app.mappage import visible
 from app.api import json_body
 from gis import dates, policy, urgent
@@ -281,17 +281,9 @@ def page(number: str, problems: list[str] | None = None, status: int = 200):
 
 
 def _form_step(number: str, step) -> Response:
-    db = get_session()
-    try:
-        step()
-    except urgent.UrgentRefused as exc:
-        db.rollback()
-        return page(number, [refusal(exc)], 409)
-    except GridWatchError as exc:
-        db.rollback()
-        return page(number, [domain_message(exc)], 400)
-    db.commit()
-    return redirect(url_for("urgent.page", number=number))
+    return form_step(step, refused=urgent.UrgentRefused, refusal=refusal,
+                     again=lambda problems, status: page(number, problems, status),
+                     done=url_for("urgent.page", number=number))
 
 
 @bp.post("/<number>/acknowledge")
