@@ -236,6 +236,22 @@ class CellVersion(Dated, Base):
     )
 
 
+class CellPiece(Dated, Base):
+    """A boundary version cut into small pieces (``gw_cell_pieces``, gis/sql/assignment.sql),
+    written by the database when the version is added and closed with it. The assignment and
+    the lookup probe these instead of whole outlines of thousands of vertices; what they
+    cannot settle from a piece they decide from the version itself (docs/assignment.md)."""
+
+    __tablename__ = "cell_piece"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("cell_version.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"), nullable=False)
+    geom = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=True), nullable=False)
+
+
 class Handover(Base):
     """One handover (交接): everything a person answered for at ``valid_from`` passed to
     another person from then on, in one action, with a comment. ``summary`` keeps what moved
@@ -438,20 +454,21 @@ class EnterpriseCell(Dated, Base):
     __tablename__ = "enterprise_cell"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    enterprise_id: Mapped[int] = mapped_column(
-        ForeignKey("enterprise.id", ondelete="CASCADE"), nullable=False
-    )
-    cell_id: Mapped[int | None] = mapped_column(ForeignKey("cell.id"), index=True)
+    # References without foreign keys: statement-level triggers check them once per
+    # statement, not once per row (gis/sql/assignment.sql, gw_enterprise_cell_references).
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cell_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     on_edge: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
 
+    # One answer per enterprise at any moment: the open row is unique (the index below) and
+    # gw_assign, the only writer, takes one lock for all writers (docs/assignment.md, "One
+    # answer at a time"; tests/test_assign_concurrency.py). A GiST exclusion constraint said
+    # the same and cost most of a full assignment's time.
     __table_args__ = (
-        ExcludeConstraint(
-            ("enterprise_id", "="), ("valid", "&&"), using="gist",
-            name="enterprise_cell_no_overlap",
-        ),
         CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="period_not_empty"),
         Index("ix_enterprise_cell_current", "enterprise_id", unique=True,
               postgresql_where=text("valid_to IS NULL")),
+        Index("ix_enterprise_cell_enterprise_id_valid_from", "enterprise_id", "valid_from"),
     )
 
 

@@ -207,7 +207,7 @@ def _wipe(session: Session) -> None:
     # the demo); everything they point at in the old city goes.
     session.execute(text("UPDATE app_user SET person_id = NULL"))
     session.execute(text("""
-        TRUNCATE user_role, enterprise_cell, responsibility, photo, rectification_step,
+        TRUNCATE cell_piece, user_role, enterprise_cell, responsibility, photo, rectification_step,
                  case_step, complaint_step, urgent_step, urgent_alert, urgent_event,
                  rectification, inspection, complaint, spot_check, responsibility_letter,
                  enforcement_case, enterprise_grade, enterprise_product, enterprise_staff,

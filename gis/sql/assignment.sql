@@ -5,20 +5,48 @@
 --
 -- The single source of this SQL (gis/sqlsource.py loads it; docs/sql.md says how to change it).
 
+-- A boundary version cut into pieces of at most p_max_vertices vertices (ST_Subdivide), so an
+-- index probe on a large detailed outline (a county of thousands of vertices) finds a small
+-- piece with a tight box, and testing a point against it costs little. A version under the
+-- limit is one piece with exactly its own coordinates. Cutting moves no original vertex but
+-- adds vertices where a cut crosses an edge, rounded to the nearest double: which is why a
+-- point on a piece's boundary is decided by the whole version, never by the piece (gw_assign,
+-- gw_lookup).
+CREATE OR REPLACE FUNCTION public.gw_cell_pieces(p_geom geometry, p_max_vertices integer DEFAULT 128)
+ RETURNS SETOF geometry
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+    SELECT ST_Subdivide(p_geom, p_max_vertices)
+$function$;
+
 -- The rule: an enterprise belongs to the deepest territorial cell whose boundary version, valid
 -- at p_at, covers its point (ST_Covers: a point on a boundary is covered); when several cells of
 -- that level cover it (a shared edge) the lowest code wins and on_edge is recorded; outside every
 -- cell it gets a row with cell_id NULL (listed, never dropped). Only rows whose answer changed
 -- are written.
 --
--- Query shapes follow shared PERF-NOTES and bench/assignment.py: for a bulk pass the loop runs
--- over cells (outer) probing the points' GiST index, so each polygon's prepared form is reused;
--- for a batch small in absolute terms or as a share of all enterprises it runs over points
--- probing the cells' index. The tuning:
---   p_small_batch: below this many ids the point-outer plan is cheaper than scanning all cells;
---   p_bulk_share:  a batch smaller than 1/p_bulk_share of all enterprises is still assigned point
---                  by point (the cells-outer pass reads every enterprise whatever the batch;
---                  measured at 1M x 10k: 10k ids 0.5 s point by point vs 1.7 s cells-outer).
+-- How (bench/assignment.py measures each step; docs/assignment.md says why):
+-- * Pieces decide the interior. A point strictly inside one piece of exactly one cell is
+--   settled by that piece. Every other point (on a piece's boundary, several cells, no cell)
+--   is decided again against the whole versions, point by point: exact on every edge.
+-- * A bulk pass loops over the pieces of one level (outer), each probing the enterprises'
+--   GiST index once, so each piece's prepared form is reused; deepest level first, then the
+--   next level only for the enterprises still without a cell. When few are left (or the batch
+--   is small in absolute terms or as a share of all enterprises) they go point by point,
+--   probing the pieces' index.
+--   p_small_batch: below this many enterprises, point by point is cheaper than a pass over
+--                  every piece of a level;
+--   p_bulk_share:  a batch smaller than 1/p_bulk_share of all enterprises is still assigned
+--                  point by point (a pass reads every enterprise its pieces cover, whatever the
+--                  batch).
+-- * One writer at a time: the transaction-level advisory lock below serialises every call, so
+--   two transactions never compute and write answers for the same enterprise at once. With
+--   the partial unique index on the open row it is what keeps one answer per enterprise per
+--   moment; it replaced a GiST exclusion constraint whose upkeep was most of the cost of
+--   writing a full assignment (docs/assignment.md, "One answer at a time").
+-- work_mem: a full pass groups one row per enterprise in a hash (1M enterprises: ~100 MB);
+-- with the default 4 MB it spills to disk.
 -- Custom plans (plan_cache_mode, migration 0007): in a generic plan the planner cannot see p_at
 -- and probes every version by (cell_id, valid): ~0.8 ms an enterprise at 10,000 cells, not µs.
 CREATE OR REPLACE FUNCTION public.gw_assign(p_at timestamp with time zone, p_ids bigint[] DEFAULT NULL::bigint[],
@@ -27,100 +55,126 @@ CREATE OR REPLACE FUNCTION public.gw_assign(p_at timestamp with time zone, p_ids
  RETURNS integer
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_custom_plan'
+ SET work_mem TO '256MB'
 AS $function$
 DECLARE
     n_changed integer;
-    n_ids integer := coalesce(cardinality(p_ids), 0);
-    n_scope bigint;
+    n_left bigint;
+    n_done bigint;
+    scoped boolean := p_ids IS NOT NULL;
+    bulk boolean := p_ids IS NULL;
+    lvl integer;
 BEGIN
+    -- The key is 'gw_assign' as text, hashed once by hand: any constant shared by every caller.
+    PERFORM pg_advisory_xact_lock(1937007723);
+
     -- Scratch tables live for the transaction; checking first keeps the log free of NOTICEs.
     IF to_regclass('pg_temp.gw_wanted') IS NULL THEN
         CREATE TEMP TABLE gw_wanted (
-            enterprise_id bigint PRIMARY KEY, cell_id bigint, on_edge boolean NOT NULL
+            enterprise_id bigint PRIMARY KEY, cell_id bigint, on_edge boolean NOT NULL,
+            settled boolean NOT NULL
         ) ON COMMIT DROP;
-        CREATE TEMP TABLE gw_scope (enterprise_id bigint PRIMARY KEY) ON COMMIT DROP;
+        CREATE TEMP TABLE gw_left (id bigint PRIMARY KEY) ON COMMIT DROP;
         CREATE TEMP TABLE gw_changed (
             enterprise_id bigint PRIMARY KEY, cell_id bigint, on_edge boolean NOT NULL,
             old_id bigint, old_from timestamptz, until timestamptz
         ) ON COMMIT DROP;
     END IF;
-    TRUNCATE gw_wanted, gw_changed;
+    TRUNCATE gw_wanted, gw_left, gw_changed;
 
-    IF p_ids IS NOT NULL AND n_ids > p_small_batch THEN
-        TRUNCATE gw_scope;
-        INSERT INTO gw_scope
+    IF scoped THEN
+        INSERT INTO gw_left
         SELECT DISTINCT e.id FROM enterprise e JOIN unnest(p_ids) AS u(id) ON e.id = u.id
         WHERE e.valid_from <= p_at;
-        GET DIAGNOSTICS n_scope = ROW_COUNT;
-        ANALYZE gw_scope;
+        GET DIAGNOSTICS n_left = ROW_COUNT;
+        bulk := n_left > p_small_batch AND n_left * p_bulk_share >=
+                (SELECT reltuples FROM pg_class WHERE oid = 'enterprise'::regclass);
+        IF bulk THEN
+            ANALYZE gw_left;
+        END IF;
     END IF;
 
-    IF p_ids IS NOT NULL AND n_ids <= p_small_batch THEN
-        -- Few enterprises: probe the cells' GiST index once per point.
-        INSERT INTO gw_wanted
-        SELECT DISTINCT ON (e.id) e.id, v.cell_id,
-               coalesce(count(*) OVER (PARTITION BY e.id, v.level) > 1 AND v.cell_id IS NOT NULL,
-                        false)
-        FROM enterprise e
-        LEFT JOIN LATERAL (
-            SELECT cv.cell_id, c.level, c.code
-            FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
-            WHERE c.kind = 'territorial' AND cv.valid @> p_at AND ST_Covers(cv.geom, e.geom)
-        ) v ON true
-        WHERE e.id = ANY (p_ids) AND e.valid_from <= p_at
-        ORDER BY e.id, v.level DESC NULLS LAST, v.code;
-    ELSIF p_ids IS NOT NULL AND n_scope * p_bulk_share <
-            (SELECT reltuples FROM pg_class WHERE oid = 'enterprise'::regclass) THEN
-        -- A larger batch that is still a small share of all enterprises: point by point too,
-        -- the ids from gw_scope (the cells-outer pass below reads every enterprise).
-        INSERT INTO gw_wanted
-        SELECT DISTINCT ON (e.id) e.id, v.cell_id,
-               coalesce(count(*) OVER (PARTITION BY e.id, v.level) > 1 AND v.cell_id IS NOT NULL,
-                        false)
-        FROM gw_scope s
-        JOIN enterprise e ON e.id = s.enterprise_id
-        LEFT JOIN LATERAL (
-            SELECT cv.cell_id, c.level, c.code
-            FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
-            WHERE c.kind = 'territorial' AND cv.valid @> p_at AND ST_Covers(cv.geom, e.geom)
-        ) v ON true
-        ORDER BY e.id, v.level DESC NULLS LAST, v.code;
-    ELSE
-        -- Pass 1, the bulk: level-3 cells outer, each probing the enterprises' GiST index once
-        -- (so each polygon is prepared once for all its points). OFFSET 0 is what keeps the
-        -- cells outer: it hides the cells' own index, so the planner cannot flatten the join
-        -- and loop over points instead (a LATERAL subquery does not prevent that; measured
-        -- by bench/assignment.py: 10x slower at 1M x 10k).
-        INSERT INTO gw_wanted
-        SELECT e.id, (array_agg(v.cell_id ORDER BY v.code))[1], count(*) > 1
-        FROM (
-            SELECT cv.cell_id, c.code, cv.geom
-            FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
-            WHERE c.kind = 'territorial' AND c.level = 3 AND cv.valid @> p_at
-            OFFSET 0
-        ) v
-        JOIN enterprise e ON ST_Covers(v.geom, e.geom)
-        WHERE e.valid_from <= p_at
-          AND (p_ids IS NULL OR e.id IN (SELECT s.enterprise_id FROM gw_scope s))
-        GROUP BY e.id;
+    IF bulk THEN
+        FOR lvl IN SELECT DISTINCT c.level FROM cell c WHERE c.kind = 'territorial'
+                   ORDER BY c.level DESC LOOP
+            -- OFFSET 0 keeps the pieces outer: it hides their own index, so the planner cannot
+            -- flatten the join and loop over points instead (a LATERAL subquery does not
+            -- prevent that; measured by bench/assignment.py: 10x slower at 1M x 10k).
+            -- A point several cells cover is not settled here, so which of them the pass
+            -- records does not matter (the exact pass below picks by code): plain min/max
+            -- aggregates in a hash, no per-group sort. ContainsProperly is computed inside the
+            -- fence, in pieces order, where each piece's prepared form is still cached.
+            INSERT INTO gw_wanted
+            SELECT m.id, min(m.cell_id), min(m.cell_id) <> max(m.cell_id),
+                   min(m.cell_id) = max(m.cell_id) AND bool_or(m.proper)
+            FROM (
+                SELECT e.id, p.cell_id, ST_ContainsProperly(p.geom, e.geom) AS proper
+                FROM (
+                    SELECT pc.geom, pc.cell_id
+                    FROM cell_piece pc JOIN cell c ON c.id = pc.cell_id
+                    WHERE c.kind = 'territorial' AND c.level = lvl AND pc.valid @> p_at
+                    OFFSET 0
+                ) p
+                JOIN enterprise e ON ST_Covers(p.geom, e.geom)
+                WHERE e.valid_from <= p_at
+                  AND (NOT scoped OR e.id IN (SELECT l.id FROM gw_left l))
+                OFFSET 0
+            ) m
+            GROUP BY m.id;
+            GET DIAGNOSTICS n_done = ROW_COUNT;
 
-        -- Pass 2, the few left (outside all level-3 cells): shallower cells, point by point.
-        INSERT INTO gw_wanted
-        SELECT DISTINCT ON (e.id) e.id, v.cell_id,
-               coalesce(count(*) OVER (PARTITION BY e.id, v.level) > 1 AND v.cell_id IS NOT NULL,
-                        false)
-        FROM enterprise e
-        LEFT JOIN LATERAL (
-            SELECT cv.cell_id, c.level, c.code
-            FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
-            WHERE c.kind = 'territorial' AND c.level < 3 AND cv.valid @> p_at
-              AND ST_Covers(cv.geom, e.geom)
-        ) v ON true
-        WHERE e.valid_from <= p_at
-          AND (p_ids IS NULL OR e.id IN (SELECT s.enterprise_id FROM gw_scope s))
-          AND NOT EXISTS (SELECT 1 FROM gw_wanted w WHERE w.enterprise_id = e.id)
-        ORDER BY e.id, v.level DESC NULLS LAST, v.code;
+            IF scoped THEN
+                DELETE FROM gw_left l USING gw_wanted w WHERE w.enterprise_id = l.id;
+                GET DIAGNOSTICS n_done = ROW_COUNT;
+                n_left := n_left - n_done;
+            ELSIF n_done < (SELECT count(*) FROM enterprise e WHERE e.valid_from <= p_at) THEN
+                -- What the deepest level left: the rest go on as a batch of their own.
+                INSERT INTO gw_left
+                SELECT e.id FROM enterprise e
+                WHERE e.valid_from <= p_at
+                  AND NOT EXISTS (SELECT 1 FROM gw_wanted w WHERE w.enterprise_id = e.id);
+                GET DIAGNOSTICS n_left = ROW_COUNT;
+                scoped := true;
+                ANALYZE gw_left;
+            ELSE
+                n_left := 0;
+            END IF;
+            EXIT WHEN n_left <= p_small_batch;
+        END LOOP;
     END IF;
+
+    -- Point by point through the pieces' index: a small batch, or what the passes left.
+    IF scoped THEN
+        INSERT INTO gw_wanted
+        SELECT l.id, v.cell_id, coalesce(v.n > 1, false), coalesce(v.n = 1 AND v.proper, false)
+        FROM gw_left l
+        JOIN enterprise e ON e.id = l.id
+        LEFT JOIN LATERAL (
+            SELECT h.cell_id, h.proper, count(*) OVER (PARTITION BY c.level) AS n
+            FROM (
+                SELECT pc.cell_id, bool_or(ST_ContainsProperly(pc.geom, e.geom)) AS proper
+                FROM cell_piece pc
+                WHERE ST_Covers(pc.geom, e.geom) AND pc.valid @> p_at
+                GROUP BY pc.cell_id
+            ) h
+            JOIN cell c ON c.id = h.cell_id
+            WHERE c.kind = 'territorial'
+            ORDER BY c.level DESC, c.code
+            LIMIT 1
+        ) v ON true;
+    END IF;
+
+    -- Everything a piece did not settle, against the whole versions: exact on every edge.
+    UPDATE gw_wanted w SET cell_id = v.cell_id, on_edge = coalesce(v.n > 1, false)
+    FROM enterprise e
+    LEFT JOIN LATERAL (
+        SELECT cv.cell_id, count(*) OVER (PARTITION BY c.level) AS n
+        FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
+        WHERE c.kind = 'territorial' AND cv.valid @> p_at AND ST_Covers(cv.geom, e.geom)
+        ORDER BY c.level DESC, c.code
+        LIMIT 1
+    ) v ON true
+    WHERE NOT w.settled AND e.id = w.enterprise_id;
 
     -- Compare with the rows valid at p_at; keep only what changed.
     INSERT INTO gw_changed
@@ -188,16 +242,21 @@ BEGIN
     RETURN NULL;
 END $function$;
 
+-- A new boundary version: its pieces first (gw_assign and gw_lookup probe them), then the
+-- enterprises in the boxes of those pieces, which are tighter than the whole outline's box.
 CREATE OR REPLACE FUNCTION public.gw_cell_version_inserted()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
 DECLARE t timestamptz;
 BEGIN
+    INSERT INTO cell_piece (version_id, cell_id, valid_from, valid_to, geom)
+    SELECT v.id, v.cell_id, v.valid_from, v.valid_to, gw_cell_pieces(v.geom) FROM new_rows v;
     FOR t IN SELECT DISTINCT valid_from FROM new_rows LOOP
         PERFORM gw_assign(t, (
             SELECT array_agg(DISTINCT e.id)
-            FROM new_rows v JOIN enterprise e ON e.geom && v.geom
+            FROM new_rows v JOIN cell_piece pc ON pc.version_id = v.id
+            JOIN enterprise e ON e.geom && pc.geom
             WHERE v.valid_from = t AND e.valid_from <= t));
     END LOOP;
     RETURN NULL;
@@ -209,13 +268,18 @@ CREATE OR REPLACE FUNCTION public.gw_cell_version_updated()
 AS $function$
 DECLARE t timestamptz;
 BEGIN
+    -- A closed version's pieces close with it.
+    UPDATE cell_piece pc SET valid_to = n.valid_to
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE pc.version_id = n.id AND n.valid_to IS DISTINCT FROM o.valid_to;
     FOR t IN
         SELECT DISTINCT n.valid_to FROM new_rows n JOIN old_rows o ON o.id = n.id
         WHERE n.valid_to IS NOT NULL AND n.valid_to IS DISTINCT FROM o.valid_to
     LOOP
         PERFORM gw_assign(t, (
             SELECT array_agg(DISTINCT e.id)
-            FROM new_rows v JOIN enterprise e ON e.geom && v.geom
+            FROM new_rows v JOIN cell_piece pc ON pc.version_id = v.id
+            JOIN enterprise e ON e.geom && pc.geom
             WHERE v.valid_to = t AND e.valid_from <= t));
     END LOOP;
     RETURN NULL;
@@ -237,3 +301,72 @@ CREATE TRIGGER cell_version_assign_update AFTER UPDATE ON public.cell_version RE
 CREATE VIEW public.enterprise_cell_current AS
 SELECT ec.enterprise_id, ec.cell_id, ec.on_edge, ec.valid_from
 FROM enterprise_cell ec WHERE ec.valid_to IS NULL;
+
+
+-- enterprise_cell's references, kept by statements instead of foreign keys. A foreign key
+-- checks (and locks) the enterprise and the cell once per written row: writing a full
+-- assignment spent most of its time there (bench/assignment.py --variants, docs/assignment.md).
+-- gw_assign is the only writer and takes both ids from joins, so one anti-join per statement
+-- says the same; deleting an enterprise takes the writer's lock and removes its rows, as
+-- ON DELETE CASCADE did; deleting a cell something was assigned to fails, as before.
+CREATE OR REPLACE FUNCTION public.gw_enterprise_cell_references()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE bad record;
+BEGIN
+    SELECT n.enterprise_id, n.cell_id INTO bad FROM new_rows n
+    WHERE NOT EXISTS (SELECT 1 FROM enterprise e WHERE e.id = n.enterprise_id)
+       OR (n.cell_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cell c WHERE c.id = n.cell_id))
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'enterprise_cell: enterprise % or cell % does not exist',
+            bad.enterprise_id, bad.cell_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $function$;
+
+-- A row is closed (valid_to), never rewritten: whose it is and which cell stay what they were,
+-- so the references checked when it was written stay checked.
+CREATE OR REPLACE FUNCTION public.gw_enterprise_cell_frozen()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    RAISE EXCEPTION 'enterprise_cell % is history: its enterprise and cell stay', OLD.id
+        USING ERRCODE = 'check_violation';
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.gw_enterprise_deleted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM pg_advisory_xact_lock(1937007723);
+    DELETE FROM enterprise_cell ec USING old_rows o WHERE ec.enterprise_id = o.id;
+    RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.gw_cell_deleted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE used bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(1937007723);
+    SELECT ec.cell_id INTO used FROM enterprise_cell ec JOIN old_rows o ON o.id = ec.cell_id
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cell % is named in enterprise_cell: its history stays', used
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $function$;
+
+CREATE TRIGGER enterprise_cell_references AFTER INSERT ON public.enterprise_cell REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION gw_enterprise_cell_references();
+
+CREATE TRIGGER enterprise_cell_frozen BEFORE UPDATE ON public.enterprise_cell FOR EACH ROW WHEN (((old.enterprise_id IS DISTINCT FROM new.enterprise_id) OR (old.cell_id IS DISTINCT FROM new.cell_id))) EXECUTE FUNCTION gw_enterprise_cell_frozen();
+
+CREATE TRIGGER enterprise_cell_cascade AFTER DELETE ON public.enterprise REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION gw_enterprise_deleted();
+
+CREATE TRIGGER cell_enterprise_cell_references AFTER DELETE ON public.cell REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION gw_cell_deleted();
