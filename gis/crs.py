@@ -54,6 +54,8 @@ __all__ = [
     "REASON_SWAPPED",
     "REASON_ZERO",
     "check_lonlat",
+    "check_lonlat_array",
+    "finite_floats",
     "parse_coordinate",
     "folium_bounds",
     "gcj02_to_wgs84",
@@ -195,15 +197,18 @@ def gcj02_to_wgs84(lon, lat):
     if np.any(near):
         t_lon, t_lat = g_lon[near], g_lat[near]
         w_lon, w_lat = t_lon.copy(), t_lat.copy()
+        # Each point stops when its own step is below the tolerance, so a point's result
+        # does not depend on the batch it came in (an import's array equals its rows one
+        # by one, bit for bit).
+        active = np.arange(t_lon.size)
         for _ in range(_INVERSE_MAX_ITER):
-            dlon, dlat = _gcj02_offset(w_lon, w_lat)
-            new_lon, new_lat = t_lon - dlon, t_lat - dlat
-            step = max(
-                float(np.max(np.abs(new_lon - w_lon))),
-                float(np.max(np.abs(new_lat - w_lat))),
-            )
-            w_lon, w_lat = new_lon, new_lat
-            if step < _INVERSE_TOL_DEG:
+            a_lon, a_lat = w_lon[active], w_lat[active]
+            dlon, dlat = _gcj02_offset(a_lon, a_lat)
+            new_lon, new_lat = t_lon[active] - dlon, t_lat[active] - dlat
+            step = np.maximum(np.abs(new_lon - a_lon), np.abs(new_lat - a_lat))
+            w_lon[active], w_lat[active] = new_lon, new_lat
+            active = active[~(step < _INVERSE_TOL_DEG)]
+            if not active.size:
                 break
         inside = _in_gcj02_bbox(w_lon, w_lat)
         out_lon[near] = np.where(inside, w_lon, t_lon)
@@ -312,6 +317,63 @@ def parse_coordinate(value) -> float:
     hemisphere = (m["pre"] or m["post"] or "").upper()
     negative = m["sign"] == "-" or hemisphere in ("S", "W", "南", "西")
     return -degrees if negative else degrees
+
+
+# A number as CSV files write it, in ASCII: float() and numpy's cast agree on these.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def finite_floats(values) -> np.ndarray:
+    """:func:`check_lonlat`'s reading of each value (a number, or a string that ``float``
+    reads once stripped) as a float64 array, NaN where it reads none (not a number, boolean,
+    NaN or infinite). Plain ASCII numbers are converted in one numpy cast; only the others
+    go through the scalar rule, so a column of ordinary CSV numbers costs no Python loop."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiu":
+        out = arr.astype(np.float64).ravel()
+        out[~np.isfinite(out)] = np.nan
+        return out
+    objs = np.asarray(values, dtype=object).ravel()
+    out = np.full(objs.size, np.nan)
+    if objs.size and set(map(type, objs)) == {str}:
+        try:
+            # float() of each string, in C; one it refuses sends the batch the slow way.
+            out = objs.astype(np.float64)
+            out[~np.isfinite(out)] = np.nan
+            return out
+        except ValueError:
+            pass
+    plain = np.fromiter((type(v) is str and _PLAIN_NUMBER.fullmatch(v) is not None
+                         for v in objs), dtype=bool, count=objs.size)
+    if plain.any():
+        out[plain] = objs[plain].astype(np.float64)
+    for i in np.flatnonzero(~plain):
+        number = _to_finite_float(objs[i])
+        if number is not None:
+            out[i] = number
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def check_lonlat_array(lon, lat) -> np.ndarray:
+    """:func:`check_lonlat` over arrays of pairs at once: an object array holding, per pair,
+    None (plausible) or the same ``REASON_*`` string. Floats from :func:`finite_floats`
+    pass through as they are."""
+    lon_f, lat_f = finite_floats(lon), finite_floats(lat)
+    bad = np.isnan(lon_f) | np.isnan(lat_f)
+    with np.errstate(invalid="ignore"):
+        zero = (lon_f == 0.0) & (lat_f == 0.0)
+        fine = in_china(lon_f, lat_f)
+        swapped = in_china(lat_f, lon_f)
+        lon_range = ~((lon_f >= -180.0) & (lon_f <= 180.0))
+        lat_range = ~((lat_f >= -90.0) & (lat_f <= 90.0))
+    reasons = np.full(lon_f.size, REASON_OUTSIDE_CHINA, dtype=object)
+    # The scalar function's order, last rule first so the first that applies wins.
+    for mask, reason in ((lat_range, REASON_LAT_RANGE), (lon_range, REASON_LON_RANGE),
+                         (swapped, REASON_SWAPPED), (fine, None), (zero, REASON_ZERO),
+                         (bad, REASON_NOT_A_NUMBER)):
+        reasons[mask] = reason
+    return reasons
 
 
 def check_lonlat(lon, lat) -> str | None:

@@ -11,6 +11,8 @@ from gis.crs import (
     CrsError,
     CrsSpec,
     check_lonlat,
+    check_lonlat_array,
+    finite_floats,
     gcj02_to_wgs84,
     in_china,
     parse_crs,
@@ -127,11 +129,8 @@ def test_vectorised_equals_scalar():
     inv_lon, inv_lat = gcj02_to_wgs84(fwd_lon, fwd_lat)
     for i, (plon, plat) in enumerate(points):
         assert (fwd_lon[i], fwd_lat[i]) == wgs84_to_gcj02(plon, plat)
-        # The batch iterates until its slowest point converges, so results
-        # may differ from a lone scalar call in the last few ulps.
-        s_lon, s_lat = gcj02_to_wgs84(fwd_lon[i], fwd_lat[i])
-        assert inv_lon[i] == pytest.approx(s_lon, abs=1e-11)
-        assert inv_lat[i] == pytest.approx(s_lat, abs=1e-11)
+        # Each point stops on its own step, so a batch equals lone calls bit for bit.
+        assert (inv_lon[i], inv_lat[i]) == gcj02_to_wgs84(fwd_lon[i], fwd_lat[i])
 
 
 def test_shapes_and_types():
@@ -244,6 +243,23 @@ def test_in_china():
 )
 def test_check_lonlat(lon, lat, expected):
     assert check_lonlat(lon, lat) == expected
+    # The array version gives the same reason, alone or among plain CSV numbers.
+    column = np.array([lon, "116.4", 116.4], dtype=object)
+    assert check_lonlat_array(column, np.array([lat, "39.9", 39.9], dtype=object)).tolist() \
+        == [expected, None, None]
+
+
+def test_check_lonlat_array_equals_the_scalar_check():
+    values = [116.4, "116.4", " 39.9 ", None, "abc", float("nan"), "inf", True, 0, 0.0, 39.9,
+              200.0, 95.0, -0.1276, 139.69, "１１６.４", "３８．４４", "38°26′", "1_0", "",
+              np.float32(31.23), "-0"]
+    pairs = [(a, b) for a in values for b in values]
+    lon = np.array([a for a, _ in pairs], dtype=object)
+    lat = np.array([b for _, b in pairs], dtype=object)
+    assert check_lonlat_array(lon, lat).tolist() == [check_lonlat(a, b) for a, b in pairs]
+    floats = finite_floats(np.array(["1.5", "x", "nan", "1e400", "１２"], dtype=object))
+    np.testing.assert_array_equal(floats, [1.5, np.nan, np.nan, np.nan, 12.0])
+    np.testing.assert_array_equal(finite_floats(np.array([1, 2])), [1.0, 2.0])
 
 
 @pytest.mark.parametrize(
