@@ -2,7 +2,7 @@
 
 Coordinates are lon/lat; ``crs`` "wgs84" (EPSG:4326) or "gcj02" (Chinese map apps, converted
 here before the lookup). The answer is built by ``gw_lookup`` / ``gw_answer`` in PostgreSQL
-(migrations 0005, 0009) in one round trip.
+(gis/sql/lookup.sql) in one round trip.
 """
 from __future__ import annotations
 
@@ -70,11 +70,12 @@ def parse_point(lon: str | None, lat: str | None, crs_name: str | None
     return float(x), float(y), crs_name, (lon, lat)
 
 
-# OFFSET 0 keeps gw_lookup one call: flattened, each use of ``a`` could call it again.
 LOOKUP_SQL = """
-    SELECT a ? 'outside', a ->> 'on_edge', a::text
-    FROM (SELECT gw_lookup(%(lon)s, %(lat)s, coalesce(CAST(%(at)s AS timestamptz), now())) AS a
-          OFFSET 0) answer"""
+    SELECT gw_lookup(%(lon)s, %(lat)s, coalesce(CAST(%(at)s AS timestamptz), now()))::text"""
+# gw_lookup writes json text with these first (gis/sql/lookup.sql), so the answer is told
+# apart without parsing it: reading a key of 4 kB of json in SQL parses all of it.
+OUTSIDE_PREFIX = '{"outside" :'
+EDGE_PREFIX = '{"on_edge" : true'
 
 EDGE_RULE = "a point on a shared edge belongs to the cell with the lowest code"
 
@@ -91,10 +92,11 @@ def lookup(conn, lon: float, lat: float, at: dt.datetime | None = None,
     """
     with conn.cursor() as cur:
         cur.execute(LOOKUP_SQL, {"lon": lon, "lat": lat, "at": at})
-        outside, on_edge, document = cur.fetchone()
-    if outside:
+        document = cur.fetchone()[0]
+    if document.startswith(OUTSIDE_PREFIX):
         raise OutsideEveryCell(json.loads(document).get("nearest_cell"))
-    added = dict(extra or {}, edge_rule=EDGE_RULE if on_edge == "true" else None)
+    on_edge = document.startswith(EDGE_PREFIX)
+    added = dict(extra or {}, edge_rule=EDGE_RULE if on_edge else None)
     # The document is a JSON object: its members, then the added ones.
     return document[:-1] + ", " + json.dumps(added, ensure_ascii=False)[1:]
 

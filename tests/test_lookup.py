@@ -408,3 +408,69 @@ def test_a_code_with_a_slash_has_its_chain_and_its_page(client, session, world):
     assert chain.status_code == 200
     assert chain.get_json()["enterprise"]["management_code"] == "HJ/2026.01"
     assert client.get("/enterprises/HJ%2F2026.01").status_code == 200
+
+
+
+def _zigzag_neighbours(session):
+    """S1-01 and S1-02 redrawn on 1 March with a shared edge of 301 vertices zigzagging across
+    116.05: each outline is cut into pieces (cell_piece), and the cuts cross sloped edges."""
+    edge = [(116.05 + (0.005 if i % 2 else -0.005), round(38.4 + 0.1 * i / 300, 7))
+            for i in range(301)]
+    west = shapely.Polygon([(116.0, 38.4)] + edge + [(116.0, 38.5)])
+    east = shapely.Polygon(edge + [(116.1, 38.5), (116.1, 38.4)])
+    assert west.is_valid and east.is_valid and shapely.coverage_is_valid([west, east])
+    add_cells(session, ("S1-01", 3, west, "S1"), ("S1-02", 3, east, "S1"), valid_from=MAR)
+    return edge
+
+
+def test_points_on_a_pieces_cut_and_on_a_shared_edge_get_exact_answers(inspector, session):
+    """The lookup probes the outlines' pieces; a point on a piece's boundary is decided by the
+    whole outline, so a cut is no edge and a shared edge is one."""
+    edge = _zigzag_neighbours(session)
+    assert dict(session.execute(text("""
+        SELECT c.code, count(*) > 1 FROM cell_piece pc JOIN cell c ON c.id = pc.cell_id
+        WHERE pc.valid_to IS NULL AND c.code IN ('S1-01', 'S1-02') GROUP BY c.code""")).all()) == {
+        "S1-01": True, "S1-02": True}
+    # A cut inside S1-01, where two of its pieces meet. Cuts are parallel to an axis, so the
+    # middle of one lies exactly on both pieces' boundaries.
+    (x1, y1, x2, y2), = session.execute(text("""
+        SELECT ST_X(ST_StartPoint(g)), ST_Y(ST_StartPoint(g)),
+               ST_X(ST_EndPoint(g)), ST_Y(ST_EndPoint(g))
+        FROM (SELECT (ST_Dump(ST_LineMerge(ST_Intersection(a.geom, b.geom)))).geom AS g
+              FROM cell_piece a JOIN cell_piece b ON b.version_id = a.version_id AND b.id > a.id
+              JOIN cell c ON c.id = a.cell_id
+              WHERE c.code = 'S1-01' AND a.valid_to IS NULL) cut
+        WHERE ST_GeometryType(g) = 'ST_LineString' AND ST_NPoints(g) = 2
+        LIMIT 1""")).all()
+    assert x1 == x2 or y1 == y2
+    on_cut = ask(inspector, lon=(x1 + x2) / 2, lat=(y1 + y2) / 2).get_json()
+    assert (on_cut["cell"]["code"], on_cut["on_edge"]) == ("S1-01", False)
+    assert on_cut["edge_candidates"] == ["S1-01"]
+    # A vertex of the shared edge: in both cells, the lowest code wins.
+    x, y = edge[150]
+    shared = ask(inspector, lon=x, lat=y).get_json()
+    assert (shared["cell"]["code"], shared["on_edge"]) == ("S1-01", True)
+    assert shared["edge_candidates"] == ["S1-01", "S1-02"] and shared["edge_rule"]
+
+
+def test_every_vertex_of_every_piece_gets_the_whole_outlines_answer(session, world):
+    """Pieces' vertices: the outlines' own, and those a cut added (rounded, so maybe a hair
+    off the outline). Each is answered as testing the whole versions answers it."""
+    edge = _zigzag_neighbours(session)
+    rows = session.execute(text("""
+        WITH point AS (
+            SELECT DISTINCT (ST_DumpPoints(pc.geom)).geom AS pt
+            FROM cell_piece pc JOIN cell c ON c.id = pc.cell_id
+            WHERE pc.valid_to IS NULL AND c.code IN ('S1-01', 'S1-02'))
+        SELECT ST_X(pt), ST_Y(pt),
+               (SELECT array_agg(c.code ORDER BY c.code)
+                FROM cell_version cv JOIN cell c ON c.id = cv.cell_id
+                WHERE cv.valid_to IS NULL AND c.level = 3 AND ST_Covers(cv.geom, pt)),
+               gw_lookup(ST_X(pt), ST_Y(pt), now())::jsonb
+        FROM point""")).all()
+    added = {(x, y) for x, y, *_ in rows} - set(edge) - {
+        (116.0, 38.4), (116.0, 38.5), (116.1, 38.4), (116.1, 38.5)}
+    assert any(abs(x - 116.05) < 0.005 for x, _y in added)  # a cut across the zigzag
+    for _x, _y, whole, answer in rows:
+        assert answer["edge_candidates"] == whole, (whole, answer["edge_candidates"])
+        assert answer["cell"]["code"] == whole[0] and answer["on_edge"] == (len(whole) > 1)
