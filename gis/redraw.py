@@ -3,8 +3,9 @@
 Coordinates are lon/lat (EPSG:4326); areas are m² on the spheroid (geography). A proposal
 changes cells inside one parent grid (a station's grid, or a professional grid): new
 geometries for some children, new children, retired children. Everything is computed in
-PostGIS against a temporary table holding the parent's children *as proposed*, so validation
-and effect see exactly what a commit would write.
+PostGIS against a temporary table holding the parent's children *as proposed* around the change
+(the cells it gives or retires and their neighbours), so validation and effect see exactly what
+a commit would write, and their work is the change's size, not the grid's.
 
 Committing is one transaction: optimistic version check (the versions the editor started
 from must still be current; rows are locked so two commits serialise), old versions closed at
@@ -207,7 +208,7 @@ def _touched(proposal: Proposal) -> list[str]:
 
 
 VALIDATE_SQL = """
-WITH parent AS (
+WITH parent AS MATERIALIZED (
     SELECT geom FROM cell_current WHERE code = :p
 ),
 changed AS (SELECT * FROM {t} WHERE changed),
@@ -260,18 +261,39 @@ UNION ALL SELECT * FROM gaps UNION ALL SELECT * FROM multipart
 """
 
 
-# The grid's current boundary, as a CTE.
-_PARENT = """parent AS (
+# The grid's current boundary, as a CTE. MATERIALIZED, so that it is planned on its own (two
+# index lookups): inlined, the planner has joined cell and cell_version by scanning both.
+_PARENT = """parent AS MATERIALIZED (
     SELECT geom FROM cell_current WHERE code = :p)"""
+# The live cells of the grid (not replaced or retired by the proposal) whose box meets the
+# box of a boundary the proposal gives or of the current boundary of a cell it replaces or
+# retires: both probe cell_version's GiST index. (The new boundaries come as the array
+# parameter rather than from {t}, so the planner knows how few they are: it scanned every cell
+# of the grid otherwise.)
+_NEIGHBOURS = """
+    SELECT DISTINCT ON (c.code) c.code, cv.id AS version_id, cv.geom
+    FROM (SELECT ST_GeomFromWKB(w, 4326) AS geom FROM unnest(CAST(:wkbs AS bytea[])) w
+          UNION ALL
+          SELECT v.geom FROM cell k
+          JOIN cell_version v ON v.cell_id = k.id AND v.valid_to IS NULL
+          WHERE k.code = ANY(:touched)) a
+    JOIN cell_version cv ON cv.geom && a.geom AND cv.valid_to IS NULL
+    JOIN cell c ON c.id = cv.cell_id
+    WHERE c.parent_id = :pid AND c.retired_at IS NULL AND NOT c.code = ANY(:touched)
+    ORDER BY c.code"""
+# Above this many live cells in a grid, the effect lists only the cells a change touches and
+# gives no average workload (Redraw.effect says why). A station's grid has tens of cells.
+WHOLE_GRID_CELLS = 200
+# A staging table gets a GiST index when the proposal gives or retires more cells than this.
+INDEXED_ABOVE = 16
 # Names of staging tables: one per Redraw, so that several grids (a file's) stay staged at once.
 _TABLES = itertools.count(1)
 
 
 class Redraw:
     """One proposal's job in one transaction: the grid as proposed is staged once, in a temp
-    table (the parent's children with the proposal applied, their validity computed once, a
-    GiST index so checks probe it per point), and ``check``, ``effect`` and ``commit`` all
-    read that table.
+    table (the cells the proposal gives and, as they are, their neighbours; their validity
+    computed once), and ``check``, ``effect`` and ``commit`` all read that table.
 
     ``commit`` keeps its own safety check: it locks the versions it replaces and checks the
     ones the editor started from, stages again when the rest of the grid has changed since
@@ -284,6 +306,8 @@ class Redraw:
         self.tolerance_m2 = tolerance_m2
         self.table = f"proposed_{next(_TABLES)}"
         self._staged_as = None  # what the proposal was when staged (see _content)
+        self._parent_id = None
+        self._whole_grid = None  # the grid has at most WHOLE_GRID_CELLS cells (see effect)
 
     def _sql(self, sql: str):
         return text(sql.format(t=self.table, parent=_PARENT))
@@ -294,55 +318,64 @@ class Redraw:
                 tuple((c, shapely.to_wkb(g)) for c, g in sorted(p.geometries.items())))
 
     def stage(self) -> None:
-        """(Re)build the staging table from the live grid and the proposal."""
-        parent_row(self.session, self.proposal.parent_code)
+        """(Re)build the staging table from the live grid and the proposal: the proposal's
+        boundaries and, as they are now, the cells whose box meets an old or a new boundary of
+        a cell it touches. Nothing else can overlap, fill a gap, or take in an enterprise the
+        change may move, so the rest of the grid (10,000 cells at the bench's largest size) is
+        neither copied nor checked."""
+        parent = parent_row(self.session, self.proposal.parent_code)
         content = self._content()
-        self.session.execute(self._sql("""
+        # One round trip: at the bench's sizes each statement's own is a good part of the time.
+        # DELETE, not TRUNCATE: on a table this small TRUNCATE costs more (new files). A GiST
+        # index only for a change of many cells (a file's): a few dozen rows are read faster
+        # than the index is made.
+        index = ("CREATE INDEX IF NOT EXISTS {t}_geom ON {t} USING gist (geom);"
+                 if len(content[1]) + len(content[2]) > INDEXED_ABOVE else "")
+        result = self.session.execute(self._sql("""
             CREATE TEMP TABLE IF NOT EXISTS {t} (code text PRIMARY KEY, geom geometry,
                                                  changed boolean, valid boolean,
                                                  version_id bigint)
-            ON COMMIT DROP"""))
-        self.session.execute(self._sql(
-            "CREATE INDEX IF NOT EXISTS {t}_geom ON {t} USING gist (geom)"))
-        self.session.execute(self._sql("TRUNCATE {t}"))
-        self.session.execute(self._sql("""
-            INSERT INTO {t} (code, geom, changed, version_id)
-            SELECT c.code, c.geom, false, c.version_id FROM cell_current c
-            JOIN cell p ON p.id = c.parent_id
-            WHERE p.code = :p AND c.retired_at IS NULL AND NOT c.code = ANY(:retire)"""),
-            {"p": self.proposal.parent_code, "retire": list(content[1]) or [""]})
-        for code, wkb in content[2]:
-            self.session.execute(self._sql("""
-                INSERT INTO {t} (code, geom, changed) VALUES (:c, ST_GeomFromWKB(:g, 4326), true)
-                ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, changed = true"""),
-                {"c": code, "g": wkb})
-        self.session.execute(self._sql("UPDATE {t} SET valid = ST_IsValid(geom)"))
-        self.session.execute(self._sql("ANALYZE {t}"))
+            ON COMMIT DROP;""" + index + """
+            DELETE FROM {t};
+            INSERT INTO {t} (code, geom, changed, valid)
+            SELECT x.code, n.geom, true, ST_IsValid(n.geom)
+            FROM unnest(CAST(:codes AS text[]), CAST(:wkbs AS bytea[])) AS x(code, wkb),
+                 LATERAL (SELECT ST_GeomFromWKB(x.wkb, 4326) AS geom) n;
+            INSERT INTO {t} (code, geom, changed, valid, version_id)
+            SELECT n.code, n.geom, false, ST_IsValid(n.geom), n.version_id
+            FROM (""" + _NEIGHBOURS + """) n;
+            ANALYZE {t};
+            SELECT count(*) FROM (SELECT FROM cell WHERE parent_id = :pid AND retired_at IS NULL
+                                  LIMIT :most + 1) c"""),
+            {**self._neighbour_params(parent.id), "most": WHOLE_GRID_CELLS})
+        self._whole_grid = result.scalar() <= WHOLE_GRID_CELLS
         self._staged_as = content
+        self._parent_id = parent.id
+
+    def _neighbour_params(self, parent_id: int) -> dict:
+        geometries = self._content()[2]
+        return {"pid": parent_id, "touched": _touched(self.proposal),
+                "codes": [c for c, _ in geometries], "wkbs": [w for _, w in geometries]}
 
     def _ensure_staged(self) -> None:
         if self._staged_as is None or self._staged_as != self._content():
             self.stage()
 
     def _still_current(self) -> bool:
-        """Is the staged table still the live grid with the proposal applied? The cells the
-        proposal leaves alone must be the same versions, none gone and none added."""
+        """Is the staged table still the live grid around the change with the proposal
+        applied? The cells staged as they were must be the same versions, none gone and none
+        added near the change."""
         if self._staged_as is None or self._staged_as != self._content():
             return False
         if self.session.execute(text("SELECT to_regclass(:t) IS NULL"),
                                 {"t": f"pg_temp.{self.table}"}).scalar():
             return False  # the transaction it was staged in has ended
         return bool(self.session.execute(self._sql("""
-            WITH live AS (
-                SELECT c.code, c.version_id FROM cell_current c JOIN cell p ON p.id = c.parent_id
-                WHERE p.code = :p AND c.retired_at IS NULL AND NOT c.code = ANY(:retire)
-                  AND NOT c.code = ANY(:changed)
-            ),
+            WITH live AS (SELECT n.code, n.version_id FROM (""" + _NEIGHBOURS + """) n),
             kept AS (SELECT code, version_id FROM {t} WHERE NOT changed)
             SELECT NOT EXISTS (SELECT * FROM live EXCEPT SELECT * FROM kept)
                AND NOT EXISTS (SELECT * FROM kept EXCEPT SELECT * FROM live)"""),
-            {"p": self.proposal.parent_code, "retire": sorted(self.proposal.retire) or [""],
-             "changed": sorted(self.proposal.geometries) or [""]}).scalar())
+            self._neighbour_params(self._parent_id)).scalar())
 
     def check(self) -> Report:
         """Every problem the proposal would cause, each with its place and size."""
@@ -368,9 +401,15 @@ class Redraw:
             WITH {parent},
             touched AS MATERIALIZED (
                 SELECT geom FROM cell_current WHERE code = ANY(:touched)
+            ),
+            -- MATERIALIZED: the grid's boundary is then a test of these, never a scan of the
+            -- grid's enterprises by its index.
+            inside AS MATERIALIZED (
+                SELECT DISTINCT e.management_code, e.geom
+                FROM touched t JOIN enterprise e ON ST_Covers(t.geom, e.geom)
             )
-            SELECT DISTINCT e.management_code, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
-            FROM touched t JOIN enterprise e ON ST_Covers(t.geom, e.geom), parent p
+            SELECT e.management_code, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
+            FROM inside e, parent p
             WHERE ST_Covers(p.geom, e.geom)
               AND NOT EXISTS (SELECT 1 FROM {t} o WHERE o.valid
                               AND ST_Covers(o.geom, e.geom))
@@ -400,57 +439,84 @@ class Redraw:
     def effect(self, today: dt.date | None = None) -> dict:
         """What the proposal changes, cell by cell: enterprises by grade, inspections required a
         year, overdue, complaints in the last 90 days, area; before and after; and the list of
-        enterprises that move."""
+        enterprises that move.
+
+        The work is the change's, not the grid's: only an enterprise in the symmetric
+        difference of a touched cell's old and new boundary can change cell, and only the cells
+        the change touches (a boundary given or retired, an enterprise moving in or out) can
+        differ before and after. The others, the same before and after, are listed too when the
+        grid has at most WHOLE_GRID_CELLS cells, and each cell's deviation from the grid's
+        average workload with them. In a larger grid that average alone would read every
+        enterprise of the grid (seconds at 1,000,000): the table lists the touched cells, and
+        the average and deviations are None."""
         today = today or dt.date.today()
         self._ensure_staged()
-        params = {"p": self.proposal.parent_code, "today": today,
-                  "touched": _touched(self.proposal)}
-        # Only an enterprise inside an old or a new boundary of a changed cell can change cell:
-        # everyone else keeps the cell enterprise_cell records for it now.
-        self.session.execute(text("""
+        proposal = self.proposal
+        whole = self._whole_grid
+        params = {"p": proposal.parent_code, "pid": self._parent_id, "today": today,
+                  "touched": _touched(proposal), "retire": sorted(proposal.retire) or [""],
+                  "whole": whole}
+        # An enterprise changes cell only where a touched cell's old and new boundary disagree
+        # about it: covered by one and not the other (ST_Covers, the assignment's own test, so
+        # the edges are exact; each side probes the enterprises' GiST index). One round trip.
+        moves = self.session.execute(self._sql("""
             CREATE TEMP TABLE IF NOT EXISTS effect_move (
-                enterprise_id bigint PRIMARY KEY, from_cell text, to_cell text) ON COMMIT DROP"""))
-        self.session.execute(text("TRUNCATE effect_move"))
-        self.session.execute(self._sql("""
+                enterprise_id bigint PRIMARY KEY, from_cell text, to_cell text) ON COMMIT DROP;
+            DELETE FROM effect_move;
             INSERT INTO effect_move (enterprise_id, from_cell, to_cell)
             WITH {parent},
-            area AS MATERIALIZED (
-                SELECT geom FROM cell_current WHERE code = ANY(:touched)
-                UNION ALL SELECT geom FROM {t} WHERE changed
+            pair AS MATERIALIZED (
+                SELECT c.geom AS old, o.geom AS new
+                FROM unnest(CAST(:touched AS text[])) AS k(code)
+                LEFT JOIN cell_current c ON c.code = k.code
+                LEFT JOIN {t} o ON o.code = k.code AND o.changed
             ),
-            candidate AS (
-                SELECT DISTINCT ON (e.id) e.id, e.geom
-                FROM area a JOIN enterprise e ON ST_Covers(a.geom, e.geom), parent p
-                WHERE ST_Covers(p.geom, e.geom)
+            -- MATERIALIZED: the grid's boundary below is a test of these few, never a scan
+            -- of the grid's enterprises by its index.
+            candidate AS MATERIALIZED (
+                SELECT e.id, e.geom FROM enterprise e WHERE e.id IN (
+                    SELECT e.id FROM pair a JOIN enterprise e ON ST_Covers(a.old, e.geom)
+                    WHERE a.new IS NULL OR NOT ST_Covers(a.new, e.geom)
+                    UNION
+                    SELECT e.id FROM pair a JOIN enterprise e ON ST_Covers(a.new, e.geom)
+                    WHERE a.old IS NULL OR NOT ST_Covers(a.old, e.geom))
             )
             SELECT i.id, cur.code, new.code
-            FROM candidate i
+            FROM candidate i JOIN parent p ON ST_Covers(p.geom, i.geom)
             LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = i.id
             LEFT JOIN cell cur ON cur.id = ec.cell_id
             LEFT JOIN LATERAL (
                 SELECT o.code FROM {t} o WHERE o.valid AND ST_Covers(o.geom, i.geom)
                 ORDER BY o.code LIMIT 1) new ON true
-            WHERE cur.code IS DISTINCT FROM new.code"""), params)
-        self.session.execute(text("ANALYZE effect_move"))
-        moves = self.session.execute(text("""
+            WHERE cur.code IS DISTINCT FROM new.code;
+            -- Its size, so that the joins below look the movers up by key instead of scanning.
+            ANALYZE effect_move;
             SELECT e.management_code, e.name, e.grade, m.from_cell, m.to_cell
             FROM effect_move m JOIN enterprise e ON e.id = m.enterprise_id
-            ORDER BY e.management_code""")).all()
-        # Per cell: everyone now in a child of the grid (by enterprise_cell, no geometry needed),
-        # with the movers' cells replaced; grouped once instead of one scan per cell and column.
+            ORDER BY e.management_code"""), params).all()
+        params["codes"] = sorted(set(params["touched"]) - {""} | {
+            c for m in moves for c in (m.from_cell, m.to_cell) if c is not None}) or [""]
+        # Per cell: who is recorded in it now (enterprise_cell, through its cell_id index), with
+        # the movers' cells replaced; grouped once per side.
         cells = self.session.execute(self._sql("""
             WITH {parent},
-            children AS (
-                SELECT c.id, c.code FROM cell c JOIN cell p ON p.id = c.parent_id
-                WHERE p.code = :p AND c.retired_at IS NULL
+            codes AS (
+                SELECT c.id, c.code FROM cell c
+                WHERE c.parent_id = :pid AND c.retired_at IS NULL
+                  AND (:whole OR c.code = ANY(:codes))
+                UNION ALL
+                SELECT NULL, o.code FROM {t} o
+                WHERE o.changed AND NOT EXISTS (SELECT 1 FROM cell c WHERE c.code = o.code
+                                                AND c.parent_id = :pid
+                                                AND c.retired_at IS NULL)
             ),
             ent AS MATERIALIZED (
                 SELECT s.before_cell, s.after_cell, e.grade, 365.0 / gi.interval_days AS workload,
                        coalesce(li.last, e.valid_from::date) + gi.interval_days
                            < CAST(:today AS date) AS overdue
                 FROM (
-                    SELECT ec.enterprise_id AS id, ch.code AS before_cell, ch.code AS after_cell
-                    FROM enterprise_cell_current ec JOIN children ch ON ch.id = ec.cell_id
+                    SELECT ec.enterprise_id AS id, k.code AS before_cell, k.code AS after_cell
+                    FROM codes k JOIN enterprise_cell_current ec ON ec.cell_id = k.id
                     WHERE NOT EXISTS (SELECT 1 FROM effect_move m
                                       WHERE m.enterprise_id = ec.enterprise_id)
                     UNION ALL
@@ -458,8 +524,8 @@ class Redraw:
                 ) s
                 JOIN enterprise e ON e.id = s.id
                 LEFT JOIN grade_interval gi ON gi.grade = e.grade
-                LEFT JOIN (SELECT enterprise_id, max(inspected_on) AS last FROM inspection
-                           GROUP BY enterprise_id) li ON li.enterprise_id = e.id
+                LEFT JOIN LATERAL (SELECT max(i.inspected_on) AS last FROM inspection i
+                                   WHERE i.enterprise_id = e.id) li ON true
             ),
             by_grade AS (
                 SELECT side, code, grade, count(*) AS n, sum(workload) AS workload,
@@ -474,20 +540,15 @@ class Redraw:
                        sum(workload) AS workload, sum(overdue)::bigint AS overdue
                 FROM by_grade GROUP BY side, code
             ),
-            complaints AS (
-                SELECT k.geom FROM complaint k, parent p
-                WHERE k.received_at > CAST(:today AS date) - 90 AND ST_Covers(p.geom, k.geom)
-            ),
-            complaints_before AS (
-                SELECT c.code, count(*) AS n FROM complaints m
-                JOIN cell_current c ON ST_Covers(c.geom, m.geom) GROUP BY c.code
-            ),
-            complaints_after AS (
-                SELECT o.code, count(*) AS n FROM complaints m
-                JOIN {t} o ON ST_Covers(o.geom, m.geom) GROUP BY o.code
-            ),
-            codes AS (
-                SELECT code FROM {t} UNION SELECT code FROM children
+            shapes AS (
+                SELECT k.code, cur.geom AS before,
+                       CASE WHEN o.code IS NOT NULL THEN o.geom
+                            WHEN NOT k.code = ANY(:retire) THEN cur.geom END AS after,
+                       CASE WHEN o.code IS NOT NULL THEN o.changed
+                            WHEN NOT k.code = ANY(:retire) THEN false END AS changed
+                FROM codes k
+                LEFT JOIN cell_current cur ON cur.code = k.code
+                LEFT JOIN {t} o ON o.code = k.code
             )
             SELECT k.code, b.grades AS grades_before, a.grades AS grades_after,
                    coalesce(b.n, 0) AS enterprises_before, coalesce(a.n, 0) AS enterprises_after,
@@ -495,18 +556,18 @@ class Redraw:
                    coalesce(a.workload, 0) AS workload_after,
                    coalesce(b.overdue, 0) AS overdue_before,
                    coalesce(a.overdue, 0) AS overdue_after,
-                   coalesce(cb.n, 0) AS complaints_before, coalesce(ca.n, 0) AS complaints_after,
-                   (SELECT ST_Area(c.geom::geography) / 1e6 FROM cell_current c
-                    WHERE c.code = k.code)
-                       AS area_before_km2,
-                   ST_Area(o.geom::geography) / 1e6 AS area_after_km2,
-                   o.changed
-            FROM codes k
+                   (SELECT count(*) FROM complaint m, parent p
+                    WHERE ST_Covers(k.before, m.geom) AND ST_Covers(p.geom, m.geom)
+                      AND m.received_at > CAST(:today AS date) - 90) AS complaints_before,
+                   (SELECT count(*) FROM complaint m, parent p
+                    WHERE ST_Covers(k.after, m.geom) AND ST_Covers(p.geom, m.geom)
+                      AND m.received_at > CAST(:today AS date) - 90) AS complaints_after,
+                   ST_Area(k.before::geography) / 1e6 AS area_before_km2,
+                   ST_Area(k.after::geography) / 1e6 AS area_after_km2,
+                   k.changed
+            FROM shapes k
             LEFT JOIN by_cell b ON b.side = 'before' AND b.code = k.code
             LEFT JOIN by_cell a ON a.side = 'after' AND a.code = k.code
-            LEFT JOIN complaints_before cb ON cb.code = k.code
-            LEFT JOIN complaints_after ca ON ca.code = k.code
-            LEFT JOIN {t} o ON o.code = k.code
             ORDER BY k.code"""), params).all()
         rows = [dict(r._mapping) for r in cells]
         for r in rows:
@@ -517,6 +578,8 @@ class Redraw:
         average = (sum(r["workload_after"] for r in live) / len(live)) if live else 0.0
         average_before = (sum(r["workload_before"] for r in rows if r["area_before_km2"])
                           / max(1, sum(1 for r in rows if r["area_before_km2"])))
+        if not whole:  # the rows are the touched cells, not the grid: no average of theirs
+            average = average_before = None
         for r in rows:
             for key in ("workload_before", "workload_after"):
                 r[key] = round(float(r[key]), 1)
@@ -528,7 +591,8 @@ class Redraw:
             r["deviation_before"] = (
                 round((r["workload_before"] - average_before) / average_before, 3)
                 if average_before and r["area_before_km2"] else None)
-        return {"cells": rows, "average_workload": round(average, 1),
+        return {"cells": rows,
+                "average_workload": round(average, 1) if average is not None else None,
                 "moves": [dict(m._mapping) for m in moves],
                 "rises": [r["code"] for r in rows if r["workload_change"] > 0],
                 "falls": [r["code"] for r in rows if r["workload_change"] < 0]}

@@ -108,6 +108,30 @@ def test_effect_lists_moves_and_workload(session, world):
     assert cells["S1-02"]["deviation"] > 0 > cells["S1-01"]["deviation"]
 
 
+def test_a_large_grid_lists_the_cells_the_change_touches_alone(session, world, monkeypatch):
+    # S1-02 split in two first, so that S1-03 is a cell the edge move leaves alone.
+    redraw.commit(session, redraw.Proposal(
+        "S1", {"S1-02": box(116.05, 38.4, 116.1, 38.45), "S1-03": box(116.05, 38.45, 116.1, 38.5)},
+        new_cells={"S1-03": "北半"}), username="u", comment="split", confirm_warnings=True,
+        valid_from=NOW - dt.timedelta(days=1))
+    proposal = redraw.Proposal("S1", {
+        "S1-01": box(116.0, 38.4, 116.04, 38.5),
+        "S1-02": shapely.MultiPolygon([shapely.union(shapely.box(116.04, 38.4, 116.05, 38.5),
+                                                     shapely.box(116.05, 38.4, 116.1, 38.45))])})
+    whole = redraw.effect(session, proposal)
+    assert [c["code"] for c in whole["cells"]] == ["S1-01", "S1-02", "S1-03"]
+    monkeypatch.setattr(redraw, "WHOLE_GRID_CELLS", 2)
+    touched = redraw.effect(session, proposal)
+    assert touched["moves"] == whole["moves"] and len(whole["moves"]) == 2
+    assert touched["rises"] == whole["rises"] == ["S1-02"]
+    # The same figures for the cells it lists; no average of the grid, so no deviation.
+    assert touched["average_workload"] is None
+    no_deviation = ("deviation", "deviation_before")
+    assert [{k: v for k, v in c.items() if k not in no_deviation} for c in touched["cells"]] \
+        == [{k: v for k, v in c.items() if k not in no_deviation} for c in whole["cells"][:2]]
+    assert all(c["deviation"] is None for c in touched["cells"])
+
+
 def test_commit_moves_only_what_changed_and_keeps_history(session, world):
     untouched = session.execute(text("""
         SELECT count(*) FROM enterprise_cell ec JOIN enterprise e ON e.id = ec.enterprise_id
