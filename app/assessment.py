@@ -34,6 +34,7 @@ from gis import assessment, dates, policy, quality_warnings
 from gis.errors import GridWatchError
 from gis.people import STAFF_SQL
 from gis.photos import clean_file_name
+from gis.tree import has_province, top_level
 from gis.validation import Field, ValidationError, validate
 from gis.wall import place_cells, places
 
@@ -61,9 +62,14 @@ WARNING_RULE = {"threshold": Field(kind="float", required=False),
 
 
 def _level_labels() -> dict:
-    return {"person": _("Cell owners"), "cell": _("Level-3 cells"),
-            "station": _("Second-level grids"), "township": _("Townships"),
-            "city": _("The city")}
+    """The units one may rank by; in a province's deployment (docs/province.md) its cities
+    side by side, and the province as one."""
+    labels = {"person": _("Cell owners"), "cell": _("Level-3 cells"),
+              "station": _("Second-level grids"), "township": _("Townships"),
+              "city": _("The city")}
+    if has_province(get_session()):
+        labels.update(city=_("Cities"), province=_("The province"))
+    return labels
 
 
 # --- the assessment ------------------------------------------------------------------------
@@ -94,9 +100,16 @@ def _level(value: str | None, default: str | None = None) -> str:
     return value
 
 
+def _default_level() -> str:
+    """The page opens on the cells; for a provincial reader, on the cities side by side."""
+    db = get_session()
+    return "city" if top_level(db, policy.assessment_cells(db, current_user.grants)) == 0 \
+        else "cell"
+
+
 def _query(schema: dict) -> tuple[str, dict]:
     data = {k: v for k, v in request.args.items() if v.strip() and k != "level"}
-    return _level(request.args.get("level"), None if schema is ARGS else "cell"), \
+    return _level(request.args.get("level"), None if schema is ARGS else _default_level()), \
         validate(data, schema)
 
 

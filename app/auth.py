@@ -209,12 +209,11 @@ def login_required(view):
 
 
 def _city_path() -> tuple[int, ...]:
-    """City-wide targets (reference data, the whole map) sit at the level-1 cell."""
-    from sqlalchemy import text
+    """Deployment-wide targets (reference data, the whole map) sit at the root: the city, or
+    the province above several (gis/tree.py)."""
+    from gis.tree import root_path
 
-    city = get_session().execute(text(
-        "SELECT id FROM cell WHERE level = 1 AND retired_at IS NULL ORDER BY id LIMIT 1")).scalar()
-    return (city,) if city else ()
+    return root_path(get_session())
 
 
 def record(action: str, target: str | None = None, *, flag: str | None = None,

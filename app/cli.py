@@ -177,8 +177,10 @@ CRS_HELP = "CRS of coordinates without one: EPSG:4326, another EPSG code, or gcj
 
 @grid_cli.command("import")
 @click.argument("file", type=click.Path(exists=True))
-@click.option("--level", type=click.IntRange(1, 3), required=True, help="Grid level 1-3.")
-@click.option("--parent", help="Code of the parent cell (levels 2-3, unless a parent_code field).")
+@click.option("--level", type=click.IntRange(0, 3), required=True,
+              help="Grid level 1-3; 0 for the province above several cities (docs/province.md).")
+@click.option("--parent", help="Code of the parent cell (levels 2-3, unless a parent_code field; "
+                               "a city's is the province, which it gets by itself).")
 @click.option("--kind", type=click.Choice(["territorial", "professional"]), default="territorial")
 @click.option("--specialty", type=click.Choice(["food", "special_equipment", "metrology"]),
               help="Specialty of professional cells (or a specialty field).")
@@ -426,14 +428,18 @@ def enterprises_outside():
 
 @demo_cli.command("load")
 @click.option("--seed", default=2009, show_default=True, help="Random seed (same seed, same city).")
-@click.option("--enterprises", "n_enterprises", default=1203, show_default=True)
-def demo_load(seed, n_enterprises):
-    """Replace all data with the deterministic Hejian-like demo city."""
+@click.option("--enterprises", "n_enterprises", default=1203, show_default=True,
+              help="Enterprises in each city.")
+@click.option("--cities", type=click.IntRange(1, 14), default=1, show_default=True,
+              help="Above 1: a province holding that many cities side by side, the demo city "
+                   "and copies of it with their own codes (docs/province.md).")
+def demo_load(seed, n_enterprises, cities):
+    """Replace all data with the deterministic Hejian-like demo city (or a province of them)."""
     from gis.demo.build import load_demo
 
     _require_database()
     with transaction(_sessions()) as session:
-        counts = load_demo(session, seed=seed, n_enterprises=n_enterprises,
+        counts = load_demo(session, seed=seed, n_enterprises=n_enterprises, cities=cities,
                            echo=lambda m: click.echo(m, err=True))
     for name, value in counts.items():
         click.echo(f"{name}: {value:,}")

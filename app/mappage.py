@@ -91,11 +91,17 @@ def visible() -> list[int] | None:
 
 
 def map_parts(m: folium.Map) -> dict:
-    """The Folium page split for embedding in our templates."""
+    """The Folium page split for embedding in our templates; ``map_data``: where the template
+    puts the layers the page carries itself (``build_map(inline=True)``), before the script;
+    the view sends the page through ``app.layerdata.splice(html, map_bodies)``, which puts
+    them there (without them map.js fetches every layer)."""
     root = m.get_root()
     root.render()
+    from app.layerdata import PLACEHOLDER
+
     return {"map_header": root.header.render(), "map_html": root.html.render(),
-            "map_script": root.script.render()}
+            "map_script": root.script.render(), "map_data": Markup(PLACEHOLDER),
+            "map_bodies": getattr(m, "gridwatch_inline", [])}
 
 
 def layer_query(args: dict) -> LayerQuery:

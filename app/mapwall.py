@@ -97,12 +97,15 @@ def wall():
         # Flask-Babel shows it in the bureau's zone.
         now_time=format_time(dt.datetime.now(dt.timezone.utc), "short"),
         days=args.get("days") or (None if args.get("from") or args.get("to") else DEFAULT_DAYS))
+    # The layers the page carries go in as the bytes kept in memory (app/layerdata.py).
+    return Response(layerdata.splice(page, parts["map_bodies"]), mimetype="text/html")
 
 
 def editable_grids(choices: list[dict]) -> list[dict]:
     """The grids whose editor this user may open (gis.policy: ``open_editor`` inside the
     grid), among the places they read: the wall links to each."""
-    return [c for c in choices if c["level"] < 3
+    # The province (level 0) has no editor: its cities are redrawn one by one.
+    return [c for c in choices if 0 < c["level"] < 3
             and policy.can(current_user.grants, "open_editor", c["path"], inside=True)]
 
 
@@ -113,9 +116,9 @@ def editor_link(code: str) -> str | None:
     if len(path) < 2 or not policy.can(current_user.grants, "open_editor", path[:-1],
                                        inside=True):
         return None
-    parent = get_session().execute(text("SELECT code FROM cell WHERE id = :i"),
+    parent = get_session().execute(text("SELECT code FROM cell WHERE id = :i AND level > 0"),
                                    {"i": path[-2]}).scalar()
-    return url_for("redraw.editor", code=parent)
+    return url_for("redraw.editor", code=parent) if parent else None
 
 
 def legend_items(layer) -> list[dict]:

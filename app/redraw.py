@@ -57,10 +57,20 @@ def _cell_path(code: str) -> tuple[int, ...]:
     return tuple(path)
 
 
+def _grid_path(code: str) -> tuple[int, ...]:
+    """The path of a grid that has an editor: a province's cities are imported, not drawn
+    (docs/province.md), so the province (level 0) has none."""
+    path = _cell_path(code)
+    if get_session().execute(text("SELECT level FROM cell WHERE code = :c"),
+                             {"c": code}).scalar() == 0:
+        not_found("cell", code)
+    return path
+
+
 def _authorize_grid(code: str, action: str = "open_editor") -> None:
     """Editing happens strictly inside the grid: a manager of ``code`` (or above) may; the
     page and previews are also open to admins, who may commit only dated corrections."""
-    authorize(action, _cell_path(code), inside=True)
+    authorize(action, _grid_path(code), inside=True)
 
 
 def finding_text(f: redraw.Finding) -> str:
@@ -314,7 +324,7 @@ def commit(code: str):
     if city_editor.is_city(code):
         return city_editor.commit(code)
     body = validate(request.get_json(silent=True), COMMIT, zone=zone())
-    flag = authorize_dated("edit_grid", _cell_path(code), body["valid_from"],
+    flag = authorize_dated("edit_grid", _grid_path(code), body["valid_from"],
                            body["backdate_reason"], inside=True)
     db = get_session()
     proposal = redraw.proposal_from_json(db, code, body,

@@ -270,19 +270,23 @@ def _editor_links():
         if not current_user.is_authenticated:
             return []
         grants = current_user.grants
-        places = [(g.place_code, g.place_path) for g in grants
-                  if g.role == "grid_manager" and g.place_code]
-        if policy.has_role(grants, "admin"):
+        places = [(g.place_code, g.place_path,
+                   len(g.place_path) if g.place_level is None else g.place_level)
+                  for g in grants
+                  if g.role == "grid_manager" and g.place_code and g.place_level != 0]
+        if policy.has_role(grants, "admin") or any(
+                g.role == "grid_manager" and g.place_level == 0 for g in grants):
+            # Cities are redrawn one by one (there is no editor of a province's cities).
             try:
-                places += [(code, (cid,)) for cid, code in get_session().execute(text(
-                    "SELECT id, code FROM cell WHERE level = 1 AND retired_at IS NULL "
-                    "ORDER BY code")).all()]
+                places += [(code, tuple(path), 1) for code, path in get_session().execute(text(
+                    "SELECT code, gw_cell_path(id) FROM cell WHERE level = 1 "
+                    "AND retired_at IS NULL ORDER BY code")).all()]
             except SQLAlchemyError:
                 pass  # an error page after a failed statement: the menu goes without it
         out = []
-        for code, path in dict(places).items():
-            if len(path) in (1, 2) and policy.can(grants, "open_editor", path, inside=True):
-                out.append({"code": code, "level": len(path),
+        for code, path, level in {p[0]: p for p in places}.values():
+            if level in (1, 2) and policy.can(grants, "open_editor", path, inside=True):
+                out.append({"code": code, "level": level,
                             "url": url_for("redraw.editor", code=code)})
         return out
 

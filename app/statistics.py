@@ -32,6 +32,7 @@ from app.ratelimit import rate_limited
 from gis import dates, jobs, policy
 from gis import statistics as st
 from gis.plans import parse_month
+from gis.tree import has_province, top_level
 from gis.validation import Field, ValidationError, validate
 from gis.wall import place_name, places
 
@@ -112,9 +113,15 @@ def _today() -> dt.date:
     return dates.today(zone())
 
 
+# The table a place opens on, by the level of the place: a province's cities side by side, a
+# city's stations, the cells of anything smaller.
+LEVEL_BELOW = {0: "city", 1: "station"}
+
+
 def default_level() -> str:
-    """The stations for whoever reads the whole city; the cells of their place for the rest."""
-    return "station" if visible() is None else "cell"
+    """The cities for whoever reads a province, the stations for whoever reads a whole city;
+    the cells of their place for the rest."""
+    return LEVEL_BELOW.get(top_level(get_session(), visible()), "cell")
 
 
 def request_period(args: dict) -> st.Period:
@@ -219,9 +226,17 @@ def change_words(key: str, value, basis: str) -> str:
             else _("down %(amount)s on the period before", amount=amount))
 
 
+def level_labels() -> dict:
+    """``LEVEL_LABELS``; in a province's deployment the city level is its cities side by side
+    (docs/province.md)."""
+    if has_province(get_session()):
+        return LEVEL_LABELS | {"city": _("Cities")}
+    return LEVEL_LABELS
+
+
 def _page_context(result: dict, args: dict) -> dict:
     return {"result": result, "args": args, "groups": GROUPS, "labels": FIGURE_LABELS,
-            "level_labels": LEVEL_LABELS, "period_labels": PERIOD_LABELS,
+            "level_labels": level_labels(), "period_labels": PERIOD_LABELS,
             "figures": st.FIGURE, "link": functools.partial(figure_link, result),
             "record_total": record_total, "change_words": change_words,
             "period_label": period_label, "chart": chart_data(result),
@@ -321,15 +336,13 @@ def _report_request(values) -> tuple[st.Period, str | None, str]:
 
 
 def report_level(place: str | None) -> str:
-    """The stations' table for the city; a station's (or cell's) cells below it."""
-    if place is None and visible() is None:
-        return "station"
-    if place:
-        level = get_session().execute(text("SELECT level FROM cell WHERE code = :c"),
-                                      {"c": place}).scalar()
-        if level == 1 and visible() is None:
-            return "station"
-    return "cell"
+    """The cities' table for the province, the stations' for a city; a station's (or cell's)
+    cells below it."""
+    if not place:
+        return default_level()
+    level = get_session().execute(text("SELECT level FROM cell WHERE code = :c"),
+                                  {"c": place}).scalar()
+    return LEVEL_BELOW.get(level, "cell")
 
 
 @bp.get("/statistics/report")

@@ -9,8 +9,10 @@ units assessed (``KINDS``):
 | person     | a cell owner (网格责任人)           | the cells they answered for, while they did   |
 | cell       | a level-3 territorial cell         | its enterprises and complaints                |
 | station    | a second-level territorial grid    | every cell inside it                          |
-| city       | the city                           | every cell                                    |
+| city       | a city (several side by side in a  | every cell inside it                          |
+|            | province, docs/province.md)        |                                               |
 | township   | a township (乡镇)                   | the enterprises and complaints inside it      |
+| province   | the province (level 0), if any     | every cell                                    |
 
 "Answered for" is the dated responsibilities (``responsibility``, role owner) with the fallback
 ``gw_cell_owner`` applies (属地兜底): a cell without an owner of its own at a moment is its
@@ -68,9 +70,10 @@ from gis import dates, photos
 from gis.codes import is_cell_code
 from gis.errors import GridWatchError, ValidationError
 from gis.tables import spreadsheet_text
+from gis.tree import ancestor_at
 
-KINDS = ("person", "cell", "station", "city", "township")
-LEVELS = {"city": 1, "station": 2, "cell": 3}
+KINDS = ("person", "cell", "station", "city", "township", "province")
+LEVELS = {"province": 0, "city": 1, "station": 2, "cell": 3}
 # Rule code -> (numerator column, denominator column) of the statement's rows.
 MEASURES = {
     "inspections_done": ("inspections_done", "inspections_required"),
@@ -153,13 +156,15 @@ _UNIT = "(CAST(:unit AS bigint) IS NULL OR {col} = CAST(:unit AS bigint))"
 def _level_units(n: int) -> str:
     # Every territorial cell at level n or below belongs to its ancestor at level n for the
     # whole period (a cell's parent is not dated).
+    # The ancestor at level n, wherever the path starts (a province's is one step higher).
+    unit = ancestor_at("x.path", "x.level", str(n))
     return f"""
 unit_cell AS (
-    SELECT x.path[{n}] AS unit_id, x.id AS cell_id, p.r
-    FROM (SELECT c.id, gw_cell_path(c.id) AS path FROM cell c
+    SELECT {unit} AS unit_id, x.id AS cell_id, p.r
+    FROM (SELECT c.id, c.level, gw_cell_path(c.id) AS path FROM cell c
           WHERE c.kind = 'territorial' AND c.level >= {n}
-            AND {_CELLS.format(col="c.id")}) x, period p
-    WHERE {_CELLS.format(col="x.path[" + str(n) + "]")} AND {_UNIT.format(col=f"x.path[{n}]")}
+            AND {_CELLS.format(col="c.id")} OFFSET 0) x, period p
+    WHERE {_CELLS.format(col=unit)} AND {_UNIT.format(col=unit)}
 ),
 {_CELL_FACTS},
 unit_list AS (
@@ -444,7 +449,7 @@ def as_json(result: dict) -> dict:
 
 
 KIND_HEADERS = {"person": "责任人", "cell": "网格", "station": "二级网格", "city": "城市",
-                "township": "乡镇"}
+                "township": "乡镇", "province": "省"}
 
 
 def xlsx(result: dict) -> bytes:
@@ -645,7 +650,7 @@ def letters(session: Session, *, cells: list[int] | None = None, person: str | N
 
 
 def kind_of_cell(level: int) -> str:
-    return {1: "city", 2: "station"}.get(level, "cell")
+    return {0: "province", 1: "city", 2: "station"}.get(level, "cell")
 
 
 def compare(session: Session, the_letter: dict, *, zone: str, today: dt.date | None = None,

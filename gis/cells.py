@@ -146,9 +146,10 @@ def _check_records(session: Session, records: list[CellRecord]) -> list[Problem]
     stations = set(session.execute(text("SELECT code FROM station")).scalars())
     # A parent may arrive in the same batch (the demo writes all levels in one call).
     batch = {r.code: r for r in records}
+    province = _province(session, records)
     for r in records:
-        if r.level not in (1, 2, 3):
-            problems.append(Problem(r.where, f"level {r.level} is not 1, 2 or 3"))
+        if r.level not in (0, 1, 2, 3):
+            problems.append(Problem(r.where, f"level {r.level} is not 0, 1, 2 or 3"))
         if r.kind not in KINDS:
             problems.append(Problem(r.where, f"kind {r.kind!r} is not one of {', '.join(KINDS)}"))
         if r.kind == "professional" and r.specialty not in SPECIALTIES:
@@ -164,9 +165,18 @@ def _check_records(session: Session, records: list[CellRecord]) -> list[Problem]
         if existing is not None and existing.level != r.level:
             problems.append(Problem(
                 r.where, f"cell {r.code} exists at level {existing.level}, not {r.level}"))
-        if r.level == 1:
+        if r.level == 0:
+            # The province above several cities (docs/province.md): one a deployment.
             if r.parent_code:
-                problems.append(Problem(r.where, "a level-1 cell (the city) has no parent"))
+                problems.append(Problem(r.where, "a level-0 cell (the province) has no parent"))
+            if r.kind != "territorial":
+                problems.append(Problem(r.where, "the province is a territorial cell"))
+            if province is not None and province != r.code:
+                problems.append(Problem(
+                    r.where, f"the deployment's province is {province}: one province only"))
+            continue
+        if r.level == 1 and not r.parent_code:
+            # A city is the root, or lies in the province (upsert_cells puts it there).
             continue
         if not r.parent_code:
             problems.append(Problem(
@@ -194,6 +204,15 @@ def _check_records(session: Session, records: list[CellRecord]) -> list[Problem]
     return problems
 
 
+def _province(session: Session, records: list[CellRecord]) -> str | None:
+    """The code of the deployment's live province (level 0), in the database or arriving in
+    ``records``; None for a deployment of one city."""
+    arriving = sorted(r.code for r in records if r.level == 0)
+    existing = session.execute(text(
+        "SELECT code FROM cell WHERE level = 0 AND retired_at IS NULL")).scalar()
+    return existing or (arriving[0] if arriving else None)
+
+
 def upsert_cells(
     session: Session,
     records: list[CellRecord],
@@ -215,6 +234,13 @@ def upsert_cells(
         raise ImportRefused("cells", problems)
     require_aware(valid_from)
     at = valid_from or session.execute(text("SELECT now()")).scalar()
+    # One tree: with a province, every city lies in it (a city given no parent, and a city
+    # that was the root before the province came).
+    province = _province(session, records)
+    if province is not None:
+        for r in records:
+            if r.level == 1 and not r.parent_code:
+                r.parent_code = province
     by_level = sorted(records, key=lambda r: r.level)
     # Stage every boundary first, then write versions in one statement each way.
     session.execute(text(
@@ -274,6 +300,10 @@ def upsert_cells(
         WHERE NOT EXISTS (
             SELECT 1 FROM cell_current cv WHERE cv.id = s.cell_id)
     """), {"at": at, "comment": comment, "user": user})
+    if province is not None:
+        session.execute(text("""
+            UPDATE cell SET parent_id = (SELECT id FROM cell WHERE code = :p)
+            WHERE level = 1 AND parent_id IS NULL"""), {"p": province})
     return summary
 
 

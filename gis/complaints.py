@@ -12,14 +12,15 @@ else the point of the enterprise named (the public page's, or Open311's
 and spaces folded), the address of exactly one enterprise, that enterprise's point. That is
 all the geocoding there is: no gazetteer of streets exists on the intranet, and a guess that
 puts a complaint in the wrong cell sends it to the wrong person. An address that matches
-nothing keeps the complaint without a point (``location_source`` None): routed to the city,
-flagged ``outside_grid``, never lost and never drawn at a made-up place.
+nothing keeps the complaint without a point (``location_source`` None): routed to the city
+(the root of the tree: the province in a province's deployment, docs/province.md), flagged
+``outside_grid``, never lost and never drawn at a made-up place.
 
 Routing, stamped once on arrival and kept when boundaries or owners change later: the deepest
 territorial cell whose boundary version in force at ``received_at`` covers the point (a point
 on a shared edge goes to the lower code, as enterprises do), that version, and the owner then
 (``gw_cell_owner``: the cell's own, else the nearest above, 属地兜底). No level-3 cell covers
-it (outside the grid, or no point): the deepest territorial cell that does, else the city,
+it (outside the grid, or no point): the deepest territorial cell that does, else the root,
 with ``outside_grid``. ``due_at`` is ``received_at`` plus the service's ``response_hours``.
 
 Numbers are ours, ``TS-<year>-NNNNNN`` (投诉) in the bureau's year, one after another; the
@@ -345,9 +346,9 @@ WITH hit AS (
     SELECT DISTINCT ON (k.id) k.id, cv.cell_id, cv.id AS version_id
     FROM complaint k
     JOIN cell_version cv ON cv.valid @> k.received_at
-    JOIN cell c ON c.id = cv.cell_id AND c.level = 1 AND c.kind = 'territorial'
+    JOIN cell c ON c.id = cv.cell_id AND c.parent_id IS NULL AND c.kind = 'territorial'
     WHERE k.id = ANY(CAST(:ids AS bigint[]))
-    ORDER BY k.id, c.code
+    ORDER BY k.id, c.level, c.code
 ), routed AS (
     SELECT k.id, coalesce(h.cell_id, y.cell_id) AS cell_id,
            coalesce(h.version_id, y.version_id) AS version_id,

@@ -177,17 +177,24 @@ class Cell(Base):
     __table_args__ = (
         # gis/codes.py: codes are shown and linked everywhere, so only a safe alphabet.
         CheckConstraint(f"code ~ '^{CELL_CODE}$'", name="code_format"),
-        CheckConstraint("level BETWEEN 1 AND 3", name="level_1_to_3"),
+        # Level 0 is the optional province above several cities (docs/province.md); a
+        # deployment of one city has none, and its city is the root.
+        CheckConstraint("level BETWEEN 0 AND 3", name="level_0_to_3"),
         CheckConstraint(f"kind IN {_in(KINDS)}", name="kind_known"),
         CheckConstraint(
             f"specialty IS NULL OR specialty IN {_in(SPECIALTIES)}", name="specialty_known"
         ),
         # Professional grids exist per specialty; a territorial cell has none.
         CheckConstraint(
-            "(kind = 'professional') = (specialty IS NOT NULL) OR level = 1",
+            "(kind = 'professional') = (specialty IS NOT NULL) OR level <= 1",
             name="specialty_iff_professional",
         ),
-        CheckConstraint("(level = 1) = (parent_id IS NULL)", name="parent_iff_not_city"),
+        CheckConstraint("level = 0 AND kind = 'territorial' AND parent_id IS NULL "
+                        "OR level = 1 OR level > 1 AND parent_id IS NOT NULL",
+                        name="parent_unless_root"),
+        # One province: a deployment is one tree.
+        Index("uq_cell_one_province", text("(true)"), unique=True,
+              postgresql_where=text("level = 0 AND retired_at IS NULL")),
     )
 
 

@@ -312,7 +312,8 @@ def boundaries_from_file(session: Session, parent_code: str, path, *, name: str 
     city = session.execute(text("""
         SELECT name, ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1,
                ST_YMax(geom) AS y1
-        FROM cell_current WHERE id = :id"""), {"id": path_ids[0]}).one_or_none()
+        FROM cell_current WHERE id = ANY(:ids) AND level = 1"""),
+        {"ids": [i for i in path_ids if i is not None]}).one_or_none()
     if city is not None:
         check_place(frame, (city.x0, city.y0, city.x1, city.y1), city.name)
     codes = [str(c).strip() for c in frame[code_field]]

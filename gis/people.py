@@ -43,6 +43,7 @@ from gis.codes import (CELL_CODE_RULE, MANAGEMENT_CODE_RULE, PERSON_CODE_RULE, i
 from gis.errors import GridWatchError, ImportRefused, RowProblem
 from gis.fieldwork import NotFound
 from gis.limits import Limits
+from gis.tree import city_path_of_township
 from gis.users import USERNAME_RE, cell_path
 from gis.validation import ValidationError, check_text
 
@@ -282,17 +283,18 @@ def responsibility_places(session: Session, pid: int) -> list[tuple[tuple[int, .
     places = []
     for r in rows:
         if r.township_id is not None:
-            places.append((city_path(session), True))
+            places.append((city_path_of_township(session, r.township_id), True))
         else:
             places.append((cell_path(session, r.cell_id or r.enterprise_cell), False))
     return places
 
 
 def city_path(session: Session) -> tuple[int, ...]:
-    city = session.execute(text(
-        "SELECT id FROM cell WHERE level = 1 AND retired_at IS NULL ORDER BY id LIMIT 1"
-    )).scalar()
-    return (city,) if city else ()
+    """The root's path (the city, or the province above several: gis/tree.py), where what
+    lies outside every cell is judged."""
+    from gis.tree import root_path
+
+    return root_path(session)
 
 
 SIDES = ("staff", "enterprise", "all")
@@ -428,7 +430,8 @@ def target(session: Session, role: str, code: str) -> Target:
                               {"c": code}).one_or_none()
         if row is None:
             raise NotFound("township", code)
-        return Target(role, "township", row.id, row.code, row.name, city_path(session), True)
+        return Target(role, "township", row.id, row.code, row.name,
+                      city_path_of_township(session, row.id), True)
     if not is_management_code(code):
         raise ValidationError("target", f"{code!r} is not {MANAGEMENT_CODE_RULE}",
                               "management_code")

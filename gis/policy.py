@@ -1,9 +1,12 @@
 """Who may do what, where: the one place permission rules live.
 
 A role is held at a place (a cell); it reaches that cell and every cell inside it. A target is
-described by its *path*: the ids of the cells from the city (level 1) down to the target cell
-(for an enterprise, down to its current cell). Views ask ``can(grants, action, path)`` through
-one decorator (``app.auth.require``); nothing else decides.
+described by its *path*: the ids of the cells from the root down to the target cell (for an
+enterprise, down to its current cell). The root is the city (level 1) of a one-city deployment,
+or the province (level 0) above several cities (docs/province.md): a role held at the root
+reaches everything, a role held in a city reaches nothing outside it. Views ask
+``can(grants, action, path)`` through one decorator (``app.auth.require``); nothing else
+decides.
 
 Reading has one rule, ``readable_places``: the map wall, its layers and figures, the enterprise
 lists, the search and an enterprise's responsible chain all filter by ``visible_cells`` (many
@@ -12,7 +15,7 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 
 | action              | who                                                                 |
 |---------------------|---------------------------------------------------------------------|
-| view                | see ``readable_places``: admin and roles at the city everything;     |
+| view                | see ``readable_places``: admin and roles at the root everything;     |
 |                     | leader, grid_manager, inspector at or above the target; an inspector |
 |                     | also reads the rest of their station's grid (parent)                 |
 | edit_grid           | grid_manager of a grid strictly containing the target cell          |
@@ -23,9 +26,9 @@ lookup reveals outside one's area is decided in docs/security.md ("What each rol
 | record_inspection   | inspector of a cell containing the enterprise                       |
 | handle_complaint    | inspector of a cell containing the complaint's place; grid_manager  |
 |                     | at or above it (assign, handle, close, reassign: gis/complaints.py) |
-| intake_complaint    | admin; any role held at the city; hotline (the 12365 operators'     |
-|                     | role) anywhere: take complaints in by Open311, staff entry and the  |
-|                     | hotline's files (the public page needs no login)                    |
+| intake_complaint    | admin; any role held at a city or above; hotline (the 12365         |
+|                     | operators' role) anywhere: take complaints in by Open311, staff     |
+|                     | entry and the hotline's files (the public page needs no login)      |
 | rectify             | inspector of a cell containing the enterprise; grid_manager at or   |
 |                     | above it (整改: recording that a problem was corrected)              |
 | verify_rectification| inspector of the same station's grid (the parent of their cell, as  |
@@ -86,16 +89,27 @@ ACTIONS += ("intake_complaint",)
 
 @dataclass(frozen=True)
 class Grant:
-    """A role at a place. ``place_path``: cell ids from the city down to the place (empty for
-    the placeless admin role)."""
+    """A role at a place. ``place_path``: cell ids from the root down to the place (empty for
+    the placeless admin role); ``place_level``: the place's level (0 the province, 1 a city),
+    when known."""
 
     role: str
     place_path: tuple[int, ...] = ()
     place_code: str | None = None
+    place_level: int | None = None
 
     @property
     def place(self) -> int | None:
         return self.place_path[-1] if self.place_path else None
+
+    @property
+    def at_root(self) -> bool:
+        """Held at the top of the tree (the province, or the city of a one-city deployment)."""
+        return len(self.place_path) == 1
+
+    @property
+    def at_city_or_above(self) -> bool:
+        return self.at_root or (self.place_level is not None and self.place_level <= 1)
 
 
 def _within(place: int | None, path: tuple[int, ...]) -> bool:
@@ -106,13 +120,14 @@ def readable_places(grants: list[Grant] | tuple[Grant, ...]) -> tuple[int, ...] 
     """The cells whose subtrees the user may read; None for everything (what lies outside
     every cell included).
 
-    Admins and any role held at the city itself read everything. Everyone else reads the
-    places of their roles, and an inspector also the rest of their station's grid (the parent
-    of their cell): they stand in for each other there.
+    Admins and any role held at the root (the province, or the city of a one-city
+    deployment) read everything. Everyone else reads the places of their roles (a city's
+    leader their city, nothing of another), and an inspector also the rest of their station's
+    grid (the parent of their cell): they stand in for each other there.
     """
     places = set()
     for g in grants:
-        if g.role == "admin" or len(g.place_path) == 1:
+        if g.role == "admin" or g.at_root:
             return None
         if g.place is None:
             continue
@@ -164,9 +179,8 @@ def can(grants: list[Grant] | tuple[Grant, ...], action: str, path: tuple[int, .
         return any(_assessment_rule(g, action, path) for g in grants)
     if action == "intake_complaint":
         # Complaints come from anywhere and are routed on arrival (gis/complaints.py): who
-        # takes them in answers for the whole city, not for a place.
-        return any(g.role in ("admin", "hotline") or (g.place_path and len(g.place_path) == 1)
-                   for g in grants)
+        # takes them in answers for a whole city (or the province), not for a place.
+        return any(g.role in ("admin", "hotline") or g.at_city_or_above for g in grants)
     for g in grants:
         if g.role == "admin":
             # The editor's page and previews, for corrections dated in the past

@@ -41,11 +41,12 @@ from sqlalchemy.orm import Session
 
 from gis.errors import ValidationError
 from gis.tables import spreadsheet_text
+from gis.tree import ancestor_at
 from gis.wall import (CLOSE_DAYS, CLOSED, COMPLAINTS_JUDGED, COMPLAINTS_ON_TIME,
                       PROBLEMS_JUDGED, PROBLEMS_ON_TIME, RECTIFIED, Scope, place_cells)
 
 LEVELS = ("city", "station", "township", "cell", "professional")
-# The depth of a territorial level in a cell's path (city = 1).
+# The cell level of a territorial level (city = 1).
 DEPTH = {"city": 1, "station": 2, "cell": 3}
 PERIODS = ("month", "quarter", "year", "custom")
 
@@ -175,11 +176,12 @@ def recent_periods(kind: str, today: dt.date, count: int = 24) -> list[Period]:
 # to polygons with the polygons outer (``OFFSET 0`` keeps the planner from turning it round),
 # so PostGIS prepares each polygon once and tests the points inside its box against it.
 
-# Cells and the territorial unit of each at a depth (city 1, station grid 2, cell 3).
-_CELL_UNIT = """
+# Cells and the territorial unit of each at a depth (city 1, station grid 2, cell 3): the
+# ancestor at that level, wherever the path starts (a province's is one step higher).
+_CELL_UNIT = f"""
 cell_unit AS MATERIALIZED (
-    SELECT c.id AS cell_id, (gw_cell_path(c.id))[CAST(:depth AS int)] AS unit_id
-    FROM cell c
+    SELECT c.id AS cell_id, {ancestor_at("p.path", "c.level", "CAST(:depth AS int)")} AS unit_id
+    FROM cell c CROSS JOIN LATERAL (SELECT gw_cell_path(c.id) AS path OFFSET 0) p
     WHERE c.kind = 'territorial' AND c.level >= CAST(:depth AS int)
       AND (CAST(:cells AS bigint[]) IS NULL OR c.id = ANY(CAST(:cells AS bigint[])))
 )"""

@@ -175,9 +175,10 @@ def set_password(session: Session, username: str, password: str, *,
 
 def cell_path(session: Session, cell_id: int | None = None, *,
               code: str | None = None) -> tuple[int, ...]:
-    """Cell ids from the city down to the cell ``cell_id``, or the cell named ``code`` (retired
-    or not: its history is still judged at its place); empty for None or no such cell. The one
-    way Python asks for a path (gw_cell_path, gis/sql/cells.sql, is the one way SQL does)."""
+    """Cell ids from the root (the province, else the city) down to the cell ``cell_id``, or
+    the cell named ``code`` (retired or not: its history is still judged at its place); empty
+    for None or no such cell. The one way Python asks for a path (gw_cell_path,
+    gis/sql/cells.sql, is the one way SQL does)."""
     if code is not None:
         return tuple(session.execute(text("SELECT gw_cell_path(id) FROM cell WHERE code = :c"),
                                      {"c": code}).scalar() or ())
@@ -188,13 +189,15 @@ def cell_path(session: Session, cell_id: int | None = None, *,
 
 GRANTS_SQL = """
     (SELECT coalesce(json_agg(json_build_object('role', r.role, 'path', gw_cell_path(r.cell_id),
-                                                'code', c.code) ORDER BY r.id), '[]')
+                                                'code', c.code, 'level', c.level)
+                                  ORDER BY r.id), '[]')
      FROM user_role r LEFT JOIN cell c ON c.id = r.cell_id WHERE r.user_id = u.id)
 """
 
 
 def _grants(rows) -> tuple[Grant, ...]:
-    return tuple(Grant(g["role"], tuple(g["path"] or ()), g["code"]) for g in rows)
+    return tuple(Grant(g["role"], tuple(g["path"] or ()), g["code"], g.get("level"))
+                 for g in rows)
 
 
 def grants(session: Session, uid: int) -> tuple[Grant, ...]:

@@ -528,7 +528,7 @@ def enterprise_tile(session: Session, z: int, x: int, y: int, *, cells: list[int
 
 def places(session: Session, visible: list[int] | None) -> list[dict]:
     """The places a user may narrow the wall and its lists to: the live territorial cells of
-    levels 1-3 they may read, each with its path (cell ids from the city down), in tree order.
+    levels 0-3 they may read, each with its path (cell ids from the root down), in tree order.
     (Professional grids hold no enterprises of their own: enterprises are placed in
     territorial cells.)"""
     rows = session.execute(text("""
@@ -542,14 +542,14 @@ def places(session: Session, visible: list[int] | None) -> list[dict]:
 
 def place_name(session: Session, code: str | None, visible: list[int] | None) -> str:
     """What the wall's title calls its place: the cell ``code``; without one, the topmost
-    cells the user reads (the city, for whoever reads it all)."""
+    cells the user reads (the root, city or province, for whoever reads it all)."""
     if code:
         return session.execute(text("SELECT name FROM cell WHERE code = :c"),
                                {"c": code}).scalar() or code
     names = session.execute(text("""
         SELECT c.name FROM cell c
         WHERE c.retired_at IS NULL AND c.kind = 'territorial'
-          AND (CASE WHEN CAST(:cells AS bigint[]) IS NULL THEN c.level = 1
+          AND (CASE WHEN CAST(:cells AS bigint[]) IS NULL THEN c.parent_id IS NULL
                     ELSE c.id = ANY(CAST(:cells AS bigint[]))
                          AND (c.parent_id IS NULL
                               OR NOT c.parent_id = ANY(CAST(:cells AS bigint[]))) END)

@@ -12,10 +12,13 @@ All writes go through the same paths as user imports (``upsert_cells``,
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import math
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -25,13 +28,70 @@ from sqlalchemy.orm import Session
 
 from gis.credit_code import make_credit_code
 from gis.demo.details import MOBILE_PREFIXES, add_enterprise_details
-from gis.demo.synth import Area, build_geography
+from gis.demo.synth import Area, Geography, build_geography
 from gis.enterprises import EnterpriseRow, upsert_enterprises
 from gis.cells import CellRecord, upsert_cells
 
 CITY_CODE = "130984"
 # The demo staff's person codes (人员编号): 130984-RY001, 130984-RY002, ...
 STAFF_CODE_PREFIX = f"{CITY_CODE}-RY"
+
+
+@dataclass(frozen=True)
+class DemoCity:
+    """A city of the demo: the Hejian-like city itself, or (``demo load --cities N``,
+    docs/province.md) a copy of it under a neighbour's code and name, shifted so the cities lie
+    side by side, with its own cell, station, township, village, person, enterprise, case and
+    complaint codes. ``prefix`` starts its enterprises' management codes and cases' numbers."""
+
+    code: str
+    name: str
+    prefix: str
+    index: int = 0
+
+    @property
+    def staff_prefix(self) -> str:
+        return f"{self.code}-RY"
+
+    def shift(self, outline) -> tuple[float, float]:
+        """(dx, dy) degrees from the demo city whose outline is ``outline``: four abreast,
+        rows southwards, a hundredth of a degree (~1 km) apart."""
+        minx, miny, maxx, maxy = outline.bounds
+        width = math.ceil((maxx - minx + 0.01) * 100) / 100
+        height = math.ceil((maxy - miny + 0.01) * 100) / 100
+        return (self.index % 4) * width, -(self.index // 4) * height
+
+
+# Hejian, then the county-level cities and counties of Cangzhou around it: their codes and
+# names are real; every polygon, person and record inside a copy is as synthetic as Hejian's.
+CITIES = tuple(DemoCity(code, name, prefix, i) for i, (code, name, prefix) in enumerate((
+    ("130984", "河间市", "HJ"), ("130981", "泊头市", "BT"), ("130982", "任丘市", "RQ"),
+    ("130983", "黄骅市", "HH"), ("130921", "沧县", "CX"), ("130922", "青县", "QX"),
+    ("130923", "东光县", "DG"), ("130924", "海兴县", "HX"), ("130925", "盐山县", "YS"),
+    ("130926", "肃宁县", "SN"), ("130927", "南皮县", "NP"), ("130928", "吴桥县", "WQ"),
+    ("130929", "献县", "XX"), ("130930", "孟村回族自治县", "MC"))))
+# The province above the cities when the demo holds more than one (level 0).
+PROVINCE_CODE, PROVINCE_NAME = "130000", "河北省"
+
+
+def city_geography(geo: Geography, city: DemoCity) -> Geography:
+    """The demo city's geography for ``city``: shifted, its townships' and villages' codes
+    under the city's code. Shared edges stay shared: every vertex moves by the same amount."""
+    if city.index == 0:
+        return geo
+    dx, dy = city.shift(geo.outline)
+
+    def moved(area: Area) -> Area:
+        def code(c):
+            return None if c is None else city.code + c[len(CITY_CODE):]
+        return Area(code(area.code), area.name, code(area.parent_code),
+                    shapely.transform(area.geometry, lambda xy: xy + (dx, dy)))
+
+    return dataclasses.replace(
+        geo, outline=shapely.transform(geo.outline, lambda xy: xy + (dx, dy)),
+        townships=[moved(t) for t in geo.townships], villages=[moved(v) for v in geo.villages])
+
+
 # Level-3 territorial cells per station: 4 stations get 5, 6 get 4 (44 in all); with the
 # 3 professional grids' 3 cells each that makes the pilot city's 53.
 TERRITORIAL_CELLS = [5, 5, 5, 5, 4, 4, 4, 4, 4, 4]
@@ -216,10 +276,19 @@ def _wipe(session: Session) -> None:
     session.execute(text("DELETE FROM person"))
 
 
-def _demo_users(session: Session) -> None:
+# With a province (``--cities`` above 1): its leader, who compares the cities, and the leader of
+# the second city, who reads that city alone. FOR THE DEMO ONLY, as above.
+PROVINCE_USERS = [
+    ("provinceleader", "demo-provinceleader-2026", "leader", PROVINCE_CODE, "演示省级领导"),
+    ("leader2", "demo-leader2-2026", "leader", CITIES[1].code, "演示二市领导"),
+]
+
+
+def _demo_users(session: Session, province: bool = False) -> None:
     from gis.users import add_role, create_user, set_password
 
-    for username, password, role, place, name in DEMO_USERS:
+    for username, password, role, place, name in DEMO_USERS + (
+            PROVINCE_USERS if province else []):
         exists = session.execute(text("SELECT 1 FROM app_user WHERE username = :u"),
                                  {"u": username}).scalar()
         if exists:
@@ -245,34 +314,41 @@ def _demo_users(session: Session) -> None:
 
 
 def load_demo(session: Session, *, seed: int = 2009, n_enterprises: int = 1203,
-              today: dt.date | None = None, echo: Callable[[str], None] = lambda m: None
-              ) -> dict[str, int]:
-    """Replace everything with the demo city. Runs in the caller's transaction."""
-    rng = random.Random(seed)
-    nrng = np.random.default_rng(seed)
+              today: dt.date | None = None, echo: Callable[[str], None] = lambda m: None,
+              cities: int = 1) -> dict[str, int]:
+    """Replace everything with the demo city. Runs in the caller's transaction.
+
+    ``cities`` above 1: a province (level 0, ``PROVINCE_CODE``) holding that many cities side
+    by side, the demo city first and then copies of it (``CITIES``), each with its own codes
+    and its own random draws (so their figures differ), ``n_enterprises`` each; the demo
+    users of the first city, and the province's and the second city's leaders
+    (``PROVINCE_USERS``). The first city is the same as in a demo of one city."""
+    if not 1 <= cities <= len(CITIES):
+        raise ValueError(f"cities: 1 to {len(CITIES)}")
     today = today or dt.date.today()
     start_day = today - dt.timedelta(days=400)
     start = dt.datetime.combine(start_day, dt.time(), tzinfo=dt.timezone.utc)
     geo = build_geography(seed)
     echo(f"demo: geography built ({len(geo.townships)} townships, {len(geo.villages)} villages)")
     _wipe(session)
-
-    _insert_areas(session, geo.townships, geo.villages)
-    stations, cells, village_cell = _build_grid(session, geo, rng, nrng, start)
-    echo(f"demo: {len(stations)} stations, {len(cells)} cells")
-    people = _people(session, rng, geo.townships, stations, cells, start, today)
-    _checklist(session)
-    enterprises = _enterprises(session, geo.villages, rng, nrng, n_enterprises, start)
-    echo(f"demo: {len(enterprises)} enterprises")
-    add_enterprise_details(session, seed=seed, today=today, start=start)
-    n_inspections, n_problems = _inspections(session, enterprises, rng, today, people)
-    _spot_checks(session, enterprises, rng, today)
-    # Its own random stream: the records drawn after it stay what they were before it existed.
-    _periodic_testing(session, enterprises, random.Random(seed + 14), today)
-    _cases(session, enterprises, rng, today)
-    n_complaints = _complaints(session, enterprises, rng, nrng, today)
-    _demo_users(session)
-    counts = dict(session.execute(text("""
+    province = None
+    if cities > 1:
+        outline = shapely.union_all([city_geography(geo, c).outline for c in CITIES[:cities]])
+        upsert_cells(session, [CellRecord(code=PROVINCE_CODE, name=PROVINCE_NAME, level=0,
+                                          geom=_multi(outline), where="demo province")],
+                     valid_from=start, comment="demo province", user="demo")
+        province = PROVINCE_CODE
+    totals: dict[str, int] = defaultdict(int)
+    for city in CITIES[:cities]:
+        # The first city draws from ``seed`` as a one-city demo does; each copy from its own.
+        city_seed = seed + 7919 * city.index
+        made = _load_city(session, city, city_geography(geo, city), province, city_seed,
+                          n_enterprises, today, start, echo)
+        for key, value in made.items():
+            totals[key] += value
+    _demo_users(session, province=province is not None)
+    counts = {"cities": cities} if cities > 1 else {}
+    counts.update(dict(session.execute(text("""
         SELECT 'townships', count(*) FROM township UNION ALL
         SELECT 'villages', count(*) FROM village UNION ALL
         SELECT 'stations', count(*) FROM station UNION ALL
@@ -280,10 +356,33 @@ def load_demo(session: Session, *, seed: int = 2009, n_enterprises: int = 1203,
         SELECT 'level-3 cells', count(*) FROM cell WHERE level = 3 UNION ALL
         SELECT 'enterprises', count(*) FROM enterprise UNION ALL
         SELECT 'enterprises outside every cell', count(*) FROM enterprise_cell_current
-            WHERE cell_id IS NULL""")).all())
-    counts.update({"inspections": n_inspections, "problems found": n_problems,
-                   "complaints": n_complaints})
+            WHERE cell_id IS NULL""")).all()))
+    counts.update(totals)
     return counts
+
+
+def _load_city(session, city: DemoCity, geo: Geography, province: str | None, seed: int,
+               n_enterprises: int, today: dt.date, start: dt.datetime, echo) -> dict[str, int]:
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    _insert_areas(session, geo.townships, geo.villages)
+    stations, cells, village_cell = _build_grid(session, geo, rng, nrng, start, city, province)
+    echo(f"demo: {city.name}: {len(stations)} stations, {len(cells)} cells")
+    people = _people(session, rng, geo.townships, stations, cells, start, today, city)
+    if city.index == 0:
+        _checklist(session)
+    enterprises = _enterprises(session, geo.villages, rng, nrng, n_enterprises, start, city)
+    echo(f"demo: {city.name}: {len(enterprises)} enterprises")
+    add_enterprise_details(session, seed=seed, today=today, start=start,
+                           management_prefix=city.prefix)
+    n_inspections, n_problems = _inspections(session, enterprises, rng, today, people)
+    _spot_checks(session, enterprises, rng, today)
+    # Its own random stream: the records drawn after it stay what they were before it existed.
+    _periodic_testing(session, enterprises, random.Random(seed + 14), today)
+    _cases(session, enterprises, rng, today, city)
+    n_complaints = _complaints(session, enterprises, rng, nrng, today, city)
+    return {"inspections": n_inspections, "problems found": n_problems,
+            "complaints": n_complaints}
 
 
 def _insert_areas(session: Session, townships: list[Area], villages: list[Area]) -> None:
@@ -299,28 +398,30 @@ def _insert_areas(session: Session, townships: list[Area], villages: list[Area])
             "wkb": shapely.to_wkb(v.geometry)} for v in villages])
 
 
-def _build_grid(session, geo, rng, nrng, start):
+def _build_grid(session, geo, rng, nrng, start, city: DemoCity = CITIES[0],
+                province: str | None = None):
     by_township = defaultdict(list)
     for v in geo.villages:
         by_township[v.parent_code].append(v)
     pairs = _pair_neighbours(geo.townships)
     stations = []
     for i, pair in enumerate(pairs, start=1):
-        code = f"{CITY_CODE}-Z{i:02d}"
+        code = f"{city.code}-Z{i:02d}"
         name = f"{_short(pair[0].name)}质量监督所"
         session.execute(text(
             "INSERT INTO station (code, name, phone, address) VALUES (:c, :n, :p, :a)"),
-            {"c": code, "n": name, "p": f"0317-36{i:02d}365", "a": f"河间市{pair[0].name}"})
+            {"c": code, "n": name, "p": f"0317-36{i:02d}365", "a": f"{city.name}{pair[0].name}"})
         stations.append({"code": code, "name": name, "townships": pair})
 
-    records = [CellRecord(code=CITY_CODE, name="河间市", level=1, geom=_multi(geo.outline))]
+    records = [CellRecord(code=city.code, name=city.name, level=1, geom=_multi(geo.outline),
+                          parent_code=province)]
     village_cell: dict[str, str] = {}
     for n_cells, st in zip(TERRITORIAL_CELLS, stations):
         villages = [v for t in st["townships"] for v in by_township[t.code]]
         grid_geom = _multi(shapely.union_all([t.geometry for t in st["townships"]]))
         names = "、".join(_short(t.name) for t in st["townships"])
         records.append(CellRecord(code=st["code"], name=f"{names}综合网格", level=2,
-                                  geom=grid_geom, parent_code=CITY_CODE,
+                                  geom=grid_geom, parent_code=city.code,
                                   station_code=st["code"]))
         centroids = np.array([v.geometry.centroid.coords[0] for v in villages])
         groups = _contiguous_groups(villages, n_cells, nrng)
@@ -340,10 +441,10 @@ def _build_grid(session, geo, rng, nrng, start):
     groups.sort(key=lambda g: -np.mean([geo.townships[i].geometry.centroid.y for i in g]))
     thirds = [[geo.townships[i] for i in g] for g in groups]
     for specialty, suffix, name in PROFESSIONAL:
-        code = f"{CITY_CODE}-{suffix}"
+        code = f"{city.code}-{suffix}"
         records.append(CellRecord(code=code, name=name, level=2, geom=_multi(geo.outline),
                                   kind="professional", specialty=specialty,
-                                  parent_code=CITY_CODE))
+                                  parent_code=city.code))
         for j, (region, part) in enumerate(zip(PROFESSIONAL_REGIONS, thirds), start=1):
             records.append(CellRecord(
                 code=f"{code}-{j:02d}", name=f"{name}{region}", level=3,
@@ -351,7 +452,8 @@ def _build_grid(session, geo, rng, nrng, start):
                 kind="professional", specialty=specialty, parent_code=code))
     for r in records:
         r.where = f"demo cell {r.code}"
-    upsert_cells(session, records, valid_from=start, comment="demo city", user="demo")
+    upsert_cells(session, records, valid_from=start, comment=f"demo city {city.code}",
+                 user="demo")
     return stations, records, village_cell
 
 
@@ -368,35 +470,40 @@ def _add_responsibility(session, person_id, kind, role, start, end=None, **targe
            "township": target.get("township")})
 
 
-def _new_person(session, rng, unit, role) -> int:
+def _new_staff(session, rng, unit, role, prefix: str = STAFF_CODE_PREFIX) -> int:
     """A member of the bureau's or a government's staff, numbered as a roster numbers them
     (人员编号 130984-RY001, …) in the order they are made; the number takes no random draw."""
     name = _person_name(rng)
     return session.execute(text("""
         INSERT INTO person (code, name, phone, unit, position)
-        VALUES (:prefix || lpad((SELECT count(*) + 1 FROM person)::text, 3, '0'), :n, :p, :u, :r)
-        RETURNING id"""), {"prefix": STAFF_CODE_PREFIX, "n": name,
+        VALUES (:prefix || lpad((SELECT count(*) + 1 FROM person
+                                 WHERE starts_with(code, :prefix))::text, 3, '0'),
+                :n, :p, :u, :r)
+        RETURNING id"""), {"prefix": prefix, "n": name,
                            "p": _phone(rng, f"{unit}{role}{name}"), "u": unit,
                            "r": role}).scalar()
 
 
-def _people(session, rng, townships, stations, cells, start, today):
+def _people(session, rng, townships, stations, cells, start, today,
+            city: DemoCity = CITIES[0]):
     people = {}
-    mayor = _new_person(session, rng, "河间市人民政府", "市长")
-    _add_responsibility(session, mayor, "government", "owner", start, cell=CITY_CODE)
+
+    mayor = _new_staff(session, rng, f"{city.name}人民政府", "市长", city.staff_prefix)
+    _add_responsibility(session, mayor, "government", "owner", start, cell=city.code)
     for t in townships:
-        pid = _new_person(session, rng, f"{t.name}人民政府", "乡镇长")
+        pid = _new_staff(session, rng, f"{t.name}人民政府", "乡镇长", city.staff_prefix)
         _add_responsibility(session, pid, "government", "township_leader", start,
                             township=t.code)
     for st in stations:
-        pid = _new_person(session, rng, st["name"], "所长")
+        pid = _new_staff(session, rng, st["name"], "所长", city.staff_prefix)
         _add_responsibility(session, pid, "department", "station_chief", start, cell=st["code"])
         _add_responsibility(session, pid, "department", "owner", start, cell=st["code"])
     level3 = [c for c in cells if c.level == 3]
     for c in cells:
         if c.level == 2 and c.kind == "professional":
-            pid = _new_person(session, rng, "河间市质量技术监督局" + c.name.replace("网格", "科"),
-                              "科长")
+            pid = _new_staff(session, rng,
+                             f"{city.name}质量技术监督局" + c.name.replace("网格", "科"), "科长",
+                             city.staff_prefix)
             _add_responsibility(session, pid, "department", "owner", start, cell=c.code)
     # Two cells have no owner of their own: they fall to their station (属地兜底).
     unowned = {level3[7].code, level3[30].code}
@@ -408,8 +515,8 @@ def _people(session, rng, townships, stations, cells, start, today):
         if c.code in unowned:
             continue
         unit = next((s["name"] for s in stations if c.code.startswith(s["code"])),
-                    "河间市质量技术监督局")
-        pid = _new_person(session, rng, unit, "网格责任人")
+                    f"{city.name}质量技术监督局")
+        pid = _new_staff(session, rng, unit, "网格责任人", city.staff_prefix)
         people[c.code] = pid
         if c.code in changed:
             _add_responsibility(session, pid, "department", "owner", start, handover,
@@ -419,7 +526,7 @@ def _people(session, rng, townships, stations, cells, start, today):
                 # for nothing now (a gap the roster pages show). No random draw here.
                 session.execute(text("UPDATE person SET active_to = :d WHERE id = :p"),
                                 {"d": handover.date(), "p": pid})
-            pid = _new_person(session, rng, unit, "网格责任人")
+            pid = _new_staff(session, rng, unit, "网格责任人", city.staff_prefix)
             people[c.code] = pid
             _add_responsibility(session, pid, "department", "owner", handover, cell=c.code)
         else:
@@ -434,7 +541,7 @@ def _checklist(session):
          for i, t in enumerate(CHECKLIST, start=1)])
 
 
-def _enterprises(session, villages, rng, nrng, n, start):
+def _enterprises(session, villages, rng, nrng, n, start, city: DemoCity = CITIES[0]):
     # Industry clusters: a fifth of the villages hold most enterprises, as in real counties.
     weights = nrng.pareto(1.5, len(villages)) + 0.2
     weights /= weights.sum()
@@ -453,11 +560,11 @@ def _enterprises(session, villages, rng, nrng, n, start):
             if poly.contains(shapely.Point(lon, lat)):
                 break
         industry, specialty, products, equipment, _w = industries[int(ind_pick[k])]
-        code = f"HJ{k + 1:05d}"
-        name = f"河间市{rng.choice(BRANDS)}{rng.choice(BRANDS)}{industry}有限公司"
+        code = f"{city.prefix}{k + 1:05d}"
+        name = f"{city.name}{rng.choice(BRANDS)}{rng.choice(BRANDS)}{industry}有限公司"
         rows.append(EnterpriseRow(code, {
             "name": name, "credit_code": make_credit_code(rng),
-            "address": f"河间市{_short(village.name)}村", "industry": industry,
+            "address": f"{city.name}{_short(village.name)}村", "industry": industry,
             "specialty": specialty, "grade": str(grades[k]),
             "contact_name": _person_name(rng), "contact_phone": _phone(rng, code),
             "products": products, "staff_count": int(nrng.integers(5, 400)),
@@ -520,6 +627,11 @@ def _inspections(session, enterprises, rng, today, people):
         rows.append({"e": eid, "d": day, "r": json.dumps(results), "n": found,
                      "p": "；".join(CHECKLIST[j] + "不符合要求" for j in sorted(failing)) or None,
                      "dl": deadline, "st": status, "rd": rectified})
+    # The steps below touch this city's records only (a province loads several): those
+    # numbered from here on.
+    first = session.execute(text("SELECT coalesce(max(id), 0) + 1 FROM inspection")).scalar()
+    first_rectification = session.execute(text(
+        "SELECT coalesce(max(id), 0) + 1 FROM rectification")).scalar()
     session.execute(text("""
         INSERT INTO inspection (enterprise_id, inspected_on, results, problems_found, problems,
                                 rectification_deadline, rectification_status, rectified_on,
@@ -536,7 +648,8 @@ def _inspections(session, enterprises, rng, today, people):
         UPDATE inspection SET rectification_status = 'open', rectified_on = NULL
         WHERE rectification_status = 'done' AND id % 7 = 0
           AND rectification_deadline BETWEEN CAST(:today AS date) - 90 AND CAST(:today AS date)
-    """), {"today": today})
+          AND id >= :first
+    """), {"today": today, "first": first})
     # One rectification per failed item, as an inspection recorded in GridWatch makes them.
     session.execute(text("""
         INSERT INTO rectification (enterprise_id, inspection_id, item_code, problem, deadline,
@@ -548,12 +661,13 @@ def _inspections(session, enterprises, rng, today, people):
         FROM inspection i
         CROSS JOIN LATERAL jsonb_each_text(i.results) r
         JOIN checklist_item ci ON ci.code = r.key
-        WHERE r.value = 'fail'"""))
+        WHERE r.value = 'fail' AND i.id >= :first"""), {"first": first})
     session.execute(text("""
         INSERT INTO rectification_step (rectification_id, step, at)
-        SELECT id, 'opened', opened_at FROM rectification
+        SELECT id, 'opened', opened_at FROM rectification WHERE id >= :first
         UNION ALL
-        SELECT id, 'verified', verified_at FROM rectification WHERE status = 'verified'"""))
+        SELECT id, 'verified', verified_at FROM rectification
+        WHERE status = 'verified' AND id >= :first"""), {"first": first_rectification})
     return len(rows), TARGET_PROBLEMS - problems_left
 
 
@@ -602,7 +716,7 @@ def _periodic_testing(session, enterprises, rng, today):
         SELECT :e, :d, 'periodic', 'city', :b, :p, {SAMPLED_PRODUCT}"""), rows)
 
 
-def _cases(session, enterprises, rng, today):
+def _cases(session, enterprises, rng, today, city: DemoCity = CITIES[0]):
     causes = ["生产销售不合格产品", "无证生产", "伪造产品产地", "计量器具未经检定",
               "特种设备未经检验使用", "标识标注不规范"]
     rows = []
@@ -610,7 +724,7 @@ def _cases(session, enterprises, rng, today):
         for i in range(count):
             opened = today - dt.timedelta(days=365 * year_back + rng.randrange(364) + 1)
             closed = opened + dt.timedelta(days=rng.randint(10, 90))
-            rows.append({"n": f"HJAJ{opened:%Y}{year_back}{i:04d}",
+            rows.append({"n": f"{city.prefix}AJ{opened:%Y}{year_back}{i:04d}",
                          "e": rng.choice(enterprises)["id"], "o": opened,
                          "c": closed if closed < today else None, "cause": rng.choice(causes),
                          "s": "closed" if closed < today else "open"})
@@ -628,7 +742,7 @@ CLOSING_NOTES = ("已现场核查，责令企业整改，已回复投诉人", "�
                  "已约谈企业负责人，问题已整改", "已移交执法部门立案处理")
 
 
-def _complaints(session, enterprises, rng, nrng, today):
+def _complaints(session, enterprises, rng, nrng, today, city: DemoCity = CITIES[0]):
     from gis import complaints
 
     texts = list(COMPLAINT_TEXTS)
@@ -655,7 +769,10 @@ def _complaints(session, enterprises, rng, nrng, today):
         status = ("closed" if age > 20 or rng.random() < 0.5
                   else rng.choice(("received", "assigned")))
         # ~200 m scatter: callers give an address, not the factory gate.
-        row = {"n": f"12365-{received:%Y%m%d}-{i:04d}", "t": received,
+        # A copy's numbers carry its prefix: numbers are unique in the deployment.
+        number = (f"12365-{received:%Y%m%d}-{i:04d}" if city.index == 0
+                  else f"12365-{city.prefix}-{received:%Y%m%d}-{i:04d}")
+        row = {"n": number, "t": received,
                "x": e["lon"] + nrng.normal(0, 0.002), "y": e["lat"] + nrng.normal(0, 0.0016),
                "txt": rng.choice(texts), "s": status, "e": e["id"],
                "c": received + dt.timedelta(days=rng.randint(2, 15))
@@ -708,7 +825,8 @@ def _complaints(session, enterprises, rng, nrng, today):
         "st": [s[0] for r in rows for s in r["steps"]],
         "at": [s[1] for r in rows for s in r["steps"]],
         "note": [s[2] for r in rows for s in r["steps"]]})
-    _open_complaints_of_the_demo_inspector(session, now)
+    if city.index == 0:
+        _open_complaints_of_the_demo_inspector(session, now)
     return len(rows)
 
 

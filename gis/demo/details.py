@@ -149,16 +149,18 @@ def _copy(cursor, table: str, columns: tuple[str, ...], rows: list[tuple]) -> No
 
 
 def add_enterprise_details(session: Session, *, seed: int, today: dt.date,
-                           start: dt.datetime) -> dict[str, int]:
-    """Products, staff, key equipment and a regraded history for every demo enterprise
-    (already loaded, with their first grade period from ``start``). Bulk-inserted: the map
-    bench loads 100,000 enterprises."""
+                           start: dt.datetime, management_prefix: str = "") -> dict[str, int]:
+    """Products, staff, key equipment and a regraded history for every demo enterprise whose
+    management code starts with ``management_prefix`` (one city's, when the demo holds
+    several; already loaded, with their first grade period from ``start``). Bulk-inserted:
+    the map bench loads 100,000 enterprises."""
     from psycopg2.extras import execute_values
 
     rng = random.Random(seed + 17)
     enterprises = session.execute(text("""
         SELECT id, industry, grade, contact_name, contact_phone FROM enterprise
-        ORDER BY management_code""")).all()
+        WHERE starts_with(management_code, :prefix)
+        ORDER BY management_code"""), {"prefix": management_prefix}).all()
     products, staff, equipment, regrades = [], [], [], []
     for e in enterprises:
         industry = e.industry or ""
@@ -208,8 +210,10 @@ def add_enterprise_details(session: Session, *, seed: int, today: dt.date,
                                        "certificate"), staff)
     _copy(cursor, "enterprise_equipment", ("enterprise_id", "name", "model", "quantity",
                                            "registration", "next_due"), equipment)
-    session.execute(text("UPDATE enterprise_grade SET reason = :r WHERE valid_to IS NULL"),
-                    {"r": FIRST_GRADING})
+    session.execute(text("""
+        UPDATE enterprise_grade SET reason = :r
+        WHERE valid_to IS NULL AND enterprise_id = ANY(:ids)"""),
+        {"r": FIRST_GRADING, "ids": [e.id for e in enterprises]})
     if regrades:
         # The period that began at ``start`` now ends at the regrade, with the old grade; the
         # current grade begins there. Set-based, as above.
