@@ -25,7 +25,9 @@ owner and station chief, and the people whose accounts hold a leader or grid-man
 that place (``app_user.person_id``). A place with nobody new is passed over, so in a city
 whose station chiefs own their grids the second level is the city: its owner (the mayor, 属地
 责任) and its leaders and grid managers. At the top it stays there, unacknowledged, and red on
-every list. An event outside every cell alerts the city at level 1 (never lost).
+every list. An event outside every cell alerts the city at level 1 (never lost). In a
+province's deployment (docs/province.md) the ladder goes on from the city to the province, and
+an event outside every city alerts the province.
 
 Channels: every person gets a ``web`` alert (pushed to the open pages of the accounts that
 are that person, app/urgent.py; ``failure`` says "no account" when there is none), and with a
@@ -204,8 +206,8 @@ def place_people(session: Session, place_id: int, at: dt.datetime) -> list[tuple
 
 def ladder(session: Session, event: dict) -> list[int]:
     """The places an event escalates to, nearest first: up its cell's path (the cell itself
-    is level 1's), ending at the city. Nothing above the city (an event outside every cell
-    starts there)."""
+    is level 1's), ending at the root (the city, or the province above it). Nothing above the
+    root (an event outside every cell starts there)."""
     if event["cell_id"] is None:
         return []
     return list(reversed(cell_path(session, event["cell_id"])[:-1]))
