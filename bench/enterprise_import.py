@@ -101,7 +101,8 @@ def load_cells(engine, raw, cells: pd.DataFrame) -> None:
                 [list(shapely.get_parts(g)) for g in cells.geom])),
         })
         copy_rows(cur, "cell_version", list(versions.columns), versions)
-        cur.execute("SELECT setval(pg_get_serial_sequence('cell', 'id'), (SELECT max(id) FROM cell))")
+        cur.execute("SELECT setval(pg_get_serial_sequence('cell', 'id'), "
+                    "(SELECT max(id) FROM cell))")
     raw.commit()
     vacuum(raw, "cell", "cell_version", "cell_piece")
 
@@ -165,7 +166,8 @@ def compare(project: dict, joined: pd.DataFrame) -> tuple[int, int]:
     and how many sjoin matched to several cells (points on edges, decided by code)."""
     counts = joined.groupby("management_code").size()
     single = joined[joined.management_code.map(counts) == 1]
-    expected = dict(zip(single.management_code, single.code.where(single.code.notna(), None)))
+    expected = {k: (v if isinstance(v, str) else None)
+                for k, v in zip(single.management_code, single.code)}
     differ = sum(1 for k, v in expected.items() if project.get(k) != v)
     return differ, int((counts > 1).sum())
 
@@ -243,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {verdict}  {r['shape']}: import <= {GOAL}x geopandas: {r['ratio']:.2f}x ({aim})")
         if r["differ"]:
             ok = False
-            print(f"  FAIL  {r['shape']}: {r['differ']} enterprises off cell edges differ from sjoin")
+            print(f"  FAIL  {r['shape']}: {r['differ']} enterprises off cell edges differ "
+                  "from sjoin")
     return 0 if ok else 1
 
 
