@@ -343,17 +343,21 @@ STAGE_COLUMNS = ("management_code", "name", "credit_code", "address", "industry"
 _QUOTE = re.compile(r'[,"\r\n]')
 
 
-def _csv_fields(values: list, quote: bool) -> list[str] | itertools.repeat:
+def _csv_field(text: str) -> str:
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if _QUOTE.search(text) else text
+
+
+def _csv_fields(values: list | str, quote: bool) -> list[str] | str:
     """A column's fields as csv.writer writes them: None empty, numbers as str, and (with
-    ``quote``) quoted where they hold a comma, a quote or a line break."""
+    ``quote``) quoted where they hold a comma, a quote or a line break. A column with one
+    value in every row (a str) stays one value."""
+    if isinstance(values, str):
+        return _csv_field(values) if quote else values
+    if values.count(None) == len(values):
+        return ""
     kinds = set(map(type, values))
-    if kinds <= {type(None)}:
-        return itertools.repeat("")
     texts = values if kinds == {str} else ["" if v is None else str(v) for v in values]
-    if quote:
-        texts = [f'"{t.replace(chr(34), chr(34) * 2)}"' if _QUOTE.search(t) else t
-                 for t in texts]
-    return texts
+    return list(map(_csv_field, texts)) if quote else texts
 
 
 def _copy_text(frame: pd.DataFrame, source_crs: str, valid_from: dt.datetime | None) -> str:
@@ -363,16 +367,18 @@ def _copy_text(frame: pd.DataFrame, source_crs: str, valid_from: dt.datetime | N
     n = len(frame)
     if not n:
         return ""
-    columns = {f: frame[f].tolist() for f in ("management_code", *VALUE_FIELDS)}
+    columns: dict[str, list | str] = {
+        f: frame[f].tolist() for f in ("management_code", *VALUE_FIELDS)}
     columns["lon"] = list(map(repr, frame["lon"].astype(float).tolist()))
     columns["lat"] = list(map(repr, frame["lat"].astype(float).tolist()))
-    columns["source_crs"] = [source_crs] * n
-    columns["extra"] = [json.dumps(e, ensure_ascii=False) if e else "{}"
-                        for e in frame["extra"].tolist()]
-    default = valid_from.isoformat() if valid_from else None
+    columns["source_crs"] = source_crs
+    extra = frame["extra"].tolist()
+    columns["extra"] = ("{}" if not any(extra) else
+                        [json.dumps(e, ensure_ascii=False) if e else "{}" for e in extra])
+    default = valid_from.isoformat() if valid_from else ""
     stated = frame["valid_from"].tolist()
     if set(map(type, stated)) <= {type(None)}:
-        columns["valid_from"] = [default] * n
+        columns["valid_from"] = default
     else:
         written: dict = {}
         columns["valid_from"] = [
@@ -380,8 +386,19 @@ def _copy_text(frame: pd.DataFrame, source_crs: str, valid_from: dt.datetime | N
             for v in stated]
 
     def build(quote: bool) -> str:
-        fields = [_csv_fields(columns[c], quote) for c in STAGE_COLUMNS]
-        return "\r\n".join(map(",".join, zip(*fields))) + "\r\n"
+        # Neighbouring columns with one value in every row are joined into one field, so
+        # each row joins fewer pieces.
+        fields: list = []
+        for c in STAGE_COLUMNS:
+            field = _csv_fields(columns[c], quote)
+            if isinstance(field, str) and fields and isinstance(fields[-1], str):
+                fields[-1] += "," + field
+            else:
+                fields.append(field)
+        if all(isinstance(f, str) for f in fields):
+            return (",".join(fields) + "\r\n") * n
+        pieces = [itertools.repeat(f) if isinstance(f, str) else f for f in fields]
+        return "\r\n".join(map(",".join, zip(*pieces))) + "\r\n"
     text = build(quote=False)
     # Nothing to quote (the usual file): exactly the commas between fields and the line ends.
     if (text.count(",") == n * (len(STAGE_COLUMNS) - 1) and '"' not in text

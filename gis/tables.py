@@ -18,10 +18,12 @@ import csv
 import datetime as dt
 import functools
 import io
+import itertools
 import unicodedata
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gis.errors import FileFormatError, ImportRefused, RowProblem
@@ -110,14 +112,25 @@ def _check_plausible(text: str) -> None:
 
 # --- CSV ----------------------------------------------------------------------------------
 
-def _csv_records(text: str, limits: Limits):
-    """(line number, fields) per non-blank record, bounded: a line longer than
-    ``max_line_bytes`` is refused before the csv module splits it."""
-    start = text[:4096]
+# Records are read this many at a time where each line is one record (no quotes).
+_CHUNK = 10_000
+
+
+def _delimiter(text: str) -> str:
     try:
-        sep = csv.Sniffer().sniff(start, delimiters=",\t;").delimiter
+        return csv.Sniffer().sniff(text[:4096], delimiters=",\t;").delimiter
     except csv.Error:
-        sep = ","
+        return ","
+
+
+def _csv_records(text: str, limits: Limits
+                 ) -> tuple[list[int], list[list[str]], TableRefused | None]:
+    """The non-blank records with their first line's number, and the refusal that stopped
+    reading, if one did (raised by the caller once the records before it are checked, as a
+    reader going record by record would have). A line longer than ``max_line_bytes`` is
+    refused before the csv module splits it. Reading stops after ``max_upload_rows`` + 2
+    records: enough to refuse the file for its rows without holding more of it."""
+    sep = _delimiter(text)
 
     def lines():
         for number, line in enumerate(io.StringIO(text, newline=""), start=1):
@@ -130,18 +143,49 @@ def _csv_records(text: str, limits: Limits):
             yield line
 
     csv.field_size_limit(max(limits.max_line_bytes, 1024))
-    reader = csv.reader(lines(), delimiter=sep)
+    # No line can be too long (4 bytes a character at most): the lines go to the reader
+    # without a Python step each.
+    short = (len(text) <= limits.max_line_bytes // 4 or max(
+        map(len, io.StringIO(text, newline="")), default=0) <= limits.max_line_bytes // 4)
+    reader = csv.reader(io.StringIO(text, newline="") if short else lines(), delimiter=sep)
+    numbers: list[int] = []
+    records: list[list[str]] = []
+    enough = limits.max_upload_rows + 2
+    if short and '"' not in text:
+        # Without quotes each line is one record (a blank one too): line numbers count.
+        line = 1
+        while len(records) < enough:
+            chunk = list(itertools.islice(reader, _CHUNK))
+            if not chunk:
+                break
+            firsts = range(line, line + len(chunk))
+            line += len(chunk)
+            if all(map(str.strip, map("".join, chunk))):
+                numbers.extend(firsts)
+                records.extend(chunk)
+            else:
+                for number, fields in zip(firsts, chunk):
+                    if "".join(fields).strip():
+                        numbers.append(number)
+                        records.append(fields)
+        return numbers[:enough], records[:enough], None
     try:
         first = reader.line_num + 1
         for fields in reader:
-            if any(f.strip() for f in fields):
-                yield first, fields
+            if "".join(fields).strip():
+                numbers.append(first)
+                records.append(fields)
+                if len(records) >= enough:
+                    break
             first = reader.line_num + 1
     except csv.Error as exc:
         # Only a quoted field running on past max_line_bytes gets here.
-        raise _refuse(f"line {reader.line_num}", "line_too_long",
-                      f"longer than {limits.max_line_bytes} bytes ({exc})",
-                      limit=limits.max_line_bytes) from None
+        return numbers, records, _refuse(
+            f"line {reader.line_num}", "line_too_long",
+            f"longer than {limits.max_line_bytes} bytes ({exc})", limit=limits.max_line_bytes)
+    except TableRefused as exc:
+        return numbers, records, exc
+    return numbers, records, None
 
 
 def _check_record(where: str, columns: int, is_data: bool, rows_so_far: int,
@@ -161,20 +205,32 @@ def read_csv(raw: bytes, limits: Limits) -> pd.DataFrame:
     if b"\x00" in raw[:4096]:
         raise _refuse("file", "binary", "binary file; expected CSV or XLSX")
     text = decode_text(raw)
-    header: list[str] | None = None
-    rows, numbers = [], []
-    for number, fields in _csv_records(text, limits):
-        _check_record(f"line {number}", len(fields), header is not None, len(numbers), limits)
-        if header is None:
-            header = [f.strip() for f in fields]
-            continue
-        if len(fields) > len(header):
-            raise _refuse(f"line {number}", "extra_fields",
-                          f"{len(fields)} fields, the header has {len(header)}",
-                          count=len(fields), header=len(header))
-        rows.append(fields + [""] * (len(header) - len(fields)))
-        numbers.append(number)
-    return _frame(header or [], rows, numbers)
+    numbers, records, stop = _csv_records(text, limits)
+    if not records:
+        if stop:
+            raise stop
+        return _frame([], [], [])
+    # The first record that breaks a bound, as a reader checking one record at a time
+    # finds it: its columns, then (a data row) the upload's rows, then its fields.
+    widths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+    header = [f.strip() for f in records[0]]
+    is_data = np.arange(len(records)) > 0
+    wrong = ((widths > limits.max_columns)
+             | (is_data & (np.arange(len(records)) - 1 >= limits.max_upload_rows))
+             | (is_data & (widths > len(header))))
+    if wrong.any():
+        k = int(np.argmax(wrong))
+        _check_record(f"line {numbers[k]}", len(records[k]), k > 0, k - 1, limits)
+        raise _refuse(f"line {numbers[k]}", "extra_fields",
+                      f"{widths[k]} fields, the header has {len(header)}",
+                      count=int(widths[k]), header=len(header))
+    if stop:
+        raise stop
+    rows = records[1:]
+    if len(rows) and widths[1:].min() < len(header):
+        rows = [r if len(r) == len(header) else r + [""] * (len(header) - len(r))
+                for r in rows]
+    return _frame(header, rows, numbers[1:], apostrophes="'" in text)
 
 
 # --- XLSX ---------------------------------------------------------------------------------
@@ -283,8 +339,11 @@ def _unquote(value):
     return value
 
 
-def _frame(header: list[str], rows: list[list[str]], numbers: list[int]) -> pd.DataFrame:
-    rows = [[_unquote(v) for v in row] for row in rows]
+def _frame(header: list[str], rows: list[list[str]], numbers: list[int],
+           apostrophes: bool = True) -> pd.DataFrame:
+    """The rows as a frame named after ``header``, cells losing the apostrophe that guarded a
+    formula (``apostrophes``: whether any cell may start with one; a CSV whose text has
+    none skips looking)."""
     columns, seen = [], {}
     for i, name in enumerate(header):
         name = name or f"Unnamed: {i}"
@@ -294,8 +353,14 @@ def _frame(header: list[str], rows: list[list[str]], numbers: list[int]) -> pd.D
         else:
             seen[name] = 0
         columns.append(name)
-    frame = pd.DataFrame(rows, columns=columns, dtype=str,
+    frame = pd.DataFrame(rows, columns=range(len(columns)), dtype=str,
                          index=pd.Index(numbers, name=ROW_INDEX, dtype="int64"))
+    for i in range(len(columns) if apostrophes and len(frame) else 0):
+        cells = frame[i].tolist()
+        # One search finds whether any cell of the column starts with an apostrophe.
+        if ("\x00" + "\x00".join(cells)).find("\x00'") >= 0:
+            frame[i] = pd.Series([_unquote(v) for v in cells], index=frame.index, dtype=str)
+    frame.columns = columns
     return frame
 
 
