@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
+from gis.datacache import READ_ONLY, SESSION_KEY, DataCache
 from gis.db import make_engine, make_session_factory, read_connection
 
 
@@ -14,6 +15,9 @@ def init_app(app: Flask) -> None:
     app.extensions["gridwatch.engine"] = engine
     app.extensions["gridwatch.sessions"] = make_session_factory(engine)
     app.extensions["gridwatch.reader"] = lambda: read_connection(engine)
+    megabytes = app.config["MAP_CACHE_MB"]
+    app.extensions["gridwatch.datacache"] = DataCache(int(megabytes * 2**20)) if megabytes \
+        else None
     app.teardown_appcontext(close_session)
 
 
@@ -24,6 +28,11 @@ def get_engine():
 def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["gridwatch.sessions"]()
+        # What only changes when the data does comes from here (gis/datacache.py); a GET
+        # writes nothing, so the data's versions are read once for the whole request.
+        g.db_session.info[SESSION_KEY] = current_app.extensions["gridwatch.datacache"]
+        g.db_session.info[READ_ONLY] = has_request_context() and request.method in (
+            "GET", "HEAD")
     return g.db_session
 
 

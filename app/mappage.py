@@ -16,6 +16,7 @@ from flask_login import current_user
 from folium.elements import JSCSSMixin
 from folium.plugins import HeatMap, VectorGridProtobuf
 from jinja2 import Template
+from markupsafe import Markup
 from sqlalchemy import text
 
 from app.auth import zone
@@ -28,6 +29,9 @@ from gis.validation import ValidationError
 from layers import REGISTRY, Layer, LayerQuery
 
 DEFAULT_DAYS = 365
+# What a bare map keeps of Folium's stylesheets: Leaflet's, and Bootstrap's, whose base rules
+# (fonts, [hidden]) the pages were drawn with.
+BARE_CSS = ("leaflet_css", "bootstrap_css")
 
 
 class RemoteLayer(JSCSSMixin, folium.map.Layer):
@@ -169,15 +173,26 @@ class MetricScale(MacroElement):
 def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | None = None,
               refresh: bool = True, interactive: bool = True,
               prefer_canvas: bool = True, refresh_seconds: int | None = None,
-              zoom_snap: float = 1) -> folium.Map:
+              zoom_snap: float = 1, inline: bool = False, bare: bool = False) -> folium.Map:
     """The map page's Folium map. ``refresh_seconds``: how often map.js re-fetches the data
     (default MAP_REFRESH_SECONDS; nothing without ``refresh``); ``zoom_snap`` below 1 lets the
-    first view fit the place more closely."""
+    first view fit the place more closely; ``inline``: the layers shown at first whose GeoJSON
+    comes to MAP_INLINE_BYTES in all travel in the page (``map_parts``' ``map_data``), the
+    others are fetched; ``bare``: without the scripts and icon fonts Folium adds to every map
+    (jQuery, Bootstrap's script, awesome-markers, Font Awesome, glyphicons: seven requests
+    that map.js does not need)."""
     from app.assets import localize, new_map
+    from app.layerdata import block_id, layer_body
+
+    budget = current_app.config["MAP_INLINE_BYTES"] if inline else 0
+    carried = []
 
     bounds = city_bounds(filters.get("cell"))
     m = new_map(current_app.config, location=None, zoom_start=10, control_scale=False,
                 prefer_canvas=prefer_canvas, width="100%", height="100%", zoom_snap=zoom_snap)
+    if bare:
+        m.default_js = [js for js in m.default_js if js[0] == "leaflet"]
+        m.default_css = [css for css in m.default_css if css[0] in BARE_CSS]
     MetricScale().add_to(m)
     if refresh_seconds is None:
         refresh_seconds = current_app.config["MAP_REFRESH_SECONDS"]
@@ -187,7 +202,12 @@ def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | Non
         "figuresUrl": url_for("mapwall.figures_json"),
         "cardUrl": url_for("mapwall.cell_card", code="__CODE__"),
         "recordUrl": url_for("enterprise.page", code="__CODE__"),
-        "i18n": {"loadFailed": _("A layer could not be loaded.")},
+        "i18n": {"loadFailed": _("A layer could not be loaded."),
+                 # A low zoom's marker stands for the enterprises under it (gis/wall.py).
+                 "countOne": _("One enterprise here, grade %(grade)s: zoom in to see it."),
+                 "countMany": _("%(n)s enterprises here, %(overdue)s of them overdue for "
+                                "inspection; the highest grade %(grade)s: zoom in to see "
+                                "each one.")},
     }).add_to(m)
     if bounds:
         # Before the layers: a tile layer starts loading the view it is added in, and until
@@ -198,7 +218,28 @@ def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | Non
             spec = layer_spec(layer, query)
             if not interactive:
                 spec["style"] = {**spec["style"], "interactive": False}
+            # A point layer's size is known from its count before it is computed (~600 bytes
+            # an enterprise); a layer computed here is kept for the fetch if it does not fit.
+            if (budget and layer.show and "tileUrl" not in spec
+                    and (layer.count is None
+                         or layer.count(get_session(), query) * 600 <= budget)):
+                body = layer_body(layer, query)
+                if len(body.raw) <= budget:
+                    budget -= len(body.raw)
+                    carried.append(body)
+                    spec["inline"] = block_id(layer)
             RemoteLayer(spec, name=_(layer.title), show=layer.show).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     localize(m.get_root(), lambda path: url_for("static", filename=path))
+    m.gridwatch_inline = carried
+    # Names in the order the map was built instead of random ones: the same page renders to
+    # the same text, which branca then compiles once per process (app.assets).
+    for n, element in enumerate(_elements(m)):
+        element._id = f"{n:02d}"
     return m
+
+
+def _elements(element):
+    yield element
+    for child in element._children.values():
+        yield from _elements(child)

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
+from app import layerdata
 from app.auth import login_required, zone
 from app.errors import not_found
 from app.db import get_session
@@ -60,6 +61,7 @@ RECORD_FILTERS = {k: FILTERS[k] for k in ("days", "from", "to", "cell")} | PAGE 
     "unit": Field(required=False, max_length=32),
     "grade": Field(required=False, choices=("A", "B", "C", "D"))}
 PAGE_SIZE = 50
+WALL_WARNINGS = 8  # quality warnings in the wall's panel (the link lists them all)
 
 
 def _filters(schema=FILTERS) -> dict:
@@ -76,18 +78,23 @@ def wall():
     refresh = current_app.config["WALL_REFRESH_SECONDS" if wall_mode else "MAP_REFRESH_SECONDS"]
     # A quarter zoom step: a county fits a phone or a command-room screen without a margin
     # of half the screen.
-    parts = map_parts(build_map(query, args, refresh_seconds=refresh, zoom_snap=0.25))
+    parts = map_parts(build_map(query, args, refresh_seconds=refresh, zoom_snap=0.25,
+                                inline=True, bare=True))
     figures = map_figures(session, cells=query.cells, window=query.window, today=query.today)
     # A date before the first boundaries draws nothing: say why instead of an empty map.
     no_cells_then = bool(query.at) and not session.execute(text("""
         SELECT 1 FROM cell_version WHERE valid_from <= :at LIMIT 1"""), {"at": query.at}).scalar()
     choices = places(session, visible())
-    from app.quality_warnings import warnings_for
+    from app.quality_warnings import describe
+    from gis import quality_warnings
 
-    return render_template(
+    # Quality warnings (gis/quality_warnings.py) of the wall's place, today's: the panel shows
+    # the first eight, in words, and how many there are.
+    warned = quality_warnings.warnings(session, cells=query.cells, today=query.today,
+                                       zone=zone())
+    page = render_template(
         "map/wall.html", **parts, figures=figures, legends=legends(), no_cells_then=no_cells_then,
-        # Quality warnings (gis/quality_warnings.py) of the wall's place, today's.
-        quality_warnings=warnings_for(query.cells),
+        quality_warnings=describe(warned[:WALL_WARNINGS]), warning_count=len(warned),
         args=args, window=query.window, wall_mode=wall_mode, refresh_seconds=refresh,
         place=place_name(session, args["cell"], visible()), places=choices,
         editors=editable_grids(choices),
@@ -150,10 +157,8 @@ def layer_list():
 @rate_limited("bulk")
 def layer_geojson(layer_id: str):
     layer = REGISTRY.get(layer_id) or abort(404)
-    data = layer.query(get_session(), layer_query(_filters()))
-    body = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False,
-                                                         default=str)
-    return Response(body, mimetype="application/geo+json")
+    # Computed once per change of its data, gzip, ETag (app/layerdata.py).
+    return layerdata.layer_response(layer, layer_query(_filters()))
 
 
 # QGIS and other clients: the two main layers under stable names.
@@ -176,9 +181,7 @@ def layer_tile(layer_id: str, z: int, x: int, y: int):
     if layer is None or layer.tiles is None or not 0 <= z <= 22 or not (
             0 <= x < 2 ** z and 0 <= y < 2 ** z):
         abort(404)
-    tile = layer.tiles(get_session(), layer_query(_filters()), z, x, y)
-    return Response(tile, mimetype="application/vnd.mapbox-vector-tile",
-                    headers={"Cache-Control": "private, max-age=60"})
+    return layerdata.tile_response(layer, layer_query(_filters()), z, x, y)
 
 
 @bp.get("/api/v1/figures")

@@ -87,6 +87,13 @@ MAP_REFRESH_SECONDS = 300
 # The big-screen wall (/map?wall=1, on a command-room screen nobody touches) re-fetches this
 # often (seconds; 0 turns it off).
 WALL_REFRESH_SECONDS = 60
+# What only changes when the data does (the wall's layers, tiles, figures, hot spots) is kept
+# in each server process's memory, up to this many megabytes, until a write changes the data
+# it was computed from (gis/datacache.py). 0 turns the cache off.
+MAP_CACHE_MB = 128
+# Layers whose GeoJSON comes to this many bytes in all are put into the map page itself
+# instead of being fetched after it (larger ones, and vector tiles, are fetched).
+MAP_INLINE_BYTES = 1_500_000
 
 # Gaps and overlaps smaller than this (m²) are rounding, not errors, when validating a redraw.
 GRID_SLIVER_TOLERANCE_M2 = 1.0

@@ -68,9 +68,14 @@ BROWSER_LOADS = 3      # fresh pages per measurement (median)
 WALL_TIMEOUT_MS = 120_000
 BASELINE_TIMEOUT_MS = 600_000
 GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4  # --server gunicorn: one worker per core
-# The goals the wall must meet (printed PASS/FAIL; the exit status does not depend on them).
+# The goals the wall must meet (issue 17; printed PASS/FAIL, the exit status does not depend on
+# them): at 100,000 enterprises drawn in under 3 s with under 2 MB of HTML; at 1,203 drawn
+# within 1.5 times the time a plain Folium page of the same points takes to load. Aims,
+# printed the same way: as fast as plain Folium at 1,203, under 3 s at 1,000,000.
 GOAL_LARGE, GOAL_LARGE_DRAWN_S, GOAL_LARGE_HTML_BYTES = 100_000, 3.0, 2 * 1024 * 1024
-GOAL_SMALL, GOAL_SMALL_DRAWN_S = 1_203, 1.0
+GOAL_SMALL, GOAL_SMALL_RATIO = 1_203, 1.5
+AIM_SMALL_RATIO = 1.0
+AIM_HUGE, AIM_HUGE_DRAWN_S = 1_000_000, 3.0
 
 # What a naive developer writes: the grade colours as a Python dict (layers/palette.py).
 NAIVE_COLORS = dict(GRADE_COLORS)
@@ -332,7 +337,7 @@ def wall_browser(browser, base: str) -> dict:
         stale = [0, 0]
         slowest = 0.0
         for r in responses:
-            # Bytes on the wire (the app does not compress). Not r.body(): with routing on,
+            # Bytes on the wire (gzip where the app compresses). Not r.body(): with routing on,
             # Playwright returns an empty body for responses fetch() read as an ArrayBuffer.
             body = r.request.sizes()["responseBodySize"]
             entry = per_layer.setdefault(data_kind(r.url), [0, 0])
@@ -426,8 +431,11 @@ def measure_wall(browser, url: str, n: int, server_kind: str = "werkzeug") -> di
         log(f"  /map GETs: server {', '.join(f'{t:.0f}' for t in server_ms)} ms, round trip "
             f"{', '.join(f'{t:.0f}' for t in times)} ms, {sizes[0]} bytes")
         tiles = "/tiles/" in r.text
+        # Layers whose GeoJSON the page carries itself (app/layerdata.py), not fetched.
+        carried = re.findall(r'<script type="application/json" id="gw-layer-([^"]+)"', r.text)
         result = {"build_ms": statistics.median(server_ms), "gets_ms": times,
-                  "server_ms": server_ms, "html_bytes": sizes[-1], "uses_tiles": tiles}
+                  "server_ms": server_ms, "html_bytes": sizes[-1], "uses_tiles": tiles,
+                  "carried": carried}
         result.update(wall_browser(browser, server.url))
         return result
     finally:
@@ -482,17 +490,21 @@ def measure_baseline(browser, url: str, workdir: str) -> dict:
 # --------------------------------------------------------------------------------------------
 
 def table(results: list[dict]) -> str:
-    head = ["size", "wall build ms", "wall HTML KB", "wall data KB", "wall time-to-drawn s",
-            "baseline build s", "baseline HTML MB", "baseline load s"]
+    head = ["size", "wall build ms", "first build ms", "wall HTML KB", "wall data KB",
+            "wall time-to-drawn s", "first load s", "baseline build s", "baseline HTML MB",
+            "baseline load s", "ratio"]
     rows = []
     for r in results:
         w, b = r["wall"], r.get("baseline")
+        x = ratio(r)
         rows.append([
-            f"{r['size']:,}", f"{w['build_ms']:.0f}", f"{w['html_bytes'] / 1024:.1f}",
-            f"{w['data_bytes'] / 1024:,.0f}", f"{w['drawn_s']:.2f}",
+            f"{r['size']:,}", f"{w['build_ms']:.0f}", f"{w['server_ms'][0]:.0f}",
+            f"{w['html_bytes'] / 1024:,.1f}", f"{w['data_bytes'] / 1024:,.0f}",
+            f"{w['drawn_s']:.2f}", f"{w['loads'][0]['drawn_s']:.2f}",
             f"{b['build_s']:.1f}" if b else "skipped",
             f"{b['html_bytes'] / 1024 / 1024:.1f}" if b else "skipped",
-            f"{b['load_s']:.2f}" if b else "skipped"])
+            f"{b['load_s']:.2f}" if b else "skipped",
+            f"{x:.2f}x" if x is not None else "-"])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
 
     def line(cells: list[str]) -> str:
@@ -503,28 +515,62 @@ def table(results: list[dict]) -> str:
     return "\n".join(out)
 
 
-def goals(results: list[dict]) -> list[str]:
-    by_size = {r["size"]: r["wall"] for r in results}
+def ratio(r: dict) -> float | None:
+    """Wall time-to-drawn / plain Folium load time (medians), when both were measured."""
+    b = r.get("baseline")
+    return r["wall"]["drawn_s"] / b["load_s"] if b and b["load_s"] > 0 else None
 
-    def verdict(size, ok, what):
-        if size not in by_size:
-            return f"n/a  {what} (size {size:,} not measured)"
-        return f"{'PASS' if ok(by_size[size]) else 'FAIL'} {what}"
+
+def goals(results: list[dict]) -> list[str]:
+    by_size = {r["size"]: r for r in results}
+
+    def verdict(kind: str, size: int, ok, what: str, measured) -> str:
+        r = by_size.get(size)
+        if r is None:
+            return f"n/a  {kind}{what} (size {size:,} not measured)"
+        value = measured(r)
+        if value is None:
+            return f"n/a  {kind}{what} (no plain Folium baseline at {size:,})"
+        return f"{'PASS' if ok(value) else 'FAIL'} {kind}{what} (measured {value})"
+
+    def small_ratio(r):
+        x = ratio(r)
+        return None if x is None else Measured(x, f"{x:.2f}x: {r['wall']['drawn_s']:.2f} s / "
+                                                  f"{r['baseline']['load_s']:.2f} s")
 
     return [
-        verdict(GOAL_LARGE, lambda w: w["drawn_s"] < GOAL_LARGE_DRAWN_S,
-                f"{GOAL_LARGE:,}: wall drawn in under {GOAL_LARGE_DRAWN_S:g} s"
-                + (f" (measured {by_size[GOAL_LARGE]['drawn_s']:.2f} s)"
-                   if GOAL_LARGE in by_size else "")),
-        verdict(GOAL_LARGE, lambda w: w["html_bytes"] < GOAL_LARGE_HTML_BYTES,
-                f"{GOAL_LARGE:,}: wall HTML under 2 MB"
-                + (f" (measured {by_size[GOAL_LARGE]['html_bytes'] / 1024:.1f} KB)"
-                   if GOAL_LARGE in by_size else "")),
-        verdict(GOAL_SMALL, lambda w: w["drawn_s"] < GOAL_SMALL_DRAWN_S,
-                f"{GOAL_SMALL:,}: wall drawn in under {GOAL_SMALL_DRAWN_S:g} s"
-                + (f" (measured {by_size[GOAL_SMALL]['drawn_s']:.2f} s)"
-                   if GOAL_SMALL in by_size else "")),
+        verdict("goal ", GOAL_LARGE, lambda v: v < GOAL_LARGE_DRAWN_S,
+                f"{GOAL_LARGE:,}: wall drawn in under {GOAL_LARGE_DRAWN_S:g} s",
+                lambda r: Measured(r["wall"]["drawn_s"], f"{r['wall']['drawn_s']:.2f} s")),
+        verdict("goal ", GOAL_LARGE, lambda v: v < GOAL_LARGE_HTML_BYTES,
+                f"{GOAL_LARGE:,}: wall HTML under 2 MB",
+                lambda r: Measured(r["wall"]["html_bytes"],
+                                   f"{r['wall']['html_bytes'] / 1024:,.1f} KB")),
+        verdict("goal ", GOAL_SMALL, lambda v: v <= GOAL_SMALL_RATIO,
+                f"{GOAL_SMALL:,}: wall drawn within {GOAL_SMALL_RATIO:g}x plain Folium's load",
+                small_ratio),
+        verdict("aim  ", GOAL_SMALL, lambda v: v <= AIM_SMALL_RATIO,
+                f"{GOAL_SMALL:,}: wall drawn within {AIM_SMALL_RATIO:g}x plain Folium's load",
+                small_ratio),
+        verdict("aim  ", AIM_HUGE, lambda v: v < AIM_HUGE_DRAWN_S,
+                f"{AIM_HUGE:,}: wall drawn in under {AIM_HUGE_DRAWN_S:g} s",
+                lambda r: Measured(r["wall"]["drawn_s"], f"{r['wall']['drawn_s']:.2f} s")),
     ]
+
+
+class Measured(float):
+    """A number compared with a goal, shown as its own text."""
+
+    def __new__(cls, value: float, shown: str):
+        out = super().__new__(cls, value)
+        out.shown = shown
+        return out
+
+    def __str__(self) -> str:
+        return self.shown
+
+    def __format__(self, spec: str) -> str:
+        return self.shown if not spec else float.__format__(self, spec)
 
 
 def details(r: dict) -> list[str]:
@@ -538,7 +584,8 @@ def details(r: dict) -> list[str]:
                f"{', '.join('%.2f' % x['drawn_s'] for x in w['loads'])} s, painted "
                f"{w['painted_s']:.2f} s (median); slowest data request "
                f"{w['loads'][0]['slowest_request_ms']:.0f} ms")
-    out.append("  wall data: " + ", ".join(
+    out.append("  wall layers carried in the page: " + (", ".join(w["carried"]) or "none"))
+    out.append("  wall data fetched: " + ", ".join(
         f"{k} {v[0]}x {v[1] / 1024:,.0f} KB" for k, v in sorted(w["per_layer"].items())))
     out.append("  wall timeline (s from navigation start, per load): " + "; ".join(
         f"HTML {x['html_end_s']:.2f}, last GeoJSON {x['geojson_end_s']:.2f}"
@@ -628,6 +675,11 @@ def main(argv=None) -> int:
     print()
     print(table(results))
     print()
+    for r in results:
+        if ratio(r) is not None:
+            print(f"ratio at {r['size']:,}: wall time-to-drawn / plain Folium load = "
+                  f"{r['wall']['drawn_s']:.2f} s / {r['baseline']['load_s']:.2f} s = "
+                  f"{ratio(r):.2f}x")
     for line in goals(results):
         print(line)
     print()

@@ -16,6 +16,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import datacache
 from gis.hotspots import count_points, gi_star, hex_grid
 from gis.wall import Window, cell_rows
 
@@ -27,7 +28,21 @@ def complaint_hotspots(session: Session, *, cells: list[int] | None, window: Win
                        variable: str = "count") -> list[dict]:
     """Every unit of the place (hexagon or cell): code, name, geometry (shapely), and its
     Gi* result (``result``: klass "hot-99" … "none", z, p, count). ``variable`` "rate":
-    complaints per enterprise."""
+    complaints per enterprise.
+
+    999 permutations take up to seconds: the answer is kept while the data stays the same
+    (gis/datacache.py), for the wall's layer and the quality warnings alike."""
+    found = datacache.memo(
+        session, ("complaint_hotspots", None if cells is None else tuple(sorted(set(cells))),
+                  window, today, at, units, variable),
+        lambda: _complaint_hotspots(session, cells=cells, window=window, today=today, at=at,
+                                    units=units, variable=variable),
+        size=lambda units: 2000 * len(units) + 1000)
+    return list(found)
+
+
+def _complaint_hotspots(session: Session, *, cells: list[int] | None, window: Window,
+                        today: dt.date, at, units: str, variable: str) -> list[dict]:
     rows = cell_rows(session, cells=cells, window=window, today=today, at=at, levels=(3,))
     points = np.array(session.execute(text("""
         SELECT ST_X(geom), ST_Y(geom) FROM complaint

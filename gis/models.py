@@ -1238,3 +1238,24 @@ class WarningRule(Base):
     threshold: Mapped[float] = mapped_column(Float, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+
+
+class DataChange(Base):
+    """One write statement on a table the map wall reads, recorded by that table's trigger
+    (gis/sql/dataversion.sql): a table's version is its rows here plus its ``data_version.base``.
+    What only changes when the data does is cached under these versions (gis/datacache.py)."""
+
+    __tablename__ = "data_change"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tbl: Mapped[str] = mapped_column(String(63), nullable=False)
+
+
+class DataVersion(Base):
+    """The changes of a table folded out of ``data_change`` (``gw_data_compact``), so it stays
+    a few rows long and the versions keep their values."""
+
+    __tablename__ = "data_version"
+
+    tbl: Mapped[str] = mapped_column(String(63), primary_key=True)
+    base: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")

@@ -33,6 +33,7 @@ boundaries they were computed from stay the same.
 from __future__ import annotations
 
 import calendar
+import copy
 import datetime as dt
 import json
 import math
@@ -41,6 +42,7 @@ import threading
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import datacache
 from gis.errors import ValidationError
 from gis.wall import CELL_STATUS_CTE, ENTERPRISES_CTE, Window
 
@@ -274,7 +276,16 @@ def warnings(session: Session, *, cells: list[int] | None, today: dt.date, zone:
              only: tuple[str, ...] | None = None) -> list[dict]:
     """Every active rule's warnings for the cells ``cells`` (None: the whole city), each:
     rule, name (the rule's), threshold, value, cell, cell_name, cells, and the rule's own
-    fields (see each rule's function). ``only``: those rules alone."""
+    fields (see each rule's function). ``only``: those rules alone. Kept while the data stays
+    the same (gis/datacache.py): the map wall shows them on every load."""
+    return copy.deepcopy(datacache.memo(
+        session, ("quality_warnings", None if cells is None else tuple(sorted(set(cells))),
+                  today, zone, only),
+        lambda: _warnings(session, cells=cells, today=today, zone=zone, only=only)))
+
+
+def _warnings(session: Session, *, cells: list[int] | None, today: dt.date, zone: str,
+              only: tuple[str, ...] | None) -> list[dict]:
     found = []
     for rule in warning_rules(session, active_only=True):
         code, threshold = rule["code"], rule["threshold"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 # Dependency order: later files call functions of earlier ones.
-FILES = ("cells", "owners", "assignment", "grades", "lookup", "audit")
+FILES = ("cells", "owners", "assignment", "grades", "lookup", "audit", "dataversion")
 
 _OURS = """
     SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -10,13 +10,14 @@ Every query takes ``cells``: the ids of the cells the user may see (None = all),
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import dates
+from gis import datacache, dates
 from gis.geojson import feature_collection_sql
 
 
@@ -176,7 +177,15 @@ def _params(cells: list[int] | None, window: Window, today: dt.date) -> dict:
 def map_figures(session: Session, *, cells: list[int] | None, window: Window,
                 today: dt.date) -> dict:
     """The pilot city's reported figures for the cells ``cells`` (None: everything) and the
-    time window; each activity figure is counted over ``RECORD_SOURCES``."""
+    time window; each activity figure is counted over ``RECORD_SOURCES``. Kept while the data
+    stays the same (gis/datacache.py)."""
+    return copy.deepcopy(datacache.memo(
+        session, ("map_figures", _key(cells), window, today),
+        lambda: _map_figures(session, cells=cells, window=window, today=today)))
+
+
+def _map_figures(session: Session, *, cells: list[int] | None, window: Window,
+                 today: dt.date) -> dict:
     params = _params(cells, window, today)
 
     def count(kind: str, what: str = "count(*)") -> str:
@@ -411,7 +420,7 @@ LEFT JOIN spot sp ON sp.cell_id = c.id
 LEFT JOIN late_complaints lk ON lk.cell_id = c.id
 WHERE (CAST(:kind AS text) IS NULL OR c.kind = :kind)
   AND (CAST(:specialty AS text) IS NULL OR c.specialty = :specialty)
-  AND c.level = ANY(CAST(:levels AS int[]))
+  AND (CAST(:levels AS int[]) IS NULL OR c.level = ANY(CAST(:levels AS int[])))
   AND (CAST(:cells AS bigint[]) IS NULL OR c.id = ANY(CAST(:cells AS bigint[])))
   AND (CAST(:code AS text) IS NULL OR c.code = :code)
 ORDER BY c.level, c.code
@@ -423,12 +432,34 @@ def cell_rows(session: Session, *, cells: list[int] | None, window: Window, toda
               kind: str | None = "territorial", specialty: str | None = None,
               code: str | None = None) -> list[dict]:
     """Cells of ``kind`` (None: both) and ``specialty`` (professional grids) with their
-    current figures (owner falls back to the parent's, 属地兜底)."""
+    current figures (owner falls back to the parent's, 属地兜底).
+
+    Every cell's figures cost what one cell's do (the enterprises are counted once for all),
+    so they are computed for every level and kind at once and kept while the data stays the
+    same (gis/datacache.py): the wall's cell, grid, professional and hot-spot layers and the
+    cell card share one computation."""
+    every = datacache.memo(
+        session, ("cell_rows", _key(cells), window, today, at),
+        lambda: _cell_rows(session, cells=cells, window=window, today=today, at=at),
+        size=lambda rows: sum(len(r["geometry"] or "") + 600 for r in rows))
+    return [dict(r) for r in every
+            if r["level"] in levels and (kind is None or r["kind"] == kind)
+            and (specialty is None or r["specialty"] == specialty)
+            and (code is None or r["code"] == code)]
+
+
+def _key(cells: list[int] | None) -> tuple[int, ...] | None:
+    """A list of cell ids as part of a cache key: the same cells, the same key."""
+    return None if cells is None else tuple(sorted(set(cells)))
+
+
+def _cell_rows(session: Session, *, cells: list[int] | None, window: Window, today: dt.date,
+               at: dt.datetime | None) -> list[dict]:
     at = at or dt.datetime.now(dt.timezone.utc)
     rows = session.execute(text(CELL_FIGURES_SQL), {
         "cells": cells, "today": today, "start": window.start, "end": window.end,
-        "zone": window.zone, "at": at, "levels": list(levels), "kind": kind,
-        "specialty": specialty, "code": code,
+        "zone": window.zone, "at": at, "levels": None, "kind": None,
+        "specialty": None, "code": None,
         "bbox": None}).all()
     out = []
     for r in rows:
@@ -478,6 +509,15 @@ def enterprise_geojson(session: Session, *, cells: list[int] | None, today: dt.d
 
 def enterprise_count(session: Session, *, cells: list[int] | None,
                      overdue_only: bool = False, today: dt.date | None = None) -> int:
+    today = today or dt.date.today()
+    return datacache.memo(
+        session, ("enterprise_count", _key(cells), overdue_only, today),
+        lambda: _enterprise_count(session, cells=cells, overdue_only=overdue_only, today=today),
+        size=lambda n: 100)
+
+
+def _enterprise_count(session: Session, *, cells: list[int] | None, overdue_only: bool,
+                      today: dt.date) -> int:
     if not overdue_only:
         return session.execute(text("""
             SELECT count(*) FROM enterprise e
@@ -486,7 +526,16 @@ def enterprise_count(session: Session, *, cells: list[int] | None,
                OR ec.cell_id = ANY(CAST(:cells AS bigint[]))"""), {"cells": cells}).scalar()
     return session.execute(text(f"""
         WITH {CELL_STATUS_CTE} SELECT count(*) FROM enterprise_status WHERE overdue"""),
-        {"cells": cells, "today": today or dt.date.today(), "bbox": None}).scalar()
+        {"cells": cells, "today": today, "bbox": None}).scalar()
+
+
+# Below this zoom a tile holds one feature per CLUSTER_UNITS square (of the tile's 4096 units:
+# 8 x 8 screen pixels) with the number of enterprises under it, whatever their number: at zoom
+# 11 a county's 100,000 enterprises would otherwise be tens of thousands of circles per layer,
+# most of them hidden under their neighbours, in megabytes of tiles.
+AGGREGATE_BELOW_ZOOM = 13
+CLUSTER_UNITS = 128
+_WORLD = 20037508.342789244  # half the side of the EPSG:3857 square, metres
 
 
 def enterprise_tile(session: Session, z: int, x: int, y: int, *, cells: list[int] | None,
@@ -494,9 +543,13 @@ def enterprise_tile(session: Session, z: int, x: int, y: int, *, cells: list[int
                     ) -> bytes:
     """One Mapbox vector tile (EPSG:3857 tile z/x/y) of enterprises, by ST_AsMVT.
 
-    Below zoom 14 a tile keeps one enterprise per 4 x 4 screen pixels (the highest-risk grade
-    wins): at zoom 11, 100k enterprises would otherwise be ~100k circles per layer on the
-    canvas, most of them hidden under their neighbours."""
+    Below ``AGGREGATE_BELOW_ZOOM``, one feature per 8 x 8 pixels: grade (the highest-risk one
+    under it), ``n`` enterprises and ``overdue`` of them (``aggregated_tile``). At zoom 13 a
+    tile keeps one enterprise per 4 x 4 pixels (the highest-risk grade wins), from zoom 14
+    every enterprise, each with its code, name and cell."""
+    if z < AGGREGATE_BELOW_ZOOM:
+        return aggregated_tile(session, z, x, y, cells=cells, today=today,
+                               overdue_only=overdue_only, layer=layer)
     # Clipped to the world square: at zoom <= 2 the margin otherwise wraps round the
     # antimeridian and the bbox misses everything.
     envelope = session.execute(text(
@@ -523,6 +576,85 @@ def enterprise_tile(session: Session, z: int, x: int, y: int, *, cells: list[int
         SELECT ST_AsMVT(mvt, :layer, 4096, 'geom') FROM mvt
     """), {"cells": cells, "today": today, "bbox": envelope, "z": z, "x": x, "y": y,
            "overdue_only": overdue_only, "layer": layer}).scalar()
+    return bytes(tile or b"")
+
+
+class EnterprisePoints:
+    """Every enterprise of a place as low-zoom tiles need it, in management-code order:
+    web-mercator metres, grade (0 = A … 3 = D) and whether it is overdue."""
+
+    def __init__(self, x, y, grade, overdue):
+        self.x, self.y, self.grade, self.overdue = x, y, grade, overdue
+        self.nbytes = x.nbytes + y.nbytes + grade.nbytes + overdue.nbytes + 200
+
+
+def enterprise_points(session: Session, *, cells: list[int] | None, today: dt.date
+                      ) -> EnterprisePoints:
+    """The place's enterprises for aggregated tiles, read once while the data stays the
+    same (gis/datacache.py): every tile of every low zoom is cut from them."""
+    def compute():
+        import numpy as np
+
+        rows = session.execute(text(f"""
+            WITH {CELL_STATUS_CTE}
+            SELECT ST_X(p.geom) AS x, ST_Y(p.geom) AS y, s.grade, s.overdue
+            FROM enterprise_status s JOIN enterprise e ON e.id = s.id
+            CROSS JOIN LATERAL (SELECT ST_Transform(e.geom, 3857) AS geom) p
+            ORDER BY e.management_code"""), {"cells": cells, "today": today}).all()
+        return EnterprisePoints(
+            np.array([r.x for r in rows], dtype=np.float64),
+            np.array([r.y for r in rows], dtype=np.float64),
+            np.array([ord(r.grade or "A") - ord("A") for r in rows], dtype=np.int8),
+            np.array([bool(r.overdue) for r in rows], dtype=bool))
+
+    return datacache.memo(session, ("enterprise_points", _key(cells), today), compute,
+                          size=lambda p: p.nbytes)
+
+
+def aggregated_tile(session: Session, z: int, x: int, y: int, *, cells: list[int] | None,
+                    today: dt.date, overdue_only: bool = False, layer: str = "enterprises"
+                    ) -> bytes:
+    """A tile of one feature per CLUSTER_UNITS square of the tile (on a grid aligned to every
+    tile of the zoom, so a square on a tile's edge is the same in both tiles): the position
+    and grade of its highest-risk enterprise (the first by management code among equals), ``n``
+    enterprises in the square and ``overdue`` of them. Squares just outside the tile are
+    included, so a marker on the edge is drawn whole on both sides."""
+    import numpy as np
+
+    points = enterprise_points(session, cells=cells, today=today)
+    side = 2 * _WORLD / 2 ** z
+    left, top = -_WORLD + x * side, _WORLD - y * side
+    extent = 4096
+    tx = (points.x - left) * (extent / side)
+    ty = (top - points.y) * (extent / side)
+    inside = ((tx >= -CLUSTER_UNITS) & (tx < extent + CLUSTER_UNITS)
+              & (ty >= -CLUSTER_UNITS) & (ty < extent + CLUSTER_UNITS))
+    if overdue_only:
+        inside &= points.overdue
+    idx = np.nonzero(inside)[0]
+    if not len(idx):
+        return b""
+    tx, ty = tx[idx], ty[idx]
+    grade, overdue = points.grade[idx], points.overdue[idx]
+    square = ((np.floor(tx / CLUSTER_UNITS).astype(np.int64) + 2) * 1024
+              + np.floor(ty / CLUSTER_UNITS).astype(np.int64) + 2)
+    # By square, then the highest grade, then management-code order: each square's first row
+    # is its representative.
+    order = np.lexsort((idx, -grade.astype(np.int16), square))
+    starts = np.nonzero(np.r_[True, square[order][1:] != square[order][:-1]])[0]
+    first = order[starts]
+    counts = np.diff(np.r_[starts, len(order)])
+    late = np.add.reduceat(overdue[order].astype(np.int64), starts)
+    tile = session.execute(text("""
+        SELECT ST_AsMVT(t, :layer, 4096, 'geom') FROM (
+            SELECT ST_MakePoint(u.x, u.y) AS geom, u.grade, u.n, u.overdue
+            FROM unnest(CAST(:xs AS int[]), CAST(:ys AS int[]), CAST(:grades AS text[]),
+                        CAST(:ns AS int[]), CAST(:late AS int[])) AS u(x, y, grade, n, overdue)
+        ) t"""), {
+        "layer": layer, "xs": np.rint(tx[first]).astype(np.int64).tolist(),
+        "ys": np.rint(ty[first]).astype(np.int64).tolist(),
+        "grades": [chr(ord("A") + int(g)) for g in grade[first]],
+        "ns": counts.tolist(), "late": late.tolist()}).scalar()
     return bytes(tile or b"")
 
 

@@ -69,6 +69,9 @@ class Layer:
     count: Callable[[Any, LayerQuery], int] | None = None
     label: str | None = None  # property shown as a permanent label on polygons
     card: bool = False  # a click on a feature opens the cell card (features carry ``code``)
+    # The tables whose writes change the layer (gis/datacache.py caches it until one does);
+    # None: every table the wall reads.
+    depends: tuple[str, ...] | None = None
 
 
 REGISTRY: dict[str, Layer] = {}

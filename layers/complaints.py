@@ -28,4 +28,5 @@ LAYER = register(Layer(
     style={"radius": 22, "blur": 18, "maxZoom": 14,
            "gradient": {"0.2": "#ffffb2", "0.4": "#fecc5c", "0.6": "#fd8d3c",
                         "0.8": "#f03b20", "1.0": "#b10026"}},
+    depends=("complaint",),
 ))

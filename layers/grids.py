@@ -1,5 +1,6 @@
 """The city and its second-level territorial grids (one per supervision station): heavy
 outlines."""
+from gis.datacache import BOUNDARIES
 from gis.wall import cell_rows
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, feature_collection, register
 from layers.palette import GRID_LINE
@@ -23,4 +24,5 @@ LAYER = register(Layer(
            PopupField(N_("Station chief"), "owner_name"),
            PopupField(N_("Phone"), "owner_phone", "tel")),
     style={"color": GRID_LINE, "weight": 3.5, "fill": False, "interactive": False},
+    depends=BOUNDARIES,  # outlines, stations and owners: no figure
 ))

@@ -5,6 +5,7 @@ Each covers the whole city over the territorial grid, and the three may share th
 so they are off until a user turns one on (drawn dashed, in the specialty's colour, above the
 territorial cells so a click reaches them); a click on a cell opens its card like a territorial
 cell's. Cells are labelled with their names; the grid, which is their union, is not."""
+from gis.datacache import BOUNDARIES
 from gis.wall import cell_rows
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, feature_collection, register
 from layers.palette import SPECIALTY_COLORS
@@ -44,4 +45,5 @@ for _specialty, _title in SPECIALTIES.items():
         show=False,
         label="label",
         card=True,
+        depends=BOUNDARIES,  # outlines and owners: no figure
     ))

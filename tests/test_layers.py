@@ -139,8 +139,10 @@ def _tile_xy(lon, lat, z):
 
 
 def test_vector_tile_of_an_enterprise_is_not_empty_and_elsewhere_is(admin):
-    x, y = _tile_xy(116.02, 38.45, 12)
-    tile = admin.get(f"/tiles/enterprises/12/{x}/{y}.pbf")
+    # Zoom 14: every enterprise with its code (below zoom 13 tiles count them,
+    # tests/test_map_cache.py).
+    x, y = _tile_xy(116.02, 38.45, 14)
+    tile = admin.get(f"/tiles/enterprises/14/{x}/{y}.pbf")
     assert tile.status_code == 200 and tile.mimetype == "application/vnd.mapbox-vector-tile"
     assert len(tile.data) > 20 and b"enterprises" in tile.data and b"E1" in tile.data
     far = admin.get("/tiles/enterprises/12/0/0.pbf")

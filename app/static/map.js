@@ -29,7 +29,10 @@
     register: function (group, spec, map) {
       GW.map = map;
       if (!GW.canvas) {
+        // For benches and dev tools: when the page's map script began registering layers.
+        if (window.performance && performance.mark) { performance.mark("gridwatch:register"); }
         GW.shapes();
+        GW.batchLabels();
         // One canvas renderer for all vector layers: thousands of DOM nodes are what make
         // maps slow, not the points.
         GW.canvas = L.canvas({padding: 0.5});
@@ -39,7 +42,41 @@
       }
       var entry = {group: group, spec: spec};
       GW.entries.push(entry);
-      GW.loadOrDefer(entry);
+      if (spec.inline && map.hasLayer(group) && document.getElementById(spec.inline)) {
+        // The page carries this layer's data: drawn once every layer has registered (the
+        // page's script registers them all at once), with the layers that are fetched still
+        // counted as pending, so "drawn" means all of them.
+        entry.stale = false;
+        GW.pending += 1;
+        document.body.dataset.drawn = "false";
+        GW.carried.push(entry);
+        if (GW.carried.length === 1) { Promise.resolve().then(GW.drawCarried); }
+      } else {
+        GW.loadOrDefer(entry);
+      }
+    },
+
+    carried: [],
+
+    drawCarried: function () {
+      var batch = GW.carried;
+      GW.carried = [];
+      GW.holdLabels = true;
+      batch.forEach(function (entry) {
+        var block = document.getElementById(entry.spec.inline);
+        var data = null;
+        try { data = JSON.parse(block.textContent); } catch (e) { data = null; }
+        block.remove();  // read once: a refresh fetches the layer
+        if (data) {
+          GW.show(entry, data, true);
+        } else {
+          GW.pending -= 1;
+          GW.load(entry);
+        }
+      });
+      GW.holdLabels = false;
+      GW.flushLabels();
+      GW.stack();
     },
 
     // A layer that is off (the professional grids at first) is fetched when it is turned on,
@@ -94,6 +131,43 @@
       };
     },
 
+    // A label (a permanent tooltip) reads its own size to centre itself: the page is laid
+    // out again for each of them as they are added one after the other (44 layouts of the
+    // whole page on the demo city). While layers are being drawn, labels wait; then every
+    // size is read in one layout and every label placed.
+    labelQueue: [],
+    holdLabels: false,
+
+    batchLabels: function () {
+      var proto = L.Tooltip.prototype;
+      if (proto._gridwatchBatch) { return; }
+      proto._gridwatchBatch = true;
+      var place = proto._setPosition;
+      proto._setPosition = function (pos) {
+        if (!GW.holdLabels || this.options.direction !== "center") {
+          return place.call(this, pos);
+        }
+        if (this._gwPos === undefined) { GW.labelQueue.push(this); }
+        this._gwPos = pos;
+      };
+    },
+
+    flushLabels: function () {
+      var queue = GW.labelQueue.filter(function (t) { return t._map && t._container; });
+      GW.labelQueue = [];
+      var sizes = queue.map(function (t) {
+        return [t._container.offsetWidth, t._container.offsetHeight];
+      });
+      queue.forEach(function (t, i) {
+        // As Leaflet places a centred tooltip (L.Tooltip._setPosition), with the size read.
+        var pos = t._gwPos.subtract(L.point(sizes[i][0] / 2, sizes[i][1] / 2, true))
+          .add(L.point(t.options.offset)).add(t._getAnchor());
+        delete t._gwPos;
+        L.DomUtil.addClass(t._container, "leaflet-tooltip-center");
+        L.DomUtil.setPosition(t._container, pos);
+      });
+    },
+
     query: function (extra) {
       var params = new URLSearchParams(GW.filters);
       Object.keys(extra || {}).forEach(function (k) { params.set(k, extra[k]); });
@@ -122,12 +196,7 @@
           if (!response.ok) { throw new Error(spec.id + ": HTTP " + response.status); }
           return response.json();
         })
-        .then(function (data) {
-          entry.group.clearLayers();
-          var n = GW.draw(entry, data);
-          if (spec.id === "cells") { GW.showClasses(data.classes); }
-          GW.done(spec.id, n);
-        })
+        .then(function (data) { GW.show(entry, data); })
         .catch(function (error) {
           GW.done(spec.id, -1);
           var status = document.getElementById("map-status");
@@ -135,17 +204,30 @@
         });
     },
 
+    // ``batch``: one of several drawn together, restacked once after the last.
+    show: function (entry, data, batch) {
+      entry.group.clearLayers();
+      var held = GW.holdLabels;
+      GW.holdLabels = true;
+      var n = GW.draw(entry, data, batch);
+      GW.holdLabels = held;
+      if (!held) { GW.flushLabels(); }
+      if (entry.spec.id === "cells") { GW.showClasses(data.classes); }
+      GW.done(entry.spec.id, n);
+    },
+
     done: function (id, n) {
       GW.drawn[id] = n;
       GW.pending -= 1;
       if (GW.pending === 0) {
         GW.placeLabels();
+        if (window.performance && performance.mark) { performance.mark("gridwatch:drawn"); }
         document.body.dataset.drawn = "true";
         window.dispatchEvent(new CustomEvent("gridwatch:drawn", {detail: GW.drawn}));
       }
     },
 
-    draw: function (entry, data) {
+    draw: function (entry, data, batch) {
       var spec = entry.spec;
       var features = data.features || [];
       if (spec.render === "heat") {
@@ -170,7 +252,7 @@
         if (GW.map.options.preferCanvas) { options.renderer = GW.canvas; }
       }
       L.geoJSON(data, options).addTo(entry.group);
-      GW.stack();
+      if (!batch) { GW.stack(); }
       return features.length;
     },
 
@@ -230,6 +312,7 @@
     // in shows more of them.
     placeLabels: function () {
       if (!GW.map) { return; }
+      GW.flushLabels();
       var size = GW.map.getSize();
       var labels = [];
       GW.entries.forEach(function (entry) {
@@ -309,9 +392,22 @@
         interactive: true,
         maxNativeZoom: 16
       }).on("click", function (e) {
-        L.popup().setLatLng(e.latlng).setContent(GW.popup(spec, e.layer.properties || {}))
+        var props = e.layer.properties || {};
+        L.popup().setLatLng(e.latlng)
+          .setContent(props.n === undefined ? GW.popup(spec, props) : GW.countPopup(props))
           .openOn(GW.map);
       }).addTo(entry.group);
+    },
+
+    // A low-zoom tile's feature stands for the enterprises under 8 x 8 pixels
+    // (gis/wall.py aggregated_tile): how many, how many overdue; zooming in shows each.
+    countPopup: function (props) {
+      var lang = document.documentElement.lang;
+      var text = (props.n === 1 ? GW.i18n.countOne : GW.i18n.countMany) || "";
+      text = text.replace("%(n)s", Number(props.n).toLocaleString(lang))
+        .replace("%(overdue)s", Number(props.overdue || 0).toLocaleString(lang))
+        .replace("%(grade)s", String(props.grade || ""));
+      return GW.el("p", {className: "popup count"}, [text]);
     },
 
     refresh: function () {
