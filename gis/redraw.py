@@ -421,7 +421,8 @@ class Redraw:
                                     r.lon, r.lat, enterprise=r.management_code))
         taken = set(self.session.execute(
             text("SELECT code FROM cell WHERE code = ANY(:codes)"),
-            {"codes": sorted(self.proposal.new_cells)}).scalars())
+            {"codes": sorted(self.proposal.new_cells)}).scalars()) \
+            if self.proposal.new_cells else set()
         for code in sorted(self.proposal.new_cells):
             # The preview says what the commit would refuse, so neither surprises the other.
             if code in taken:
@@ -661,7 +662,7 @@ class Redraw:
             VALUES (:at, :u, :c, :p, :r, CAST(:s AS jsonb)) RETURNING id"""), {
             "at": at, "u": username, "c": comment.strip(), "p": proposal.parent_code,
             "r": reverts, "s": json.dumps(summary)}).scalar()
-        parent = parent_row(self.session, proposal.parent_code)
+        parent = parent_row(self.session, proposal.parent_code) if proposal.new_cells else None
         for code, name in proposal.new_cells.items():
             if self.session.execute(text("SELECT 1 FROM cell WHERE code = :c"),
                                     {"c": code}).scalar():
