@@ -15,9 +15,17 @@ Run from the repository root (needs ``wrk``: ``apt-get install wrk``):
 3. Drives each with wrk and bench/wrk/lookup.lua (random points in the box, seeded, bearer
    token): a warm-up, a short run per connection count, then a sustained run at the count with
    the highest throughput and no error.
-4. Prints one table: requests/s, wrk's latency, Server-Timing (app time), errors (and, with
-   --access-log, gunicorn's own request time from its access log); then the issue's goals as
-   PASS/FAIL.
+4. On the project's server, right after its sustained run: pairs of wrk runs at the same
+   connection count, the lookup then ``/healthz`` (Flask, one ``SELECT 1``), interleaved, so the
+   lookup's throughput is read as a share of a bare endpoint's measured under the same load.
+5. On the demo city (gis.demo.build.load_demo into a second bench database, default
+   GRIDWATCH_BENCH_LOOKUP_DEMO_DATABASE_URL, else ``gridwatch_bench_lookup_demo``; WIPED; reused
+   while the migration head is the same): ``gw_lookup`` alone, a prepared statement over
+   loopback at random points in the city, against the last whole-outline ``gw_lookup``
+   (migrations/frozen/0026.sql, loaded into the bench's own schema), interleaved in rounds.
+6. Prints one table: requests/s, wrk's latency, Server-Timing (app time), errors (and, with
+   --access-log, gunicorn's own request time from its access log), the /healthz pairs and the
+   demo city's database times; then the issues' goals as PASS/FAIL.
 
 The exit status is 0 even when a goal fails. bench/README.md ("Lookup") explains the columns.
 """
@@ -40,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import psycopg2
 import shapely
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -53,6 +62,7 @@ from gis.db import make_engine, normalise_url  # noqa: E402
 from gis.migrate import alembic_config  # noqa: E402
 
 DEFAULT_URL = "postgresql://gridwatch:gridwatch@127.0.0.1:5432/gridwatch_bench_lookup"
+DEFAULT_DEMO_URL = DEFAULT_URL + "_demo"
 LUA = ROOT / "bench" / "wrk" / "lookup.lua"
 
 # The same box and Voronoi cells as the assignment bench (one generator for every bench).
@@ -65,6 +75,12 @@ TOWNSHIP_COLS, TOWNSHIP_ROWS = 5, 4     # 20 townships in a grid over the box
 VILLAGES_PER_SIDE = 4                   # 16 villages per township, 320 in all
 USERNAME, PASSWORD = "bench-lookup", "bench-lookup-2026"
 GOAL_P50_MS, GOAL_P99_MS, GOAL_RPS = 2.0, 10.0, 1000.0
+# Issue 17: gw_lookup's database time on the demo city's detailed outlines (p50), and the
+# lookup's throughput as a share of /healthz's on the same server in the same run.
+GOAL_DB_MS, AIM_DB_MS = 1.0, 0.5
+GOAL_SHARE, AIM_SHARE = 0.70, 0.85
+# The last revision whose gw_lookup tested whole outlines: the demo city's baseline.
+OUTLINES_REVISION = "0026"
 
 
 def log(message: str) -> None:
@@ -393,11 +409,11 @@ def cpu_split(before, after, seconds: float, port: int, database: str) -> tuple[
 
 
 def run_wrk(server: Server, token: str, connections: int, seconds: float, threads: int,
-            seed: int, database: str = "") -> Run:
+            seed: int, database: str = "", path: str = "/api/v1/lookup") -> Run:
     threads = max(1, min(threads, connections))
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
            "--timeout", "5s", "-s", str(LUA), server.base, "--", token, str(seed),
-           str(WEST), str(SOUTH), str(EAST), str(NORTH), "/api/v1/lookup"]
+           str(WEST), str(SOUTH), str(EAST), str(NORTH), path]
     log_path = server.access_log
     offset = log_path.stat().st_size if log_path and log_path.exists() else 0
     before, busy0, t0 = process_ticks(), machine_ticks(), time.monotonic()
@@ -472,7 +488,44 @@ def wait_for_quiet(threshold: float, max_wait: float) -> bool:
         time.sleep(min(30, max(1, deadline - time.monotonic())))
 
 
-def measure(variant: str, url: str, token: str, args, workdir: Path) -> tuple[Run, list[Run]]:
+@dataclass
+class Pair:
+    """A lookup run and a /healthz run right after it, on the same server and connections."""
+    lookup: Run
+    healthz: Run
+    load_before: float
+    load_after: float
+
+    @property
+    def share(self) -> float:
+        return self.lookup.rps / max(self.healthz.rps, 1e-9)
+
+
+def cpu_ms(run: Run) -> float:
+    """CPU time a request of this bench's own processes (server, wrk, backends), in ms."""
+    return run.bench_cores / max(run.rps, 1e-9) * 1000
+
+
+def healthz_pairs(server: Server, token: str, connections: int, args, database: str
+                  ) -> list[Pair]:
+    """``args.pairs`` pairs of (lookup, /healthz) wrk runs of ``args.pair_duration`` s each,
+    alternating, so both meet the same machine: the lookup's throughput as a share of a bare
+    endpoint's, which other work on the machine slows alike."""
+    pairs = []
+    for i in range(args.pairs):
+        before = os.getloadavg()[0]
+        lookup = run_wrk(server, token, connections, args.pair_duration, args.wrk_threads,
+                         args.seed + 100 + i, database)
+        healthz = run_wrk(server, "-", connections, args.pair_duration, args.wrk_threads,
+                          args.seed + 100 + i, database, path="/healthz")
+        pairs.append(Pair(lookup, healthz, before, os.getloadavg()[0]))
+        log(f"pair {i + 1}: lookup {lookup.rps:,.0f} req/s, /healthz {healthz.rps:,.0f} req/s: "
+            f"{pairs[-1].share:.0%} (load average {before:.2f} -> {pairs[-1].load_after:.2f})")
+    return pairs
+
+
+def measure(variant: str, url: str, token: str, args, workdir: Path
+            ) -> tuple[Run, list[Run], list[Pair]]:
     database = make_url(normalise_url(url)).database
     server = start_server(variant, url, workdir, args.workers, args.app, args.access_log)
     log(f"{variant}: gunicorn -w {args.workers} on {server.base}"
@@ -493,9 +546,142 @@ def measure(variant: str, url: str, token: str, args, workdir: Path) -> tuple[Ru
         run = run_wrk(server, token, best, args.duration, args.wrk_threads, args.seed,
                       database)
         log(f"{variant} sustained {describe(run)}")
-        return run, sweep
+        pairs = (healthz_pairs(server, token, best, args, database)
+                 if variant == "project" and args.pairs else [])
+        return run, sweep, pairs
     finally:
         stop_server(server)
+
+
+# --------------------------------------------------------------------------------------------
+# The demo city: gw_lookup's database time on detailed outlines
+# --------------------------------------------------------------------------------------------
+
+def ensure_demo(url: str, rebuild: bool) -> None:
+    """The demo city (gis.demo.build.load_demo, default seed) in its own bench database,
+    reused while the database is at the current migration head."""
+    from gis.demo.build import load_demo
+
+    target = make_url(normalise_url(url))
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                              {"n": target.database}).scalar()
+    engine.dispose()
+    if exists and not rebuild:
+        engine = create_engine(target)
+        with engine.connect() as conn:
+            built = conn.execute(text("SELECT to_regclass('bench_lookup.demo_build')")).scalar()
+            revision = built and conn.execute(text(
+                "SELECT version_num FROM public.alembic_version")).scalar()
+        engine.dispose()
+        if revision == head_revision(url):
+            log("reusing the demo city's bench database")
+            return
+    t0 = time.perf_counter()
+    wipe_and_migrate(url, "bench_lookup")
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        load_demo(session, echo=log)
+        session.execute(text("CREATE SCHEMA bench_lookup"))
+        session.execute(text("CREATE TABLE bench_lookup.demo_build (revision text, "
+                             "built_at timestamptz DEFAULT now())"))
+        session.execute(text("INSERT INTO bench_lookup.demo_build (revision) VALUES (:r)"),
+                        {"r": head_revision(url)})
+    engine.dispose()
+    vacuum_analyze(url)  # as autovacuum would have by the time anyone looks up
+    log(f"demo city built in {time.perf_counter() - t0:.0f} s")
+
+
+def outlines_lookup_sql(schema: str) -> str:
+    """gw_answer and gw_lookup as revision OUTLINES_REVISION defined them (every covering
+    version tested whole), renamed into ``schema`` so they run beside today's."""
+    import re
+
+    frozen = (ROOT / "migrations" / "frozen" / f"{OUTLINES_REVISION}.sql").read_text()
+    parts = []
+    for name in ("gw_answer", "gw_lookup"):
+        found = re.search(rf"^CREATE OR REPLACE FUNCTION public\.{name}\(.*?^\$function\$;$",
+                          frozen, re.S | re.M)
+        parts.append(found.group(0).replace(f"FUNCTION public.{name}(",
+                                            f"FUNCTION {schema}.{name}("))
+    sql = "\n\n".join(parts)
+    return sql.replace(":= gw_answer(", f":= {schema}.gw_answer(")
+
+
+@dataclass
+class DbTimes:
+    name: str
+    ms: list[float] = field(default_factory=list)   # round trip of each call, loopback
+    cpu_ms: float = float("nan")                     # the backend's CPU time per call
+
+    def p(self, q: float) -> float:
+        return percentile(self.ms, q)
+
+
+def backend_cpu(pid: int) -> float:
+    """Seconds of CPU the backend ``pid`` has run (/proc/PID/schedstat, nanoseconds); NaN when
+    the server is not on this machine."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except OSError:
+        return float("nan")
+
+
+def time_demo(url: str, n_points: int, rounds: int, seed: int
+              ) -> tuple[list[DbTimes], str, float]:
+    """gw_lookup and the whole-outline one at the same random points in the demo city, as
+    prepared statements over loopback, alternating in ``rounds``. Returns their times, how
+    many answers agree, and the round trip of an empty prepared statement (the floor)."""
+    conn = psycopg2.connect(normalise_url(url).replace("+psycopg2", ""))
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("CREATE SCHEMA IF NOT EXISTS bench_lookup; SET check_function_bodies = off")
+    cur.execute(outlines_lookup_sql("bench_lookup"))
+    cur.execute("SELECT pg_backend_pid(), ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g), g "
+                "FROM (SELECT geom AS g FROM cell_current WHERE level = 1 ORDER BY code "
+                "LIMIT 1) city")
+    pid, west, south, east, north, city = cur.fetchone()
+    rng = np.random.default_rng(seed)
+    points: list[tuple[float, float]] = []
+    while len(points) < n_points:
+        xy = rng.uniform([west, south], [east, north], size=(1000, 2)).round(7)
+        cur.execute("""SELECT x, y FROM unnest(%s::float8[], %s::float8[]) WITH ORDINALITY
+                       AS p(x, y, i)
+                       WHERE ST_Covers(%s::geometry, ST_SetSRID(ST_MakePoint(x, y), 4326))
+                       ORDER BY i""", (xy[:, 0].tolist(), xy[:, 1].tolist(), city))
+        points += cur.fetchall()
+    points = points[:n_points]
+    statements = {"pieces": "gw_lookup", "outlines": "bench_lookup.gw_lookup"}
+    for name, function in statements.items():
+        cur.execute(f"PREPARE {name}(float8, float8) AS SELECT {function}($1, $2, now())::text")
+    cur.execute("PREPARE floor(float8, float8) AS SELECT $1 + $2")
+    same = 0
+    for x, y in points[:300]:  # warm the caches and plans; the answers must agree
+        answers = []
+        for name in statements:
+            cur.execute(f"EXECUTE {name}(%s, %s)", (x, y))
+            answers.append(json.loads(cur.fetchone()[0]))
+        same += answers[0] == answers[1]
+    agreement = f"{same}/{min(300, len(points))} points: the same answer from both"
+    times = {name: DbTimes(name) for name in (*statements, "floor")}
+    cpu = {name: 0.0 for name in times}
+    chunk = math.ceil(len(points) / rounds)
+    for r in range(rounds):
+        for name in times:
+            c0 = backend_cpu(pid)
+            for x, y in points[r * chunk:(r + 1) * chunk]:
+                t0 = time.perf_counter()
+                cur.execute(f"EXECUTE {name}(%s, %s)", (x, y))
+                cur.fetchone()
+                times[name].ms.append((time.perf_counter() - t0) * 1000)
+            cpu[name] += backend_cpu(pid) - c0
+    for name, t in times.items():
+        t.cpu_ms = cpu[name] * 1000 / max(1, len(t.ms))
+    floor = times.pop("floor").p(50)
+    conn.close()
+    return list(times.values()), agreement, floor
 
 
 def check_answers(url: str, token: str, workdir: Path, args) -> str:
@@ -541,9 +727,29 @@ def main(argv=None) -> int:
                         help="wait for the 1-minute load average to drop below this")
     parser.add_argument("--max-wait", type=float, default=1500,
                         help="seconds to wait for --max-load before measuring anyway")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="(lookup, /healthz) run pairs on the project's server; 0: none")
+    parser.add_argument("--pair-duration", type=float, default=10)
+    parser.add_argument("--demo-database-url", default=os.environ.get(
+        "GRIDWATCH_BENCH_LOOKUP_DEMO_DATABASE_URL", DEFAULT_DEMO_URL))
+    parser.add_argument("--demo-points", type=int, default=2000,
+                        help="random points in the demo city timed per function; 0: skip")
+    parser.add_argument("--demo-rounds", type=int, default=5)
+    parser.add_argument("--demo-only", action="store_true",
+                        help="only the demo city's database times (no server, no wrk)")
     args = parser.parse_args(argv)
     args.connections = [int(c) for c in args.connections.split(",")]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    demo = None
+    if args.demo_points:
+        ensure_demo(args.demo_database_url, args.rebuild)
+        quiet = wait_for_quiet(args.max_load, args.max_wait)
+        load1 = os.getloadavg()[0]
+        demo = (*time_demo(args.demo_database_url, args.demo_points, args.demo_rounds,
+                           args.seed), load1, quiet)
+    if args.demo_only:
+        print_demo(demo, args)
+        return 0
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
 
@@ -581,7 +787,7 @@ def main(argv=None) -> int:
               + ("| gunicorn p50 | gunicorn p99 " if args.access_log else "") + "| errors |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
-    for variant, (run, _sweep) in results.items():
+    for variant, (run, _sweep, _pairs) in results.items():
         v = run.values
         errors = (f"{run.errors} (non-2xx {int(v['non2xx'])}, socket "
                   f"{int(v['connect'] + v['read'] + v['write'] + v['timeout'])})")
@@ -591,7 +797,7 @@ def main(argv=None) -> int:
               + (f"| {percentile(run.access_ms, 50):.2f} ms "
                  f"| {percentile(run.access_ms, 99):.2f} ms " if args.access_log else "")
               + f"| {errors} |")
-    for variant, (_run, sweep) in results.items():
+    for variant, (_run, sweep, _pairs) in results.items():
         if sweep:
             print(f"\n{variant} connection sweep ({args.sweep_duration:g} s each): "
                   + "; ".join(f"c={r.connections} {r.rps:,.0f} req/s, server p50 "
@@ -613,8 +819,59 @@ def main(argv=None) -> int:
         print("\ngoals (project):")
         for name, ok, got in goals:
             print(f"  {'PASS' if ok else 'FAIL'}  {name}: {got}")
+    pairs = results.get("project", (None, None, []))[2]
+    if pairs:
+        print_pairs(pairs, args)
+    if demo:
+        print_demo(demo, args)
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def print_pairs(pairs: list[Pair], args) -> None:
+    looked = sum(p.lookup.values["requests"] for p in pairs)
+    bare = sum(p.healthz.values["requests"] for p in pairs)
+    share = looked / max(bare, 1)
+    print(f"\n## Lookup against /healthz: the project's gunicorn, c={pairs[0].lookup.connections}, "
+          f"{len(pairs)} pairs of {args.pair_duration:g} s runs, lookup then /healthz")
+    print("\n| pair | lookup req/s | /healthz req/s | lookup / healthz | CPU a request: lookup, "
+          "/healthz | errors | load average before, after | other processes (CPUs) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for i, p in enumerate(pairs, 1):
+        print(f"| {i} | {p.lookup.rps:,.0f} | {p.healthz.rps:,.0f} | {p.share:.0%} "
+              f"| {cpu_ms(p.lookup):.2f}, {cpu_ms(p.healthz):.2f} ms "
+              f"| {p.lookup.errors + p.healthz.errors} | {p.load_before:.2f}, {p.load_after:.2f} "
+              f"| {p.lookup.others_cores:.2f}, {p.healthz.others_cores:.2f} |")
+    errors = sum(p.lookup.errors + p.healthz.errors for p in pairs)
+    by_cpu = (sum(cpu_ms(p.healthz) for p in pairs) / max(sum(cpu_ms(p.lookup) for p in pairs),
+                                                           1e-9))
+    print(f"\nall pairs: {share:.1%} ({looked:,.0f} lookups, {bare:,.0f} /healthz); by CPU a "
+          f"request, where the CPUs are the limit: {by_cpu:.0%}")
+    print("goals (issue 17, throughput):")
+    for label, goal in (("", GOAL_SHARE), ("aim: ", AIM_SHARE)):
+        print(f"  {'PASS' if share >= goal and errors == 0 else 'FAIL'}  {label}lookup req/s "
+              f">= {goal:.0%} of /healthz req/s, no error: {share:.1%}, {errors} errors")
+
+
+def print_demo(demo, args) -> None:
+    times, agreement, floor, load1, quiet = demo
+    print(f"\n## gw_lookup on the demo city's outlines ({args.demo_points:,} random points in "
+          f"the city, prepared statements over loopback, {args.demo_rounds} alternating rounds; "
+          f"load average before {load1:.2f}" + ("" if quiet else ", not quiet") + ")")
+    print(f"answers: {agreement}")
+    print("\n| gw_lookup | p50 | p99 | mean | backend CPU a call |")
+    print("|---|---|---|---|---|")
+    labels = {"pieces": "today (cell_piece)",
+              "outlines": f"whole outlines (revision {OUTLINES_REVISION})"}
+    for t in times:
+        print(f"| {labels[t.name]} | {t.p(50):.3f} ms | {t.p(99):.3f} ms "
+              f"| {sum(t.ms) / len(t.ms):.3f} ms | {t.cpu_ms:.3f} ms |")
+    print(f"\n(an empty prepared statement's round trip: p50 {floor:.3f} ms)")
+    pieces = next(t for t in times if t.name == "pieces")
+    print("goals (issue 17, database time):")
+    for label, goal in (("", GOAL_DB_MS), ("aim: ", AIM_DB_MS)):
+        print(f"  {'PASS' if pieces.p(50) <= goal else 'FAIL'}  {label}gw_lookup p50 <= "
+              f"{goal:g} ms on the demo city: {pieces.p(50):.3f} ms")
 
 
 if __name__ == "__main__":

@@ -410,7 +410,6 @@ def test_a_code_with_a_slash_has_its_chain_and_its_page(client, session, world):
     assert client.get("/enterprises/HJ%2F2026.01").status_code == 200
 
 
-
 def _zigzag_neighbours(session):
     """S1-01 and S1-02 redrawn on 1 March with a shared edge of 301 vertices zigzagging across
     116.05: each outline is cut into pieces (cell_piece), and the cuts cross sloped edges."""
