@@ -29,6 +29,9 @@ from gis.validation import ValidationError
 from layers import REGISTRY, Layer, LayerQuery
 
 DEFAULT_DAYS = 365
+# Vector tiles are drawn this many pixels wide: a standard 256-px tile of zoom z - 1 fills a
+# 512-px tile of zoom z.
+TILE_PIXELS = 512
 # What a bare map keeps of Folium's stylesheets: Leaflet's, and Bootstrap's, whose base rules
 # (fonts, [hidden]) the pages were drawn with.
 BARE_CSS = ("leaflet_css", "bootstrap_css")

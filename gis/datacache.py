@@ -43,6 +43,8 @@ TRACKED = ("person", "township", "station", "cell", "cell_version", "responsibil
            "complaint", "spot_check", "enforcement_case", "warning_rule")
 # Outlines, names, stations and owners of cells: what a layer of boundaries alone reads.
 BOUNDARIES = ("cell", "cell_version", "responsibility", "person", "station")
+# Where enterprises are, their grade and whether they are overdue for inspection.
+ENTERPRISE_STATUS = ("enterprise", "enterprise_cell", "inspection", "grade_interval")
 
 # The next moment after now() when time alone changes what a table says "now".
 HORIZONS = {

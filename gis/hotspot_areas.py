@@ -21,6 +21,8 @@ from gis.hotspots import count_points, gi_star, hex_grid
 from gis.wall import Window, cell_rows
 
 HEX_EDGE_M = 1500
+# What the hot spots of complaint counts read: the complaints and the cells' outlines.
+HOTSPOT_TABLES = ("complaint", "cell", "cell_version")
 
 
 def complaint_hotspots(session: Session, *, cells: list[int] | None, window: Window,
@@ -37,6 +39,10 @@ def complaint_hotspots(session: Session, *, cells: list[int] | None, window: Win
                   window, today, at, units, variable),
         lambda: _complaint_hotspots(session, cells=cells, window=window, today=today, at=at,
                                     units=units, variable=variable),
+        # Complaints over the cells' outlines; per enterprise, where enterprises are too (an
+        # inspection recorded does not start the permutations again).
+        tables=HOTSPOT_TABLES + (("enterprise", "enterprise_cell") if variable == "rate"
+                                 else ()),
         size=lambda units: 2000 * len(units) + 1000)
     return list(found)
 

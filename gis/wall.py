@@ -513,7 +513,7 @@ def enterprise_count(session: Session, *, cells: list[int] | None,
     return datacache.memo(
         session, ("enterprise_count", _key(cells), overdue_only, today),
         lambda: _enterprise_count(session, cells=cells, overdue_only=overdue_only, today=today),
-        size=lambda n: 100)
+        tables=datacache.ENTERPRISE_STATUS, size=lambda n: 100)
 
 
 def _enterprise_count(session: Session, *, cells: list[int] | None, overdue_only: bool,
@@ -529,12 +529,16 @@ def _enterprise_count(session: Session, *, cells: list[int] | None, overdue_only
         {"cells": cells, "today": today, "bbox": None}).scalar()
 
 
-# Below this zoom a tile holds one feature per CLUSTER_UNITS square (of the tile's 4096 units:
-# 8 x 8 screen pixels) with the number of enterprises under it, whatever their number: at zoom
-# 11 a county's 100,000 enterprises would otherwise be tens of thousands of circles per layer,
-# most of them hidden under their neighbours, in megabytes of tiles.
+# Below this zoom a tile holds one feature per square of its 4096 units with the number of
+# enterprises under it, whatever their number: at zoom 11 a county's 100,000 enterprises would
+# otherwise be tens of thousands of circles per layer, most of them hidden under their
+# neighbours, in megabytes of tiles. A square is about a marker wide as the wall shows a tile
+# (512 px, 8 units a pixel): 12 px for a grade's 10-px mark, 16 px for an overdue ring
+# (the layers' radius), so they touch rather than pile up: a tile holds at most about 2,100 or
+# 1,200 of them, whatever the number of enterprises.
 AGGREGATE_BELOW_ZOOM = 13
-CLUSTER_UNITS = 128
+CLUSTER_UNITS = 96
+OVERDUE_CLUSTER_UNITS = 128
 _WORLD = 20037508.342789244  # half the side of the EPSG:3857 square, metres
 
 
@@ -549,7 +553,8 @@ def enterprise_tile(session: Session, z: int, x: int, y: int, *, cells: list[int
     every enterprise, each with its code, name and cell."""
     if z < AGGREGATE_BELOW_ZOOM:
         return aggregated_tile(session, z, x, y, cells=cells, today=today,
-                               overdue_only=overdue_only, layer=layer)
+                               overdue_only=overdue_only, layer=layer,
+                               square=OVERDUE_CLUSTER_UNITS if overdue_only else CLUSTER_UNITS)
     # Clipped to the world square: at zoom <= 2 the margin otherwise wraps round the
     # antimeridian and the bbox misses everything.
     envelope = session.execute(text(
@@ -577,6 +582,22 @@ def enterprise_tile(session: Session, z: int, x: int, y: int, *, cells: list[int
     """), {"cells": cells, "today": today, "bbox": envelope, "z": z, "x": x, "y": y,
            "overdue_only": overdue_only, "layer": layer}).scalar()
     return bytes(tile or b"")
+
+
+def enterprise_extent(session: Session, *, cells: list[int] | None) -> list | None:
+    """[[south, west], [north, east]] of the place's enterprises (None: there are none)."""
+    def compute():
+        row = session.execute(text("""
+            SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
+                SELECT ST_Extent(e.geom) AS b FROM enterprise e
+                LEFT JOIN enterprise_cell_current ec ON ec.enterprise_id = e.id
+                WHERE CAST(:cells AS bigint[]) IS NULL
+                   OR ec.cell_id = ANY(CAST(:cells AS bigint[]))) x"""),
+            {"cells": cells}).one()
+        return None if row[0] is None else [[row[1], row[0]], [row[3], row[2]]]
+
+    return datacache.memo(session, ("enterprise_extent", _key(cells)), compute,
+                          tables=("enterprise", "enterprise_cell"), size=lambda b: 200)
 
 
 class EnterprisePoints:
@@ -608,40 +629,42 @@ def enterprise_points(session: Session, *, cells: list[int] | None, today: dt.da
             np.array([bool(r.overdue) for r in rows], dtype=bool))
 
     return datacache.memo(session, ("enterprise_points", _key(cells), today), compute,
-                          size=lambda p: p.nbytes)
+                          tables=datacache.ENTERPRISE_STATUS, size=lambda p: p.nbytes)
 
 
 def aggregated_tile(session: Session, z: int, x: int, y: int, *, cells: list[int] | None,
-                    today: dt.date, overdue_only: bool = False, layer: str = "enterprises"
-                    ) -> bytes:
-    """A tile of one feature per CLUSTER_UNITS square of the tile (on a grid aligned to every
-    tile of the zoom, so a square on a tile's edge is the same in both tiles): the position
-    and grade of its highest-risk enterprise (the first by management code among equals), ``n``
-    enterprises in the square and ``overdue`` of them. Squares just outside the tile are
-    included, so a marker on the edge is drawn whole on both sides."""
+                    today: dt.date, overdue_only: bool = False, layer: str = "enterprises",
+                    square: int = CLUSTER_UNITS) -> bytes:
+    """A tile of one feature per ``square`` x ``square`` units of the tile (on a grid aligned
+    to every tile of the zoom, so a square on a tile's edge is the same in both tiles): the
+    position and grade of its highest-risk enterprise (the first by management code among
+    equals), ``n`` enterprises in the square and ``overdue`` of them. Squares just outside the
+    tile are included, so a marker on the edge is drawn whole on both sides."""
     import numpy as np
 
     points = enterprise_points(session, cells=cells, today=today)
-    side = 2 * _WORLD / 2 ** z
-    left, top = -_WORLD + x * side, _WORLD - y * side
     extent = 4096
-    tx = (points.x - left) * (extent / side)
-    ty = (top - points.y) * (extent / side)
-    inside = ((tx >= -CLUSTER_UNITS) & (tx < extent + CLUSTER_UNITS)
-              & (ty >= -CLUSTER_UNITS) & (ty < extent + CLUSTER_UNITS))
+    # Units of the whole zoom's grid of tiles, from its top left corner.
+    scale = extent * 2 ** z / (2 * _WORLD)
+    gx = (points.x + _WORLD) * scale
+    gy = (_WORLD - points.y) * scale
+    sx, sy = np.floor(gx / square), np.floor(gy / square)
+    # The squares that meet the tile, and one more all round.
+    lo_x, hi_x = np.floor(x * extent / square) - 1, np.floor(((x + 1) * extent - 1) / square) + 1
+    lo_y, hi_y = np.floor(y * extent / square) - 1, np.floor(((y + 1) * extent - 1) / square) + 1
+    inside = (sx >= lo_x) & (sx <= hi_x) & (sy >= lo_y) & (sy <= hi_y)
     if overdue_only:
         inside &= points.overdue
     idx = np.nonzero(inside)[0]
     if not len(idx):
         return b""
-    tx, ty = tx[idx], ty[idx]
+    tx, ty = gx[idx] - x * extent, gy[idx] - y * extent
     grade, overdue = points.grade[idx], points.overdue[idx]
-    square = ((np.floor(tx / CLUSTER_UNITS).astype(np.int64) + 2) * 1024
-              + np.floor(ty / CLUSTER_UNITS).astype(np.int64) + 2)
+    cell = (sx[idx] - lo_x).astype(np.int64) * 65536 + (sy[idx] - lo_y).astype(np.int64)
     # By square, then the highest grade, then management-code order: each square's first row
     # is its representative.
-    order = np.lexsort((idx, -grade.astype(np.int16), square))
-    starts = np.nonzero(np.r_[True, square[order][1:] != square[order][:-1]])[0]
+    order = np.lexsort((idx, -grade.astype(np.int16), cell))
+    starts = np.nonzero(np.r_[True, cell[order][1:] != cell[order][:-1]])[0]
     first = order[starts]
     counts = np.diff(np.r_[starts, len(order)])
     late = np.add.reduceat(overdue[order].astype(np.int64), starts)

@@ -67,6 +67,9 @@ class Layer:
     # Points layers above the app's VECTOR_TILE_THRESHOLD are served as vector tiles.
     tiles: Callable[[Any, LayerQuery, int, int, int], bytes] | None = None
     count: Callable[[Any, LayerQuery], int] | None = None
+    # [[south, west], [north, east]] of a tiled layer's points (None: none): no tile outside
+    # it is asked for.
+    extent: Callable[[Any, LayerQuery], list | None] | None = None
     label: str | None = None  # property shown as a permanent label on polygons
     card: bool = False  # a click on a feature opens the cell card (features carry ``code``)
     # The tables whose writes change the layer (gis/datacache.py caches it until one does);

@@ -1,7 +1,12 @@
 """Enterprises by supervision grade A-D: one colour and one shape per grade, everywhere."""
-from gis.wall import enterprise_count, enterprise_geojson, enterprise_tile
+from gis.datacache import ENTERPRISE_STATUS
+from gis.wall import (enterprise_count, enterprise_extent, enterprise_geojson,
+                      enterprise_tile)
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, register
 from layers.palette import GRADE_COLORS, GRADE_SHAPES
+
+# The tables the enterprise layers (and their tiles) read.
+ENTERPRISE_LAYER = (*ENTERPRISE_STATUS, "cell", "responsibility", "person")
 
 POPUP = (
     PopupField(N_("Enterprise"), "name"), PopupField(N_("Management code"), "code", "record"),
@@ -22,6 +27,10 @@ def count(session, q: LayerQuery) -> int:
     return enterprise_count(session, cells=q.cells)
 
 
+def extent(session, q: LayerQuery) -> list | None:
+    return enterprise_extent(session, cells=q.cells)
+
+
 def tiles(session, q: LayerQuery, z: int, x: int, y: int) -> bytes:
     return enterprise_tile(session, z, x, y, cells=q.cells, today=q.today,
                            layer="enterprises")
@@ -34,6 +43,9 @@ LAYER = register(Layer(
     query=query,
     count=count,
     tiles=tiles,
+    extent=extent,
+    # Status, cell and owner of each enterprise: not complaints, spot checks or cases.
+    depends=ENTERPRISE_LAYER,
     legend=(LegendItem(N_("Grade A (lowest risk)"), GRADE_COLORS["A"], GRADE_SHAPES["A"]),
             LegendItem(N_("Grade B"), GRADE_COLORS["B"], GRADE_SHAPES["B"]),
             LegendItem(N_("Grade C"), GRADE_COLORS["C"], GRADE_SHAPES["C"]),

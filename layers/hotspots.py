@@ -7,7 +7,7 @@ import shapely
 
 # Imported with the app, not on the first request: esda and libpysal take ~1 s to load, which
 # the first leader to open the wall after a restart would otherwise wait for.
-from gis.hotspot_areas import complaint_hotspots
+from gis.hotspot_areas import HOTSPOT_TABLES, complaint_hotspots
 from layers import Layer, LayerQuery, LegendItem, N_, feature_collection, register
 from layers.palette import COLD, HOT
 
@@ -47,6 +47,8 @@ LAYER = register(Layer(
     # Not a click target: a click in a hot spot reaches the cell below and opens its card.
     style={"colorBy": "klass", "colors": {**HOT, **COLD}, "weight": 3, "fillOpacity": 0.35,
            "interactive": False},
+    # Complaints over the cells (per enterprise: where enterprises are), not inspections.
+    depends=HOTSPOT_TABLES + ("enterprise", "enterprise_cell"),
     note=N_("Red: areas of about 1.5 km where complaints cluster, more than chance would "
             "explain; blue: clearly fewer than around them. Areas that may be chance are not "
             "drawn."),

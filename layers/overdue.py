@@ -1,8 +1,9 @@
 """Enterprises overdue for inspection: a black ring around the grade dot, so they stand out
 on top of the grade layer."""
-from gis.wall import enterprise_count, enterprise_geojson, enterprise_tile
+from gis.wall import (enterprise_count, enterprise_extent, enterprise_geojson,
+                      enterprise_tile)
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, register
-from layers.enterprises import POPUP
+from layers.enterprises import ENTERPRISE_LAYER, POPUP
 from layers.palette import OVERDUE_COLOR
 
 
@@ -12,6 +13,10 @@ def query(session, q: LayerQuery) -> str:
 
 def count(session, q: LayerQuery) -> int:
     return enterprise_count(session, cells=q.cells, overdue_only=True, today=q.today)
+
+
+def extent(session, q: LayerQuery) -> list | None:
+    return enterprise_extent(session, cells=q.cells)
 
 
 def tiles(session, q: LayerQuery, z: int, x: int, y: int) -> bytes:
@@ -26,6 +31,9 @@ LAYER = register(Layer(
     query=query,
     count=count,
     tiles=tiles,
+    extent=extent,
+    # Status, cell and owner of each enterprise: not complaints, spot checks or cases.
+    depends=ENTERPRISE_LAYER,
     legend=(LegendItem(N_("Overdue: no inspection within the grade's interval"),
                        OVERDUE_COLOR, "ring"),),
     popup=(*POPUP, PopupField(N_("Due since"), "due_on", "date"),

@@ -113,14 +113,25 @@ def test_every_kind_of_write_shows_on_the_wall_at_once(admin, session):
 
 
 def test_a_write_elsewhere_does_not_recompute_a_layer_that_does_not_read_it(admin, session):
-    first = admin.get("/api/v1/layers/grids.geojson")
+    def etags():
+        return {layer_id: admin.get(f"/api/v1/layers/{layer_id}.geojson").headers["ETag"]
+                for layer_id in ("grids", "cells", "hotspots", "complaints", "enterprises")}
+
+    before = etags()
     session.execute(text("""
         INSERT INTO inspection (enterprise_id, inspected_on)
         SELECT id, CAST(:d AS date) FROM enterprise WHERE management_code = 'E1'"""),
         {"d": TODAY})
-    assert admin.get("/api/v1/layers/grids.geojson").headers["ETag"] == first.headers["ETag"]
-    assert admin.get("/api/v1/layers/cells.geojson").headers["ETag"] != admin.get(
-        "/api/v1/layers/grids.geojson").headers["ETag"]
+    after = etags()
+    # An inspection: the cells' overdue counts and the enterprises' status, not the outlines,
+    # the complaints or their hot spots.
+    assert [k for k in before if before[k] != after[k]] == ["cells", "enterprises"]
+    session.execute(text("""
+        INSERT INTO complaint (number, received_at, geom, text, status, cell_id)
+        SELECT 'K2', now(), ST_SetSRID(ST_Point(116.12, 38.45), 4326), '投诉', 'received', id
+        FROM cell WHERE code = 'S2-01'"""))
+    last = etags()
+    assert [k for k in after if after[k] != last[k]] == ["cells", "hotspots", "complaints"]
 
 
 def test_unchanged_data_is_a_304_and_bodies_are_gzip(admin, session, monkeypatch):

@@ -379,19 +379,43 @@
 
     drawTiles: function (entry) {
       var spec = entry.spec;
-      var styles = {};
+      var styles = {}, made = {};
+      // A feature's style depends on its grade alone: made once per grade, not per feature
+      // (VectorGrid copies it for each).
       styles[spec.id] = function (props) {
-        var f = {properties: props};
-        var s = GW.style(spec, f, {});
-        s.fill = s.fill !== false;
-        return s;
+        var key = String(props.grade);
+        if (!made[key]) {
+          var s = GW.style(spec, {properties: props}, {});
+          s.fill = s.fill !== false;
+          made[key] = s;
+        }
+        return made[key];
       };
-      return L.vectorGrid.protobuf(spec.tileUrl + "?" + GW.query(), {
+      var options = {
         vectorTileLayerStyles: styles,
         rendererFactory: L.canvas.tile,
         interactive: true,
         maxNativeZoom: 16
-      }).on("click", function (e) {
+      };
+      // No tile is asked for where the layer has no point.
+      if (spec.tileBounds) { options.bounds = L.latLngBounds(spec.tileBounds).pad(0.02); }
+      // Drawn 512 px wide: the tile of zoom z is the standard 256-px tile of zoom z - 1 with
+      // the same x and y (a quarter of the requests for the same view).
+      var shift = spec.tileSize > 256 ? Math.round(Math.log(spec.tileSize / 256) / Math.LN2) : 0;
+      if (shift) {
+        options.tileSize = spec.tileSize;
+        options.minZoom = shift;
+      }
+      var grid = L.vectorGrid.protobuf(spec.tileUrl + "?" + GW.query(), options);
+      if (shift) {
+        var fetchTile = grid._getVectorTilePromise;
+        grid._getVectorTilePromise = function (coords) {
+          var standard = L.point(coords.x, coords.y);
+          standard.z = coords.z - shift;
+          return fetchTile.call(this, standard);
+        };
+      }
+      return grid.on("click", function (e) {
         var props = e.layer.properties || {};
         L.popup().setLatLng(e.latlng)
           .setContent(props.n === undefined ? GW.popup(spec, props) : GW.countPopup(props))
