@@ -142,6 +142,11 @@ def layer_spec(layer: Layer, query: LayerQuery) -> dict:
             spec["tileUrl"] = url_for("mapwall.layer_tile", layer_id=layer.id, z=0, x=0,
                                       y=0).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
             spec["count"] = count
+            # Shown 512 px wide (a quarter of the requests; gis/wall.py aggregates for that
+            # size), and only where the layer has points: tiles elsewhere are not asked for.
+            spec["tileSize"] = TILE_PIXELS
+            if layer.extent is not None:
+                spec["tileBounds"] = layer.extent(get_session(), query)
     return spec
 
 
