@@ -18,6 +18,7 @@ mistyped one that happens to pass the checksum (1 in 31).
 
 from __future__ import annotations
 
+import functools
 import random
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "credit_code_check_char",
     "make_credit_code",
     "validate_credit_code",
+    "validate_credit_codes",
 ]
 
 # I, O, Z, S and V are excluded because they are easily confused with
@@ -85,6 +87,40 @@ def validate_credit_code(code) -> str | None:
     if code[17] != expected:
         return f"bad check character {code[17]!r}, expected {expected!r}"
     return None
+
+
+def validate_credit_codes(codes) -> list[str | None]:
+    """:func:`validate_credit_code` of each of ``codes``, in order. The valid ones (the
+    bulk of a register) are recognised in one numpy pass over their characters; only the
+    others are looked at one by one, for their reason."""
+    import numpy as np
+
+    codes = list(codes)
+    reasons: list[str | None] = [None] * len(codes)
+    plain = [i for i, c in enumerate(codes)
+             if type(c) is str and len(c) == _LENGTH and c.isascii()]
+    valid = np.zeros(len(codes), dtype=bool)
+    if plain:
+        chars = np.frombuffer("".join(codes[i] for i in plain).encode("ascii"),
+                              dtype=np.uint8).reshape(-1, _LENGTH)
+        values = _byte_values()[chars]
+        check = 31 - (values[:, :17] * np.array(_WEIGHTS)).sum(axis=1) % 31
+        check[check == 31] = 0
+        valid[plain] = (values >= 0).all(axis=1) & (values[:, 17] == check)
+    for i in np.flatnonzero(~valid):
+        reasons[i] = validate_credit_code(codes[i])
+    return reasons
+
+
+@functools.cache
+def _byte_values():
+    """Each byte's value in ALPHABET, -1 for a byte not in it (numpy only when asked)."""
+    import numpy as np
+
+    table = np.full(256, -1, dtype=np.int64)
+    for ch, value in _VALUE.items():
+        table[ord(ch)] = value
+    return table
 
 
 def _org_code_check_char(first8: str) -> str:

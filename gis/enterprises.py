@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from gis import dates, tables
 from gis.codes import MANAGEMENT_CODE, MANAGEMENT_CODE_RULE
-from gis.credit_code import validate_credit_code
+from gis.credit_code import validate_credit_codes
 from gis.crs import check_lonlat_array, finite_floats, gcj02_to_wgs84, parse_crs
 from gis.errors import ImportRefused, Problem
 from gis.files import write_vector
@@ -125,7 +125,7 @@ def _texts(column: pd.Series) -> np.ndarray:
     values = column.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(values, skipna=False) != "string":
         values = [str(v) for v in column.tolist()]
-    return np.array(list(map(str.strip, values)), dtype=object)
+    return np.fromiter(map(str.strip, values), dtype=object, count=len(values))
 
 
 def _lengths(texts: np.ndarray) -> np.ndarray:
@@ -190,6 +190,31 @@ def rows_frame(rows: Sequence[EnterpriseRow] | EnterpriseRows | pd.DataFrame) ->
     return _object_frame(columns)
 
 
+_EMPTY = object()  # an extra cell left out of its row's ``extra``
+
+
+def _extras(frame: pd.DataFrame, extra_cols: list[str], keep: np.ndarray) -> list[dict]:
+    """Each kept row's ``extra``: its columns outside the contract, the empty cells left
+    out. Rows with the same cells share one dict (files repeat a handful of values), built
+    once; cells that are not all strings (a frame not from read_table) get a dict each."""
+    if not extra_cols:
+        return [{}] * keep.size
+    cells = [frame[c].to_numpy(dtype=object)[keep] for c in extra_cols]
+    filled = [_lengths(_texts(frame[c])[keep]) > 0 for c in extra_cols]
+    if not all(set(map(type, col)) <= {str} for col in cells):
+        return [{c: cells[j][r] for j, c in enumerate(extra_cols) if filled[j][r]}
+                for r in range(keep.size)]
+    keyed = [np.where(f, col, _EMPTY) for f, col in zip(filled, cells)]
+    shared: dict[tuple, dict] = {}
+    extras = []
+    for key in zip(*keyed):
+        extra = shared.get(key)
+        if extra is None:
+            extra = shared[key] = {c: v for c, v in zip(extra_cols, key) if v is not _EMPTY}
+        extras.append(extra)
+    return extras
+
+
 def parse_rows(frame: pd.DataFrame, source: str, crs: str | None = None,
                zone: str = DEFAULT_ZONE) -> tuple[EnterpriseRows, list[Problem]]:
     """Validate every row; row numbers are the spreadsheet's (the header is row 1). A
@@ -237,13 +262,13 @@ def parse_rows(frame: pd.DataFrame, source: str, crs: str | None = None,
     refuse(_lengths(get["name"]) == 0, lambda i: "empty name")
     grade_text = get["grade"]
     lookup = {g: _grade(g) for g in set(grade_text)}
-    grade = np.array(list(map(lookup.__getitem__, grade_text)), dtype=object)
+    grade = np.fromiter(map(lookup.__getitem__, grade_text), dtype=object, count=n)
     refuse(grade == None, lambda i: f"grade {grade_text[i]!r} is not A, B, C or D")  # noqa: E711
     credit = get.get("credit_code", nothing)
     at = stated("credit_code")
     credit[at] = [c.upper() for c in credit[at]]
     reasons = np.full(n, None, dtype=object)
-    reasons[at] = [validate_credit_code(c) for c in credit[at]]
+    reasons[at] = validate_credit_codes(credit[at])
     refuse(reasons != None, lambda i: f"credit_code {credit[i]}: {reasons[i]}")  # noqa: E711
     specialty = get.get("specialty", nothing)
     at = stated("specialty")
@@ -322,14 +347,7 @@ def parse_rows(frame: pd.DataFrame, source: str, crs: str | None = None,
     columns["staff_count"] = ([int(s) if s else None for s in staff[keep]]
                               if "staff_count" in get else none.copy())
     columns["lon"], columns["lat"] = lon, lat
-    if extra_cols:
-        cells = [frame[c].to_numpy(dtype=object)[keep] for c in extra_cols]
-        filled = [_lengths(_texts(frame[c])[keep]) > 0 for c in extra_cols]
-        columns["extra"] = [
-            {c: cells[j][r] for j, c in enumerate(extra_cols) if filled[j][r]}
-            for r in range(keep.size)]
-    else:
-        columns["extra"] = [{}] * keep.size
+    columns["extra"] = _extras(frame, extra_cols, keep)
     columns["valid_from"] = since[keep]
     return EnterpriseRows(_object_frame(columns)), problems
 
@@ -347,17 +365,24 @@ def _csv_field(text: str) -> str:
     return f'"{text.replace(chr(34), chr(34) * 2)}"' if _QUOTE.search(text) else text
 
 
-def _csv_fields(values: list | str, quote: bool) -> list[str] | str:
-    """A column's fields as csv.writer writes them: None empty, numbers as str, and (with
-    ``quote``) quoted where they hold a comma, a quote or a line break. A column with one
-    value in every row (a str) stays one value."""
+def _csv_fields(values: list | str) -> list[str] | str:
+    """A column's fields as csv.writer writes them: None empty, numbers as str, quoted where
+    they hold a comma, a quote or a line break (looked for in the whole column at once). A
+    column with one value in every row (a str) stays one value."""
     if isinstance(values, str):
-        return _csv_field(values) if quote else values
+        return _csv_field(values)
     if values.count(None) == len(values):
         return ""
     kinds = set(map(type, values))
     texts = values if kinds == {str} else ["" if v is None else str(v) for v in values]
-    return list(map(_csv_field, texts)) if quote else texts
+    joined = "\x00".join(texts)
+    if not any(c in joined for c in ',"\r\n'):
+        return texts
+    distinct = set(texts)
+    if len(distinct) * 2 > len(texts):
+        return list(map(_csv_field, texts))
+    quoted = {t: _csv_field(t) for t in distinct}  # a column of few values, each once
+    return list(map(quoted.__getitem__, texts))
 
 
 def _copy_text(frame: pd.DataFrame, source_crs: str, valid_from: dt.datetime | None) -> str:
@@ -373,11 +398,18 @@ def _copy_text(frame: pd.DataFrame, source_crs: str, valid_from: dt.datetime | N
     columns["lat"] = list(map(repr, frame["lat"].astype(float).tolist()))
     columns["source_crs"] = source_crs
     extra = frame["extra"].tolist()
-    columns["extra"] = ("{}" if not any(extra) else
-                        [json.dumps(e, ensure_ascii=False) if e else "{}" for e in extra])
+    if not any(extra):
+        columns["extra"] = "{}"
+    else:
+        # Rows share dicts (parse_rows' _extras): each is written once. The frame holds
+        # them all while this runs, so their ids stay theirs.
+        encoded: dict[int, str] = {}
+        columns["extra"] = [
+            encoded.get(id(e)) or encoded.setdefault(id(e), json.dumps(e, ensure_ascii=False))
+            for e in extra]
     default = valid_from.isoformat() if valid_from else ""
     stated = frame["valid_from"].tolist()
-    if set(map(type, stated)) <= {type(None)}:
+    if stated.count(None) == n:
         columns["valid_from"] = default
     else:
         written: dict = {}
@@ -385,26 +417,19 @@ def _copy_text(frame: pd.DataFrame, source_crs: str, valid_from: dt.datetime | N
             default if v is None else written.get(v) or written.setdefault(v, v.isoformat())
             for v in stated]
 
-    def build(quote: bool) -> str:
-        # Neighbouring columns with one value in every row are joined into one field, so
-        # each row joins fewer pieces.
-        fields: list = []
-        for c in STAGE_COLUMNS:
-            field = _csv_fields(columns[c], quote)
-            if isinstance(field, str) and fields and isinstance(fields[-1], str):
-                fields[-1] += "," + field
-            else:
-                fields.append(field)
-        if all(isinstance(f, str) for f in fields):
-            return (",".join(fields) + "\r\n") * n
-        pieces = [itertools.repeat(f) if isinstance(f, str) else f for f in fields]
-        return "\r\n".join(map(",".join, zip(*pieces))) + "\r\n"
-    text = build(quote=False)
-    # Nothing to quote (the usual file): exactly the commas between fields and the line ends.
-    if (text.count(",") == n * (len(STAGE_COLUMNS) - 1) and '"' not in text
-            and text.count("\n") == n and text.count("\r") == n):
-        return text
-    return build(quote=True)
+    # Neighbouring columns with one value in every row are joined into one field, so each
+    # row joins fewer pieces. repr(float) needs no quotes.
+    fields: list = []
+    for c in STAGE_COLUMNS:
+        field = columns[c] if c in ("lon", "lat") else _csv_fields(columns[c])
+        if isinstance(field, str) and fields and isinstance(fields[-1], str):
+            fields[-1] += "," + field
+        else:
+            fields.append(field)
+    if all(isinstance(f, str) for f in fields):
+        return (",".join(fields) + "\r\n") * n
+    pieces = [itertools.repeat(f) if isinstance(f, str) else f for f in fields]
+    return "\r\n".join(map(",".join, zip(*pieces))) + "\r\n"
 
 
 def _copy_rows(session: Session, rows, source_crs: str,

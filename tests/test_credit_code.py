@@ -8,6 +8,7 @@ from gis.credit_code import (
     credit_code_check_char,
     make_credit_code,
     validate_credit_code,
+    validate_credit_codes,
 )
 
 # Real codes from public business-registry records.
@@ -125,3 +126,21 @@ def test_make_credit_code_rejects_bad_region(region):
 def test_make_credit_code_rejects_bad_seed(seed):
     with pytest.raises(TypeError):
         make_credit_code(seed)
+
+
+def test_many_codes_at_once_as_one_by_one():
+    """validate_credit_codes (the import's batch) gives each code validate_credit_code's
+    answer: valid codes, each kind of invalid one, and values that are not even strings."""
+    rng = random.Random(17)
+    codes = REAL_CODES + [make_credit_code(rng) for _ in range(300)]
+    broken = []
+    for code in codes[:200]:
+        pos = rng.randrange(18)
+        broken.append(code[:pos] + rng.choice(ALPHABET + "IOZSVabcé中 -") + code[pos + 1:])
+    odd = ["", "123", "91350100M000100Y4", "91350100M000100Y433", "91350100m000100y43",
+           "９1350100M000100Y43", "91350100M000100Y4\u00e9", None, 913501, "I" * 18]
+    values = codes + broken + odd
+    rng.shuffle(values)
+    assert validate_credit_codes(values) == [validate_credit_code(v) for v in values]
+    assert validate_credit_codes([]) == []
+    assert validate_credit_codes(np.array(REAL_CODES, dtype=object)) == [None] * 4

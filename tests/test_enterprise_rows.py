@@ -305,6 +305,9 @@ def test_copy_text_of_rows_made_by_hand():
         EnterpriseRow("A3", {**base, "name": "x\ny", "contact_phone": 13800000000},
                       np.float64(116.123456789012345), 1e-7, {"备注": "中文"}),
         EnterpriseRow("A4", dict(base), 0.1 + 0.2, -0.0, {}),
+        EnterpriseRow("A5", {**base, "name": "", "address": " lead", "industry": "tab\t",
+                             "products": "semi;colon", "key_equipment": "\u3000'q'"},
+                      116.5, 38.5, {"k": 'say "hi", then\r\ngo'}),
     ]
     for valid_from in (None, when):
         assert _copy_text(rows_frame(rows), "EPSG:4326", valid_from) \
