@@ -321,6 +321,9 @@ def wall_browser(browser, base: str) -> dict:
             drawnAt: window.__gwDrawnAt, paintedAt: window.__gwPaintedAt,
             drawn: Object.assign({}, GridWatchMap.drawn),
             zoom: GridWatchMap.map.getZoom(),
+            // A tile drawn 512 px wide at zoom z is the standard tile of zoom z - 1.
+            tileShift: Math.max(0, ...GridWatchMap.entries.map(e => e.spec.tileSize
+                ? Math.round(Math.log2(e.spec.tileSize / 256)) : 0)),
             html: performance.getEntriesByType("navigation")[0].responseEnd,
             geojsonEnd: Math.max(0, ...performance.getEntriesByType("resource")
                 .filter(e => e.name.includes("/api/v1/layers/")).map(e => e.responseEnd)),
@@ -344,7 +347,7 @@ def wall_browser(browser, base: str) -> dict:
             entry[0] += 1
             entry[1] += body
             z = re.search(r"/tiles/[^/]+/(\d+)/", r.url)
-            if z and int(z.group(1)) != info["zoom"]:
+            if z and int(z.group(1)) + info["tileShift"] != round(info["zoom"]):
                 stale[0] += 1  # a tile of another zoom than the one the map ends at
                 stale[1] += body
             t = r.request.timing

@@ -172,11 +172,13 @@ def versions(session: Session) -> dict[str, tuple[int, int | None]]:
     writes nothing asks for them a dozen times)."""
     if session.info.get(READ_ONLY) and _VERSIONS in session.info:
         return session.info[_VERSIONS]
-    rows = session.execute(text("""
+    query = text("""
         SELECT tbl, version, last_change, (SELECT count(*) FROM data_change) AS waiting
-        FROM gw_data_versions()""")).all()
-    if rows and rows[0].waiting > COMPACT_ABOVE:
-        compact(session)
+        FROM gw_data_versions()""")
+    rows = session.execute(query).all()
+    if rows and rows[0].waiting > COMPACT_ABOVE and compact(session):
+        # Read again: what is computed now is kept under the versions as they stay.
+        rows = session.execute(query).all()
     found = {r.tbl: (int(r.version), r.last_change) for r in rows}
     if session.info.get(READ_ONLY):
         session.info[_VERSIONS] = found
