@@ -94,7 +94,9 @@ def tile_of(url: str) -> tuple[int, int]:
 def measure(url: str, username: str, runs: int) -> dict[str, float]:
     from app import create_app
 
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32)})
+    # A test client: no CSRF token to fetch, no TLS for the session cookie.
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32),
+                      "TESTING": True, "WTF_CSRF_ENABLED": False})
     client = app.test_client()
     assert client.post("/login", data={"username": username, "password": PASSWORD}
                        ).status_code == 302

@@ -211,8 +211,7 @@ def generate_province(session: Session, *, cities: int = 12, grids_per_city: int
                    4326),
                :start, 'EPSG:4326'
         FROM gw_drawn d JOIN gw_cell_no k ON k.no = d.no
-        -- Written cell by cell: each point's GiST insertion then finds its neighbours' pages
-        -- in memory (in code order it cost twice the time). Codes stay in random places.
+        -- Written cell by cell, as cities' imports arrive (codes are in no spatial order).
         ORDER BY d.no, d.n""",
          cells=n_cells, n=enterprises, start=start)
     session.execute(text("ALTER TABLE enterprise ENABLE TRIGGER enterprise_assign_insert"))
