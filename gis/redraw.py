@@ -672,10 +672,6 @@ class Redraw:
                 SELECT :c, :n, 3, p.kind, p.specialty, p.id, p.station_id FROM cell p
                 WHERE p.id = :pid"""), {"c": code, "n": name, "pid": parent.id})
         closing = [current[c].version_id for c in codes if c in current]
-        if closing:
-            self.session.execute(
-                text("UPDATE cell_version SET valid_to = :at WHERE id = ANY(:ids)"),
-                {"at": at, "ids": closing})
         if proposal.retire:
             self.session.execute(
                 text("UPDATE cell SET retired_at = :at WHERE code = ANY(:codes)"),
@@ -686,12 +682,20 @@ class Redraw:
                 WHERE r.cell_id = c.id AND c.code = ANY(:codes)
                   AND r.valid @> CAST(:at AS timestamptz)
                   AND r.valid_from < :at"""), {"at": at, "codes": sorted(proposal.retire)})
-        # One statement for all new versions, so the assignment trigger runs once.
+        # One statement closes the old versions and adds the new ones, so the enterprises of
+        # the cells are assigned once, from the new boundaries (gw_sync_pieces). The INSERT
+        # reads the closing's count, which makes the closing run first: the versions of one
+        # cell may not overlap.
         self.session.execute(self._sql("""
+            WITH closed AS (
+                UPDATE cell_version SET valid_to = :at WHERE id = ANY(:ids) RETURNING id
+            )
             INSERT INTO cell_version (cell_id, geom, valid_from, comment, created_by, change_id)
             SELECT c.id, ST_Multi(ST_CollectionExtract(o.geom, 3)), :at, :comment, :u, :chg
-            FROM {t} o JOIN cell c ON c.code = o.code WHERE o.changed"""),
-            {"at": at, "comment": comment.strip(), "u": username, "chg": change_id})
+            FROM {t} o JOIN cell c ON c.code = o.code
+            WHERE o.changed AND (SELECT count(*) FROM closed) >= 0"""),
+            {"at": at, "comment": comment.strip(), "u": username, "chg": change_id,
+             "ids": closing})
         return change_id
 
 

@@ -242,6 +242,29 @@ BEGIN
     RETURN NULL;
 END $function$;
 
+-- The pieces of every version that begins or ends at one of p_times, as the versions are now:
+-- a new version gets its pieces, a closed version's pieces close with it. Called by both
+-- triggers on cell_version, so a statement that closes old versions and adds new ones at the
+-- same moment leaves the pieces whole before either assigns.
+CREATE OR REPLACE FUNCTION public.gw_sync_pieces(p_times timestamp with time zone[])
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF cardinality(p_times) = 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO cell_piece (version_id, cell_id, valid_from, valid_to, geom)
+    SELECT v.id, v.cell_id, v.valid_from, v.valid_to, gw_cell_pieces(v.geom)
+    FROM cell_version v
+    WHERE v.valid_from = ANY (p_times)
+      AND NOT EXISTS (SELECT 1 FROM cell_piece pc WHERE pc.version_id = v.id);
+    UPDATE cell_piece pc SET valid_to = v.valid_to
+    FROM cell_version v
+    WHERE v.valid_to = ANY (p_times) AND pc.version_id = v.id
+      AND pc.valid_to IS DISTINCT FROM v.valid_to;
+END $function$;
+
 -- A new boundary version: its pieces first (gw_assign and gw_lookup probe them), then the
 -- enterprises in the boxes of those pieces, which are tighter than the whole outline's box.
 CREATE OR REPLACE FUNCTION public.gw_cell_version_inserted()
@@ -250,8 +273,10 @@ CREATE OR REPLACE FUNCTION public.gw_cell_version_inserted()
 AS $function$
 DECLARE t timestamptz;
 BEGIN
-    INSERT INTO cell_piece (version_id, cell_id, valid_from, valid_to, geom)
-    SELECT v.id, v.cell_id, v.valid_from, v.valid_to, gw_cell_pieces(v.geom) FROM new_rows v;
+    -- Closing the old versions and adding the new ones in one statement assigns once (the
+    -- second trigger finds nothing to change): whichever of the two triggers runs first brings
+    -- all the pieces up to date.
+    PERFORM gw_sync_pieces(ARRAY(SELECT DISTINCT valid_from FROM new_rows));
     FOR t IN SELECT DISTINCT valid_from FROM new_rows LOOP
         PERFORM gw_assign(t, (
             SELECT array_agg(DISTINCT e.id)
@@ -268,10 +293,9 @@ CREATE OR REPLACE FUNCTION public.gw_cell_version_updated()
 AS $function$
 DECLARE t timestamptz;
 BEGIN
-    -- A closed version's pieces close with it.
-    UPDATE cell_piece pc SET valid_to = n.valid_to
-    FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE pc.version_id = n.id AND n.valid_to IS DISTINCT FROM o.valid_to;
+    PERFORM gw_sync_pieces(ARRAY(
+        SELECT DISTINCT n.valid_to FROM new_rows n JOIN old_rows o ON o.id = n.id
+        WHERE n.valid_to IS NOT NULL AND n.valid_to IS DISTINCT FROM o.valid_to));
     FOR t IN
         SELECT DISTINCT n.valid_to FROM new_rows n JOIN old_rows o ON o.id = n.id
         WHERE n.valid_to IS NOT NULL AND n.valid_to IS DISTINCT FROM o.valid_to
