@@ -34,7 +34,8 @@ from gis.migrate import upgrade  # noqa: E402
 
 BASE = "postgresql://gridwatch:gridwatch@127.0.0.1:5432/"
 PASSWORD = "bench-pass-2026"
-REQUESTS = [  # (what, url)
+WALL = 4  # the first REQUESTS are the wall's
+REQUESTS = [  # (what, url); the wall's first (--wall-only)
     ("figures (the wall's tiles of numbers)", "/api/v1/figures"),
     ("layers (specs, counts)", "/api/v1/layers"),
     ("vector tile z12 in the city", "/tiles/enterprises/12/{tx}/{ty}.pbf"),
@@ -91,7 +92,7 @@ def tile_of(url: str) -> tuple[int, int]:
             int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n))
 
 
-def measure(url: str, username: str, runs: int) -> dict[str, float]:
+def measure(url: str, username: str, runs: int, requests=REQUESTS) -> dict[str, float]:
     from app import create_app
 
     # A test client: no CSRF token to fetch, no TLS for the session cookie.
@@ -102,7 +103,7 @@ def measure(url: str, username: str, runs: int) -> dict[str, float]:
                        ).status_code == 302
     tx, ty = tile_of(url)
     out = {}
-    for what, path in REQUESTS:
+    for what, path in requests:
         path = path.format(tx=tx, ty=ty)
         times = []
         for n in range(runs + 1):
@@ -148,6 +149,8 @@ def main(argv=None) -> int:
     parser.add_argument("--enterprises", type=int, default=1_500_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--wall-only", action="store_true",
+                        help="time the wall's requests alone (figures, layers, a tile, cells)")
     args = parser.parse_args(argv)
     shape = {"grids_per_city": args.grids, "cells_per_grid": args.cells}
     if not args.reuse:
@@ -155,18 +158,22 @@ def main(argv=None) -> int:
         build(args.city_url, cities=1, enterprises=args.enterprises // args.cities, **shape)
     for url in (args.province_url, args.city_url):
         users(url)
+    requests = REQUESTS[:WALL] if args.wall_only else REQUESTS
     columns = {
-        "city's leader, province": measure(args.province_url, "bench-city", args.runs),
-        "leader, one-city database": measure(args.city_url, "bench-province", args.runs),
-        "province's leader": measure(args.province_url, "bench-province", args.runs),
+        "city's leader, province": measure(args.province_url, "bench-city", args.runs,
+                                           requests),
+        "leader, one-city database": measure(args.city_url, "bench-province", args.runs,
+                                             requests),
+        "province's leader": measure(args.province_url, "bench-province", args.runs,
+                                     requests),
     }
     print("| request | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
-    for what, _path in REQUESTS:
+    for what, _path in requests:
         print(f"| {what} | " + " | ".join(f"{c[what] * 1000:,.0f} ms"
                                           for c in columns.values()) + " |")
     print()
-    print(explain(args.province_url))
+    print(explain(args.province_url)[:2000])
     return 0
 
 
