@@ -498,7 +498,7 @@ def upsert_enterprises(
            OR NOT ST_Equals(e.geom, EXCLUDED.geom)
         RETURNING e.id, (xmax = 0) AS inserted
     """)).all()
-    _keep_grade_history(session)
+    _keep_grade_history(session, [r.id for r in result if not r.inserted])
     inserted = [r.id for r in result if r.inserted]
     moved = _restate(session) if restate else []
     updated = {r.id for r in result if not r.inserted} | set(moved)
@@ -577,17 +577,19 @@ def _replay(session: Session, ids: list[int]) -> None:
             {"t": moment, "ids": ids})
 
 
-def _keep_grade_history(session: Session) -> None:
+def _keep_grade_history(session: Session, updated: list[int]) -> None:
     """The staged enterprises' grade history (enterprise_grade) follows their grade: a new
-    enterprise's starts when it came under supervision; a changed grade closes the old period
-    now and opens the new one. A period not yet begun (an enterprise scheduled to come under
-    supervision later) is corrected in place: it has no past to keep."""
-    staged = ("FROM enterprise e JOIN stage_enterprise s ON s.management_code = e.management_code"
-              " WHERE g.enterprise_id = e.id AND g.valid_to IS NULL AND g.grade <> e.grade")
-    session.execute(text(f"UPDATE enterprise_grade g SET grade = e.grade {staged}"
-                         " AND g.valid_from >= now()"))
-    session.execute(text(f"UPDATE enterprise_grade g SET valid_to = now() {staged}"
-                         " AND g.valid_from < now()"))
+    enterprise's starts when it came under supervision; a changed grade (only ``updated``, the
+    stored enterprises the upsert changed, can have one) closes the old period now and opens
+    the new one. A period not yet begun (an enterprise scheduled to come under supervision
+    later) is corrected in place: it has no past to keep."""
+    if updated:
+        changed = ("FROM enterprise e WHERE e.id = ANY(:ids) AND g.enterprise_id = e.id"
+                   " AND g.valid_to IS NULL AND g.grade <> e.grade")
+        session.execute(text(f"UPDATE enterprise_grade g SET grade = e.grade {changed}"
+                             " AND g.valid_from >= now()"), {"ids": updated})
+        session.execute(text(f"UPDATE enterprise_grade g SET valid_to = now() {changed}"
+                             " AND g.valid_from < now()"), {"ids": updated})
     session.execute(text("""
         INSERT INTO enterprise_grade (enterprise_id, grade, valid_from)
         SELECT e.id, e.grade,
