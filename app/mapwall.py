@@ -18,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from app import layerdata
+from app.assets import static_text
 from app.auth import login_required, zone
 from app.errors import not_found
 from app.db import get_session
@@ -95,6 +96,8 @@ def wall():
     page = render_template(
         "map/wall.html", **parts, figures=figures, legends=legends(), no_cells_then=no_cells_then,
         quality_warnings=describe(warned[:WALL_WARNINGS]), warning_count=len(warned),
+        wall_css=static_text("map.css", "wall.css", "assessment.css"),
+        wall_js=static_text("map.js"),
         args=args, window=query.window, wall_mode=wall_mode, refresh_seconds=refresh,
         place=place_name(session, args["cell"], visible()), places=choices,
         editors=editable_grids(choices),

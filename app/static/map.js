@@ -42,15 +42,22 @@
       }
       var entry = {group: group, spec: spec};
       GW.entries.push(entry);
-      if (spec.inline && map.hasLayer(group) && document.getElementById(spec.inline)) {
-        // The page carries this layer's data: drawn once every layer has registered (the
-        // page's script registers them all at once), with the layers that are fetched still
+      if (spec.inline && map.hasLayer(group) &&
+          (document.readyState === "loading" || document.getElementById(spec.inline))) {
+        // The page carries this layer's data (after its script): drawn once the page is
+        // parsed and every layer has registered, with the layers that are fetched still
         // counted as pending, so "drawn" means all of them.
         entry.stale = false;
         GW.pending += 1;
         document.body.dataset.drawn = "false";
         GW.carried.push(entry);
-        if (GW.carried.length === 1) { Promise.resolve().then(GW.drawCarried); }
+        if (GW.carried.length === 1) {
+          if (document.readyState === "loading") {
+            document.addEventListener("DOMContentLoaded", GW.drawCarried);
+          } else {
+            Promise.resolve().then(GW.drawCarried);
+          }
+        }
       } else {
         GW.loadOrDefer(entry);
       }
@@ -66,7 +73,7 @@
         var block = document.getElementById(entry.spec.inline);
         var data = null;
         try { data = JSON.parse(block.textContent); } catch (e) { data = null; }
-        block.remove();  // read once: a refresh fetches the layer
+        if (block) { block.remove(); }  // read once: a refresh fetches the layer
         if (data) {
           GW.show(entry, data, true);
         } else {
@@ -251,9 +258,27 @@
         // swallowed all clicks on cells.
         if (GW.map.options.preferCanvas) { options.renderer = GW.canvas; }
       }
-      L.geoJSON(data, options).addTo(entry.group);
+      var collection = L.geoJSON(data, options);
+      GW.listen(spec, collection);
+      collection.addTo(entry.group);
       if (!batch) { GW.stack(); }
       return features.length;
+    },
+
+    // A layer with a card opens it on a click; the others show a popup. One listener on the
+    // layer for all its features (a click on a feature reaches its layer), not a popup and a
+    // listener made for each of a thousand points.
+    listen: function (spec, collection) {
+      if (spec.style && spec.style.interactive === false) { return; }
+      if (spec.card && document.getElementById("cell-card")) {
+        collection.on("click", function (e) { GW.openCard(e.layer.feature.properties.code); });
+      } else if (spec.popup && spec.popup.length) {
+        collection.on("click", function (e) {
+          L.DomEvent.stop(e);  // as a bound popup does: the map's own click is not this one
+          L.popup({maxWidth: 320}).setLatLng(e.latlng)
+            .setContent(GW.popup(spec, e.layer.feature.properties || {})).openOn(GW.map);
+        });
+      }
     },
 
     // Layers arrive in any order; on the one canvas the last drawn is on top and takes the
@@ -292,14 +317,6 @@
     },
 
     bind: function (spec, feature, layer) {
-      var interactive = !(spec.style && spec.style.interactive === false);
-      // A layer with a card opens it on a click; the others show a popup.
-      if (interactive && spec.card && document.getElementById("cell-card")) {
-        layer.on("click", function () { GW.openCard(feature.properties.code); });
-      } else if (interactive && spec.popup && spec.popup.length) {
-        layer.bindPopup(function () { return GW.popup(spec, feature.properties || {}); },
-                        {maxWidth: 320});
-      }
       if (spec.label && feature.properties && feature.properties[spec.label]) {
         // An element, not a string: Leaflet puts a string tooltip in as HTML.
         layer.bindTooltip(GW.el("span", {}, [feature.properties[spec.label]]),
