@@ -210,12 +210,7 @@ def build_map(query: LayerQuery, filters: dict, layer_ids: tuple[str, ...] | Non
         "figuresUrl": url_for("mapwall.figures_json"),
         "cardUrl": url_for("mapwall.cell_card", code="__CODE__"),
         "recordUrl": url_for("enterprise.page", code="__CODE__"),
-        "i18n": {"loadFailed": _("A layer could not be loaded."),
-                 # A low zoom's marker stands for the enterprises under it (gis/wall.py).
-                 "countOne": _("One enterprise here, grade %(grade)s: zoom in to see it."),
-                 "countMany": _("%(n)s enterprises here, %(overdue)s of them overdue for "
-                                "inspection; the highest grade %(grade)s: zoom in to see "
-                                "each one.")},
+        "i18n": {"loadFailed": _("A layer could not be loaded.")},
     }).add_to(m)
     if bounds:
         # Before the layers: a tile layer starts loading the view it is added in, and until
