@@ -52,10 +52,10 @@
         document.body.dataset.drawn = "false";
         GW.carried.push(entry);
         if (GW.carried.length === 1) {
-          if (document.readyState === "loading") {
-            document.addEventListener("DOMContentLoaded", GW.drawCarried);
-          } else {
+          if (document.getElementById(spec.inline)) {
             Promise.resolve().then(GW.drawCarried);
+          } else {
+            document.addEventListener("DOMContentLoaded", GW.drawCarried);
           }
         }
       } else {
