@@ -38,8 +38,9 @@ def test_a_row_naming_no_enterprise_or_cell_is_refused(session):
                                  "VALUES (999999, NULL)"))
     with pytest.raises(DBAPIError, match="does not exist"):
         with session.begin_nested():
-            session.execute(text("INSERT INTO enterprise_cell (enterprise_id, cell_id, valid_from, valid_to) "
-                                 "SELECT id, 999999, '2000-01-01', '2001-01-01' FROM enterprise"))
+            session.execute(text(
+                "INSERT INTO enterprise_cell (enterprise_id, cell_id, valid_from, valid_to) "
+                "SELECT id, 999999, '2000-01-01', '2001-01-01' FROM enterprise"))
 
 
 def test_a_row_keeps_its_enterprise_and_cell(session):
@@ -55,7 +56,8 @@ def test_deleting_an_enterprise_deletes_its_history_and_a_used_cell_stays(sessio
     add_enterprises(session, ("E1", 116.02, 38.45), ("E2", 116.08, 38.45))
     session.execute(text("DELETE FROM enterprise WHERE management_code = 'E1'"))
     left = session.execute(text("""
-        SELECT e.management_code FROM enterprise_cell ec JOIN enterprise e ON e.id = ec.enterprise_id
+        SELECT e.management_code FROM enterprise_cell ec
+        JOIN enterprise e ON e.id = ec.enterprise_id
         UNION ALL SELECT e.management_code FROM enterprise_grade g
         JOIN enterprise e ON e.id = g.enterprise_id""")).scalars().all()
     assert left == ["E2", "E2"]
