@@ -34,8 +34,10 @@
         GW.shapes();
         GW.batchLabels();
         // One canvas renderer for all vector layers: thousands of DOM nodes are what make
-        // maps slow, not the points.
-        GW.canvas = L.canvas({padding: 0.5});
+        // maps slow, not the points. Leaflet's padding (a tenth of the view on each side):
+        // half the view made the canvas four times the map's area, and handing that to the
+        // screen took 0.4 s at 100,000 enterprises, before the tiles counted as drawn.
+        GW.canvas = L.canvas({padding: 0.1});
         map.on("zoomend moveend overlayadd overlayremove resize", GW.placeLabels);
         map.on("overlayadd", GW.loadStale);
         map.on("overlayadd overlayremove", GW.syncLegends);
