@@ -12,11 +12,14 @@ import functools
 import gzip
 import hashlib
 import json
+import logging
+import threading
 from pathlib import Path
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from app.db import get_session
+from gis.datacache import READ_ONLY, SESSION_KEY
 from gis import datacache
 from layers import Layer, LayerQuery
 
@@ -160,3 +163,28 @@ def splice(html: str, bodies: list[Body]) -> bytes:
     if not found:
         return html.encode("utf-8")
     return b"".join([head.encode("utf-8"), *(b.block for b in bodies), tail.encode("utf-8")])
+
+
+def prepare(layer: Layer, query: LayerQuery) -> None:
+    """Start computing what the layer's tiles are cut from (``Layer.prepare``) in a thread of
+    its own, into the app's cache, while the page that will ask for them loads: after a write,
+    the first tiles then wait for one computation already under way instead of starting it.
+    Not under TESTING: the tests' requests share one connection."""
+    app = current_app._get_current_object()
+    cache = app.extensions.get("gridwatch.datacache")
+    if layer.prepare is None or cache is None or app.config.get("TESTING"):
+        return
+
+    def run():
+        with app.app_context():
+            session = app.extensions["gridwatch.sessions"]()
+            session.info[SESSION_KEY] = cache
+            session.info[READ_ONLY] = True
+            try:
+                layer.prepare(session, query)
+            except Exception:  # the tiles will compute it themselves
+                logging.getLogger(__name__).exception("preparing %s's tiles", layer.id)
+            finally:
+                session.close()
+
+    threading.Thread(target=run, name=f"prepare-{layer.id}", daemon=True).start()

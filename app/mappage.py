@@ -147,6 +147,9 @@ def layer_spec(layer: Layer, query: LayerQuery) -> dict:
             spec["tileSize"] = TILE_PIXELS
             if layer.extent is not None:
                 spec["tileBounds"] = layer.extent(get_session(), query)
+            from app.layerdata import prepare
+
+            prepare(layer, query)
     return spec
 
 

@@ -70,6 +70,9 @@ class Layer:
     # [[south, west], [north, east]] of a tiled layer's points (None: none): no tile outside
     # it is asked for.
     extent: Callable[[Any, LayerQuery], list | None] | None = None
+    # What its tiles are cut from, computed ahead in the background when a page shows the
+    # layer as tiles (app/layerdata.py ``prepare``): ready, or on its way, when they are asked.
+    prepare: Callable[[Any, LayerQuery], Any] | None = None
     label: str | None = None  # property shown as a permanent label on polygons
     card: bool = False  # a click on a feature opens the cell card (features carry ``code``)
     # The tables whose writes change the layer (gis/datacache.py caches it until one does);

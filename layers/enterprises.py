@@ -1,7 +1,7 @@
 """Enterprises by supervision grade A-D: one colour and one shape per grade, everywhere."""
 from gis.datacache import ENTERPRISE_STATUS
 from gis.wall import (enterprise_count, enterprise_extent, enterprise_geojson,
-                      enterprise_tile)
+                      enterprise_points, enterprise_tile)
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, register
 from layers.palette import GRADE_COLORS, GRADE_SHAPES
 
@@ -31,6 +31,10 @@ def extent(session, q: LayerQuery) -> list | None:
     return enterprise_extent(session, cells=q.cells)
 
 
+def prepare(session, q: LayerQuery):
+    return enterprise_points(session, cells=q.cells, today=q.today)
+
+
 def tiles(session, q: LayerQuery, z: int, x: int, y: int) -> bytes:
     return enterprise_tile(session, z, x, y, cells=q.cells, today=q.today,
                            layer="enterprises")
@@ -44,6 +48,7 @@ LAYER = register(Layer(
     count=count,
     tiles=tiles,
     extent=extent,
+    prepare=prepare,
     # Status, cell and owner of each enterprise: not complaints, spot checks or cases.
     depends=ENTERPRISE_LAYER,
     legend=(LegendItem(N_("Grade A (lowest risk)"), GRADE_COLORS["A"], GRADE_SHAPES["A"]),

@@ -1,7 +1,7 @@
 """Enterprises overdue for inspection: a black ring around the grade dot, so they stand out
 on top of the grade layer."""
 from gis.wall import (enterprise_count, enterprise_extent, enterprise_geojson,
-                      enterprise_tile)
+                      enterprise_points, enterprise_tile)
 from layers import Layer, LayerQuery, LegendItem, N_, PopupField, register
 from layers.enterprises import ENTERPRISE_LAYER, POPUP
 from layers.palette import OVERDUE_COLOR
@@ -19,6 +19,10 @@ def extent(session, q: LayerQuery) -> list | None:
     return enterprise_extent(session, cells=q.cells)
 
 
+def prepare(session, q: LayerQuery):
+    return enterprise_points(session, cells=q.cells, today=q.today)
+
+
 def tiles(session, q: LayerQuery, z: int, x: int, y: int) -> bytes:
     return enterprise_tile(session, z, x, y, cells=q.cells, today=q.today, overdue_only=True,
                            layer="overdue")
@@ -32,6 +36,7 @@ LAYER = register(Layer(
     count=count,
     tiles=tiles,
     extent=extent,
+    prepare=prepare,
     # Status, cell and owner of each enterprise: not complaints, spot checks or cases.
     depends=ENTERPRISE_LAYER,
     legend=(LegendItem(N_("Overdue: no inspection within the grade's interval"),
