@@ -278,11 +278,12 @@ BEGIN
     -- all the pieces up to date.
     PERFORM gw_sync_pieces(ARRAY(SELECT DISTINCT valid_from FROM new_rows));
     FOR t IN SELECT DISTINCT valid_from FROM new_rows LOOP
-        PERFORM gw_assign(t, (
+        -- An empty list, not NULL (which would mean every enterprise), when none is near.
+        PERFORM gw_assign(t, coalesce((
             SELECT array_agg(DISTINCT e.id)
             FROM new_rows v JOIN cell_piece pc ON pc.version_id = v.id
             JOIN enterprise e ON e.geom && pc.geom
-            WHERE v.valid_from = t AND e.valid_from <= t));
+            WHERE v.valid_from = t AND e.valid_from <= t), '{}'));
     END LOOP;
     RETURN NULL;
 END $function$;
@@ -300,11 +301,11 @@ BEGIN
         SELECT DISTINCT n.valid_to FROM new_rows n JOIN old_rows o ON o.id = n.id
         WHERE n.valid_to IS NOT NULL AND n.valid_to IS DISTINCT FROM o.valid_to
     LOOP
-        PERFORM gw_assign(t, (
+        PERFORM gw_assign(t, coalesce((
             SELECT array_agg(DISTINCT e.id)
             FROM new_rows v JOIN cell_piece pc ON pc.version_id = v.id
             JOIN enterprise e ON e.geom && pc.geom
-            WHERE v.valid_to = t AND e.valid_from <= t));
+            WHERE v.valid_to = t AND e.valid_from <= t), '{}'));
     END LOOP;
     RETURN NULL;
 END $function$;
