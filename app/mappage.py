@@ -154,12 +154,20 @@ def layer_spec(layer: Layer, query: LayerQuery) -> dict:
 
 
 def city_bounds(place: str | None = None) -> list[list[float]] | None:
-    """[[south, west], [north, east]] of the city, or of the cell ``place``."""
+    """[[south, west], [north, east]] of the cell ``place``; without one, of the user's city
+    (the cities their roles lie in), or of the root (the city, or the province above
+    several: docs/province.md) for whoever reads everything."""
+    places = policy.readable_places(current_user.grants) if current_user.is_authenticated \
+        else None
     row = get_session().execute(text("""
         SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
-            SELECT ST_Extent(geom) AS e FROM cell_current
-            WHERE CASE WHEN CAST(:place AS text) IS NULL THEN level = 1
-                       ELSE code = :place END) b"""), {"place": place}).one()
+            SELECT ST_Extent(geom) AS e FROM cell_current c
+            WHERE CASE WHEN CAST(:place AS text) IS NOT NULL THEN c.code = :place
+                       WHEN CAST(:places AS bigint[]) IS NULL THEN c.parent_id IS NULL
+                       ELSE c.level = 1 AND EXISTS (
+                           SELECT 1 FROM unnest(CAST(:places AS bigint[])) p(id)
+                           WHERE c.id = ANY(gw_cell_path(p.id))) END) b"""),
+        {"place": place, "places": list(places) if places else None}).one()
     if row[0] is None:
         return None
     from gis.crs import folium_bounds
