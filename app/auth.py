@@ -119,7 +119,7 @@ def _load_user(user_id: str):
     uid, _sep, sid = user_id.partition(":")
     if not uid.isdigit() or not sid:
         return None
-    db = get_session()
+    db = get_session(write=True)  # it may touch last_seen_at, on a GET too
     ident = users.session_identity(db, int(uid), sid, current_app.permanent_session_lifetime)
     if ident is not None and ident.session_touched:
         db.commit()  # last_seen_at, at most once a minute
@@ -154,13 +154,13 @@ def _authenticate_and_check_csrf():
         cache = current_app.extensions["gridwatch_token_cache"]
         ident = cache.get(token)
         if ident is None:
-            ident = users.token_identity(get_session(), token)
+            ident = users.token_identity(get_session(write=True), token)
             if ident is None:
                 abort(401)
             if ident.token_touched:
                 # last_used_at (at most once a minute). Otherwise nothing was written, and
                 # the view goes on with the same connection: no COMMIT, no second checkout.
-                get_session().commit()
+                get_session(write=True).commit()
             cache.put(token, ident)
         # Straight onto g, not login_user(): a token call must not start a cookie session.
         g._login_user = ident

@@ -164,6 +164,40 @@ def db_current() -> None:
     migrate.current(_url())
 
 
+@db_cli.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+def db_backup(file: str) -> None:
+    """Write the whole database to FILE (pg_dump, custom format): one consistent snapshot,
+    taken while people work (docs/operations.md)."""
+    from gis.backup import BackupError, backup
+
+    try:
+        size = backup(_url(), file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {file} ({size:,} bytes)")
+
+
+@db_cli.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the database's data.")
+def db_restore(file: str, yes: bool) -> None:
+    """Replace the database's data with the backup FILE (pg_restore, one transaction: on any
+    error nothing changes). Meant for an empty database or one of the same version."""
+    from sqlalchemy.engine import make_url
+
+    from gis.backup import BackupError, restore
+
+    target = make_url(_url()).render_as_string(hide_password=True)
+    if not yes:
+        click.confirm(f"Replace everything in {target} with {file}?", abort=True)
+    try:
+        restore(_url(), file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored {file} into {target}")
+
+
 @db_cli.command("check")
 def db_check() -> None:
     """Exit 1 with the reason when the database is missing or lacks PostGIS."""

@@ -37,7 +37,7 @@ def rate_limited(kind: str):
         def wrapped(*args, **kwargs):
             rate = current_app.extensions["gridwatch_read_rates"][kind]
             if current_user.is_authenticated and not rate.off:
-                wait = take(get_session(), current_user.id, kind, rate)
+                wait = take(get_session(write=True), current_user.id, kind, rate)
                 if wait:
                     return _too_many(kind, wait)
             return view(*args, **kwargs)

@@ -10,6 +10,24 @@ from gis.db import DEFAULT_DATABASE_URL as _default_database_url
 # SQLAlchemy URL of a PostGIS database. DATABASE_URL in the environment overrides it.
 DATABASE_URL = _default_database_url
 
+# Read replicas: URLs of PostgreSQL streaming-replication standbys of DATABASE_URL (a list, or
+# one string separated by commas or spaces: GRIDWATCH_DATABASE_REPLICA_URLS). GET and HEAD
+# requests read from one of them, writes go to DATABASE_URL; a user's reads go to a standby
+# only once it has replayed their last write (its WAL position is kept in their session).
+# Empty: everything on DATABASE_URL (docs/scaling.md).
+DATABASE_REPLICA_URLS = []
+
+# Test each pooled connection as it is taken (SQLAlchemy's pool_pre_ping, one round trip of
+# ~0.2 ms), so that after a database restart no request meets a dead connection. False tests
+# only connections idle for more than 10 s, and the first request on each other one fails.
+DATABASE_PRE_PING = True
+
+# The database away for a moment (a restart, a failover): a GET or HEAD is run again after
+# each of these delays (seconds) before it answers 503; a write answers 503 at once. Either
+# way the answer says Retry-After: DATABASE_RETRY_AFTER_SECONDS (docs/reliability.md).
+DATABASE_RETRY_DELAYS = [0.3, 1.0]
+DATABASE_RETRY_AFTER_SECONDS = 2
+
 # Signs session cookies: whoever knows it can forge anyone's login. The app refuses to start
 # with this published default, an empty key or one shorter than 32 bytes, unless ENV is
 # "development". Set GRIDWATCH_SECRET_KEY to 32 random bytes or more (docs/deployment.md).

@@ -4,6 +4,7 @@ Nothing here reads configuration: callers pass the URL in (the Flask factory rea
 """
 from __future__ import annotations
 
+import re
 import time
 from contextlib import contextmanager
 
@@ -32,8 +33,12 @@ def normalise_url(url: str) -> str:
 PING_AFTER_IDLE_SECONDS = 10.0
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    engine = create_engine(normalise_url(url), future=True, **kwargs)
+def make_engine(url: str, *, pre_ping: bool = False, **kwargs) -> Engine:
+    """An engine on ``url``. ``pre_ping``: every pooled connection is tested (``SELECT 1``)
+    as it is checked out and replaced when the database went away (SQLAlchemy's
+    ``pool_pre_ping``), so after a database restart no request meets a dead connection;
+    without it only connections idle for ``PING_AFTER_IDLE_SECONDS`` are tested."""
+    engine = create_engine(normalise_url(url), future=True, pool_pre_ping=pre_ping, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _session_settings(dbapi_conn, record):
@@ -45,14 +50,15 @@ def make_engine(url: str, **kwargs) -> Engine:
         dbapi_conn.commit()
         record.info["last_used"] = time.monotonic()
 
-    # Pinging on every checkout (pool_pre_ping) is a round trip per request: 0.2 ms of a
+    # Without pre_ping: pinging on every checkout is a round trip per request, 0.2 ms of a
     # 1.5 ms point lookup (bench/lookup.py). A connection that served a request seconds ago
     # is alive; one idle for longer may have been cut (a database restart, a firewall), so
     # it is asked first and, if dead, the pool replaces it before anyone sees an error.
     @event.listens_for(engine, "checkout")
     def _ping_if_idle(dbapi_conn, record, _proxy):
-        if time.monotonic() - record.info.get("last_used", 0.0) < PING_AFTER_IDLE_SECONDS:
-            return
+        idle = time.monotonic() - record.info.get("last_used", 0.0)
+        if pre_ping or idle < PING_AFTER_IDLE_SECONDS:
+            return  # pool_pre_ping tests it anyway, or it served a request moments ago
         try:
             with dbapi_conn.cursor() as cur:
                 cur.execute("SELECT 1")
@@ -65,6 +71,71 @@ def make_engine(url: str, **kwargs) -> Engine:
         record.info["last_used"] = time.monotonic()
 
     return engine
+
+
+# SQLSTATE classes and codes that mean "the database is not there right now" rather than "this
+# statement is wrong": 08 connection exceptions, 57P01-57P03 shutting down / crashed /
+# starting up, 53300 too many connections; 40001 and 40P01 (serialization failure, deadlock)
+# mean "run it again". psycopg2 gives no code when the socket itself died.
+UNAVAILABLE_CODES = ("57P01", "57P02", "57P03", "53300", "40001", "40P01")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Did this error come from the database being unreachable, restarting or overloaded
+    (worth retrying in a moment), not from the statement itself? Takes SQLAlchemy's
+    wrappers (OperationalError, DisconnectionError, pool TimeoutError…) and psycopg2's own
+    errors (raised on the raw connections of ``read_connection``)."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig
+    try:
+        import psycopg2
+    except ImportError:  # pragma: no cover - psycopg2 is a dependency
+        return False
+    if not isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return False
+    code = getattr(exc, "pgcode", None)
+    return code is None or code.startswith("08") or code in UNAVAILABLE_CODES
+
+
+def current_wal_lsn(conn) -> str:
+    """The primary's WAL position now (``pg_current_wal_lsn()``, e.g. ``'0/3000148'``): a
+    write committed before this call is at or before it. ``conn``: a DBAPI connection."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_current_wal_lsn()::text")
+        return cur.fetchone()[0]
+
+
+_LSN = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
+
+
+def valid_lsn(value) -> bool:
+    """A WAL position as PostgreSQL writes it (``'16/B374D848'``)?"""
+    return isinstance(value, str) and _LSN.fullmatch(value) is not None
+
+
+def lsn_value(lsn: str) -> int:
+    """A WAL position as a number, to compare two (``'0/3000148'`` < ``'1/0'``)."""
+    high, _sep, low = lsn.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def replayed_up_to(conn, lsn: str) -> bool:
+    """Has this standby replayed the WAL up to ``lsn``? False on a server that is no standby
+    (``pg_last_wal_replay_lsn()`` is NULL there) or for an LSN that does not parse."""
+    if not valid_lsn(lsn):
+        return False
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,))
+        caught_up = cur.fetchone()[0]
+    if not conn.autocommit:
+        conn.rollback()
+    return bool(caught_up)
 
 
 @contextmanager

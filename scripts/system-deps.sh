@@ -18,8 +18,10 @@ fi
 dpkg -s libpango-1.0-0 >/dev/null 2>&1 || want+=(libpango-1.0-0)
 dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || want+=(libpangoft2-1.0-0)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || want+=(fonts-noto-cjk)
-# A local PostGIS is only ours to install when no DATABASE_URL points elsewhere.
-if [ -z "${DATABASE_URL:-}" ]; then
+# A local PostGIS is only ours to install when no DATABASE_URL points elsewhere; the tests
+# also start throwaway clusters of their own (a primary and a standby, tests/
+# test_replicas_and_backups.py), which need the server's binaries whatever DATABASE_URL says.
+if [ -z "${DATABASE_URL:-}" ] || [ "${1:-}" = "test" ]; then
   major=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
   major=${major:-15}
   dpkg -s "postgresql-$major" >/dev/null 2>&1 || want+=("postgresql-$major")
