@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
+from app import rebalance as rebalance_view
 from app import redraw_level2 as city_editor
 from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
@@ -31,6 +32,8 @@ from layers.palette import GRADE_COLORS
 bp = Blueprint("redraw", __name__)
 # The city's editor (the stations' grids) shares the addresses of this blueprint's editor.
 bp.register_blueprint(city_editor.bp)
+# "Suggest balance" (app/rebalance.py) answers at an address of the editor's.
+bp.register_blueprint(rebalance_view.bp)
 
 PROPOSAL = {
     "moves": Field(kind="dict", required=False, max_length=2000),

@@ -40,6 +40,9 @@ $function$;
 --   p_bulk_share:  a batch smaller than 1/p_bulk_share of all enterprises is still assigned
 --                  point by point (a pass reads every enterprise its pieces cover, whatever the
 --                  batch).
+--   p_fresh:       the caller vouches that no id has an enterprise_cell row yet (enterprises
+--                  the insert trigger's statement just added): their answers are written
+--                  without comparing with, closing or extending earlier rows.
 -- * One writer at a time: the transaction-level advisory lock below serialises every call, so
 --   two transactions never compute and write answers for the same enterprise at once. With
 --   the partial unique index on the open row it is what keeps one answer per enterprise per
@@ -51,7 +54,8 @@ $function$;
 -- and probes every version by (cell_id, valid): ~0.8 ms an enterprise at 10,000 cells, not µs.
 CREATE OR REPLACE FUNCTION public.gw_assign(p_at timestamp with time zone, p_ids bigint[] DEFAULT NULL::bigint[],
                                             p_small_batch integer DEFAULT 2000,
-                                            p_bulk_share integer DEFAULT 20)
+                                            p_bulk_share integer DEFAULT 20,
+                                            p_fresh boolean DEFAULT false)
  RETURNS integer
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_custom_plan'
@@ -82,10 +86,15 @@ BEGIN
     END IF;
     TRUNCATE gw_wanted, gw_left, gw_changed;
 
-    IF scoped THEN
+    IF scoped AND p_fresh THEN
+        -- The insert trigger's ids: distinct, stored, starting at p_at (no join to check).
+        INSERT INTO gw_left SELECT unnest(p_ids);
+    ELSIF scoped THEN
         INSERT INTO gw_left
         SELECT DISTINCT e.id FROM enterprise e JOIN unnest(p_ids) AS u(id) ON e.id = u.id
         WHERE e.valid_from <= p_at;
+    END IF;
+    IF scoped THEN
         GET DIAGNOSTICS n_left = ROW_COUNT;
         bulk := n_left > p_small_batch AND n_left * p_bulk_share >=
                 (SELECT reltuples FROM pg_class WHERE oid = 'enterprise'::regclass);
@@ -176,6 +185,15 @@ BEGIN
     ) v ON true
     WHERE NOT w.settled AND e.id = w.enterprise_id;
 
+    IF p_fresh THEN
+        -- Enterprises with no row yet: every answer is new and open-ended, nothing to close,
+        -- replace or extend (the comparison below would find exactly that, at ~4 µs a row).
+        INSERT INTO enterprise_cell (enterprise_id, cell_id, on_edge, valid_from)
+        SELECT w.enterprise_id, w.cell_id, w.on_edge, p_at FROM gw_wanted w;
+        GET DIAGNOSTICS n_changed = ROW_COUNT;
+        RETURN n_changed;
+    END IF;
+
     -- Compare with the rows valid at p_at; keep only what changed.
     INSERT INTO gw_changed
     SELECT w.enterprise_id, w.cell_id, w.on_edge, ec.id, ec.valid_from,
@@ -221,8 +239,11 @@ CREATE OR REPLACE FUNCTION public.gw_enterprise_inserted()
 AS $function$
 DECLARE t timestamptz;
 BEGIN
+    -- New enterprises have no enterprise_cell row yet (a row's enterprise must exist): the
+    -- fresh path writes their answers without comparing.
     FOR t IN SELECT DISTINCT valid_from FROM new_rows LOOP
-        PERFORM gw_assign(t, (SELECT array_agg(id) FROM new_rows WHERE valid_from = t));
+        PERFORM gw_assign(t, (SELECT array_agg(id) FROM new_rows WHERE valid_from = t),
+                          p_fresh => true);
     END LOOP;
     RETURN NULL;
 END $function$;
