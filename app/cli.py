@@ -380,6 +380,126 @@ def grid_redraw(file, comment, username, code_field, valid_from, crs, make_valid
         raise click.ClickException(str(exc)) from exc
 
 
+def _codes(_ctx, _param, values) -> frozenset[str]:
+    """--keep given several times and/or as a list separated by commas or spaces."""
+    return frozenset(c for v in values for c in v.replace(",", " ").split())
+
+
+@grid_cli.command("rebalance")
+@click.argument("grid_code")
+@click.option("--tolerance", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Largest |workload - average| / average allowed for a cell.")
+@click.option("--max-moves", type=click.IntRange(0), help="Move at most this many villages.")
+@click.option("--keep", multiple=True, callback=_codes, metavar="CODE…",
+              help="Villages that must not move, or cells none of whose villages moves "
+                   "(repeatable; or several separated by commas).")
+@click.option("--complaint-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Inspections a year one complaint of the last 365 days counts for.")
+@click.option("--area-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Inspections a year one km² counts for.")
+@click.option("--method", type=click.Choice(["mip", "local"]), default="mip",
+              show_default=True, help="The MIP (PuLP/CBC) or the greedy local search alone.")
+@click.option("--time-limit", type=click.FloatRange(1), default=20.0, show_default=True,
+              help="Seconds the solver may take for each solve.")
+@click.option("--json", "as_json", is_flag=True, help="Print the suggestion as JSON.")
+@click.option("--commit", "do_commit", is_flag=True,
+              help="Commit the suggestion (default: a dry run that writes nothing).")
+@click.option("--comment", help="Why (required with --commit; kept with the change).")
+@click.option("--user", "username", help="Check the commit against this user's roles and "
+                                         "record it under their name.")
+@click.option("--valid-from", help="When the new boundaries take effect (ISO); default now.")
+@click.option("--reason", help="Why the change takes effect in the past.")
+@click.option("--confirm-warnings", is_flag=True,
+              help="Commit despite warnings (open rectifications handed to another owner, a "
+                   "tolerance out of reach, cells in pieces).")
+def grid_rebalance(grid_code, tolerance, max_moves, keep, complaint_weight, area_weight,
+                   method, time_limit, as_json, do_commit, comment, username, valid_from,
+                   reason, confirm_warnings):
+    """Suggest the fewest moves of whole villages between the cells of a second-level grid
+    (or of each of a city's) that bring every cell's workload within the tolerance of the
+    grid's average, keeping every cell contiguous (docs/rebalance.md). A dry run unless
+    --commit, which commits it like `grid redraw --move-village`."""
+    import json
+
+    from gis import audit, policy, rebalance, redraw, users
+
+    _require_database()
+    if do_commit and not (comment or "").strip():
+        raise click.UsageError("--commit needs --comment")
+    when = _parse_when(valid_from)
+    options = rebalance.Options(tolerance=tolerance, max_moves=max_moves, keep=keep,
+                                complaint_weight=complaint_weight, area_weight=area_weight,
+                                method=method, time_limit=time_limit)
+    try:
+        with transaction(_sessions()) as session:
+            suggestions = rebalance.suggest_all(session, grid_code, options, _today())
+            answers = [s.as_dict() for s in suggestions]
+            if not as_json:
+                for a in answers:
+                    _echo_rebalance(a)
+            if do_commit:
+                who = username or "cli"
+                ident = users.identity(session, users.user_id(session, username)) \
+                    if username else None
+                for s, answer in zip(suggestions, answers):
+                    if not s.moves:
+                        continue
+                    path = users.cell_path(session, code=s.grid)
+                    if username and (ident is None or not policy.can(
+                            ident.grants, "edit_grid", path, inside=True)
+                            and not policy.has_role(ident.grants, "admin")):
+                        raise click.ClickException(
+                            f"user {username} is not allowed to edit grid {s.grid}")
+                    flag = _dated(when, reason, ident.grants if ident else None, path)
+                    if answer["warnings"] and not confirm_warnings:
+                        raise click.ClickException(
+                            "confirm the warnings first (--confirm-warnings): "
+                            + "; ".join(w["message"] for w in answer["warnings"][:5]))
+                    proposal = rebalance.proposal(session, s)
+                    job = redraw.Redraw(session, proposal,
+                                        current_app.config["GRID_SLIVER_TOLERANCE_M2"])
+                    change = job.commit(username=who, comment=comment, valid_from=when,
+                                        confirm_warnings=confirm_warnings,
+                                        backdate_reason=reason if flag else None)
+                    detail = redraw.audit_detail(change, proposal, comment, when)
+                    detail["rebalance"] = {
+                        "villages": {m["village"]: m["to"] for m in answer["moves"]},
+                        "tolerance": tolerance,
+                        "max_deviation": [answer["before"]["max_deviation"],
+                                          answer["after"]["max_deviation"]]}
+                    audit.record(session, "grid_changed", target=f"grid {s.grid}",
+                                 username=who, remote_addr="localhost", via="cli", flag=flag,
+                                 detail={**detail, "reason": reason})
+                    answer["change"] = change
+                    if not as_json:
+                        click.echo(f"committed change {change} in grid {s.grid}")
+            elif not as_json:
+                click.echo("dry run: nothing written (--commit --comment TEXT to apply)")
+    except GridWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        body = answers[0] if len(answers) == 1 and grid_code == answers[0]["grid"] \
+            else {"grids": answers}
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+def _echo_rebalance(answer: dict) -> None:
+    before, after = answer["before"], answer["after"]
+    click.echo(f"grid {answer['grid']}: {len(answer['moves'])} village(s) move, "
+               f"{answer['enterprises_moved']} enterprise(s); largest deviation "
+               f"{before['max_deviation']:.1%} -> {after['max_deviation']:.1%} "
+               f"(tolerance {answer['tolerance']:.0%}; {answer['method']}, "
+               f"{answer['status']}, {answer['seconds']:.1f} s)")
+    for m in answer["moves"]:
+        click.echo(f"  village {m['village']} {m['name']}: {m['from']} -> {m['to']} "
+                   f"({m['enterprises']} enterprise(s), {m['workload']:g} a year)")
+    for cell, load in before["workloads"].items():
+        click.echo(f"  workload {cell}: {load:g} -> {after['workloads'][cell]:g} "
+                   f"(average {after['average']:g})")
+    for w in answer["warnings"]:
+        click.echo(f"  warning: {w['message']}")
+
+
 def _echo_city_change(job, report) -> None:
     """A change of the stations' grids as the terminal shows it: findings, the villages that
     change cell, the enterprises that change station, and per grid and owner the workload."""

@@ -142,6 +142,9 @@ LIMIT_MAX_VERTICES_PER_REQUEST = 1000000
 LIMIT_PREVIEW_STATEMENT_TIMEOUT_MS = 10000
 # Previews one user may run at the same time (more get 429).
 LIMIT_PREVIEW_CONCURRENCY_PER_USER = 2
+# The grid editor's "suggest balance" (gis/rebalance.py): seconds the solver may take for each
+# of its solves before its best answer so far is taken (or, with none, the local search's).
+REBALANCE_TIME_LIMIT_SECONDS = 10
 
 # Per-user limits on bulk reads (gis/ratelimit.py), shared by every worker: a user may make
 # BURST reads at once, refilled at PER_MINUTE; beyond, 429 with Retry-After. Either at 0 turns
