@@ -81,6 +81,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import history
 
     history.init_app(app)
+    from app import openapi
+
+    openapi.init_app(app)
     for blueprint in (main.bp, account.bp, admin.bp, api.bp, mapwall.bp, lookup.bp, redraw.bp,
                       enterprise.bp):
         app.register_blueprint(blueprint)

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from app.auth import authorize, login_required, record, require, zone
 from app.db import get_session
-from app.errors import not_found
+from app.errors import error_json, not_found
 from app.ratelimit import rate_limited
 from gis import dates, enterprises, fieldwork, policy, reference
 from gis.errors import GridWatchError
@@ -155,8 +155,8 @@ def update_complaint(number: str):
         db.rollback()
         if exc.reason == "same":
             return jsonify(number=number, status=body["status"], unchanged=True)
-        return jsonify(error={"status": 409, "message": refusal(exc), "field": "status",
-                              "current": exc.status}), 409
+        return error_json(409, refusal(exc), field="status", code="refused",
+                          current=exc.status)
     db.commit()
     return jsonify(number=number, status=body["status"])
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from app.auth import authorize, login_required, record, zone
 from app.db import get_session
-from app.errors import domain_message, form_step, not_found
+from app.errors import domain_message, error_json, form_step, not_found
 from app.mappage import visible
 from app.ratelimit import rate_limited
 from app.api import json_body
@@ -234,8 +234,8 @@ def api_status(number: str):
         _advance(number, validate(json_body(), STEP))
     except cases.CaseRefused as exc:
         get_session().rollback()
-        return jsonify(error={"status": 409, "message": refusal(exc), "field": "status",
-                              "current": exc.status, "next": exc.next}), 409
+        return error_json(409, refusal(exc), field="status", code="refused",
+                          current=exc.status, next=exc.next)
     get_session().commit()
     return jsonify(_case_json(cases.get_case(get_session(), number)))
 

@@ -245,13 +245,44 @@ def field_message(field: str, problem: str) -> str:
     return _("%(field)s: %(problem)s", field=field_label(field), problem=problem)
 
 
-def error_response(status: int, message: str | None = None, field: str | None = None):
+# The ``code`` of an error that names no problem of a field: the status's name.
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "too_large",
+                415: "unsupported_media_type", 429: "too_many_requests",
+                500: "server_error"}
+
+
+def error_json(status: int, message: str, *, field: str | None = None, code: str | None = None,
+               **extra):
+    """The one shape of every JSON API error (app/openapi.py's ``Error``):
+    ``{"error": {"status", "code", "message", "field"?, …}}``; ``code`` is the field's problem
+    (``required``, ``choices``…) or else the status's name; ``extra`` says more (a 409's
+    ``current`` status)."""
+    return jsonify(error_body(status, message, field=field, code=code, **extra)), status
+
+
+def error_body(status: int, message: str, *, field: str | None = None,
+               code: str | None = None, **extra) -> dict:
+    """``error_json``'s body, for an answer that adds to it."""
+    if not isinstance(code, str) or not code:
+        code = STATUS_CODES.get(status, "error")
+    body = {"status": status, "code": code, "message": message}
+    if field:
+        body["field"] = field
+    body.update(extra)
+    return {"error": body}
+
+
+def error_response(status: int, message: str | None = None, field: str | None = None,
+                   code: str | None = None):
     message = message or _messages().get(status, _messages()[400])
+    if request.path.startswith("/open311/"):
+        # An address no Open311 route matches still answers in the GeoReport v2 shape.
+        from app.open311 import error_answer
+
+        return error_answer(status, message)
     if wants_json():
-        body = {"error": {"status": status, "message": message}}
-        if field:
-            body["error"]["field"] = field
-        return jsonify(body), status
+        return error_json(status, message, field=field, code=code)
     return render_template("errors/error.html", status=status, message=message,
                            field=field), status
 
@@ -538,16 +569,18 @@ def not_found(kind: str, name) -> None:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _invalid(exc: ValidationError):
-        return error_response(400, domain_message(exc), field=exc.field)
+        return error_response(400, domain_message(exc), field=exc.field, code=exc.code)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
         return error_response(400, _("The form has expired or lacks its security token; "
-                                     "reload the page and try again."), field="csrf_token")
+                                     "reload the page and try again."), field="csrf_token",
+                              code="csrf")
 
     @app.errorhandler(GridWatchError)
     def _domain(exc: GridWatchError):
-        return error_response(400, domain_message(exc), field=getattr(exc, "field", None))
+        return error_response(400, domain_message(exc), field=getattr(exc, "field", None),
+                              code=getattr(exc, "code", None))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from app.auth import bearer_token, login_required, zone
 from app.db import get_session, reader
-from app.errors import not_found, outside_every_cell
+from app.errors import error_body, not_found, outside_every_cell
 from app.mappage import build_map, city_bounds, layer_query, map_parts
 from app.security import STATIC_HEADERS
 from app.ratelimit import rate_limited
@@ -50,8 +50,9 @@ def api_lookup():
         with reader() as conn:
             document = lookup(conn, lon, lat, at, extra={"query": query})
     except OutsideEveryCell as exc:
-        return jsonify(error={"status": 404, "message": outside_every_cell(exc.nearest),
-                              "nearest_cell": exc.nearest}, query=query), 404
+        return jsonify(error_body(404, outside_every_cell(exc.nearest),
+                                  code="outside_every_cell", nearest_cell=exc.nearest)
+                       | {"query": query}), 404
     return current_app.response_class(document, mimetype="application/json")
 
 

@@ -96,6 +96,10 @@ def _error(status: int, description: str, fmt: str | None = None):
                    status)
 
 
+# Open311's errors, as app.errors answers those no route of the blueprint caught.
+error_answer = _error
+
+
 @bp.errorhandler(ValidationError)
 def _invalid(exc: ValidationError):
     status = 404 if exc.code == "no_such_service" else 400

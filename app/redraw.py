@@ -20,7 +20,7 @@ from app import rebalance as rebalance_view
 from app import redraw_level2 as city_editor
 from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
-from app.errors import not_found
+from app.errors import error_json, not_found
 from app.mappage import build_map, layer_query, map_parts
 from gis import dates, outline, policy, redraw, users
 from gis.history import cell_history, change_record, grid_changes
@@ -314,8 +314,8 @@ def upload_boundaries(code: str):
         except BoundaryFileError as exc:
             db.rollback()
             example = next(iter(redraw.current_children(db, code)), code)
-            return jsonify(error={"status": 400, "field": "file", "code": exc.code,
-                                  "message": file_problem_text(exc, example)}), 400
+            return error_json(400, file_problem_text(exc, example), field="file",
+                              code=exc.code)
     db.rollback()
     return jsonify(geometries={c: json.loads(shapely.to_geojson(g))
                                for c, g in geometries.items()})
@@ -339,7 +339,7 @@ def commit(code: str):
             backdate_reason=body["backdate_reason"] if flag else None)
     except redraw.Conflict as exc:
         db.rollback()
-        return jsonify(error={"status": 409, "message": str(exc)}), 409
+        return error_json(409, str(exc), code="conflict")
     except redraw.NothingChanges:
         db.rollback()
         raise ValidationError("geometries", "nothing changes", "nothing_changes") from None
@@ -378,7 +378,7 @@ def revert(change_id: int):
                                comment=body["comment"])
     except redraw.Conflict as exc:
         db.rollback()
-        return jsonify(error={"status": 409, "message": str(exc)}), 409
+        return error_json(409, str(exc), code="conflict")
     except redraw.RedrawError:
         db.rollback()
         raise

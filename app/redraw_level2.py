@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth import authorize, authorize_dated, login_required, record, zone
 from app.db import get_session
-from app.errors import error_response, not_found
+from app.errors import error_json, error_response, not_found
 from app.mappage import build_map, layer_query, map_parts
 from gis import dates, policy, redraw, users
 from gis import redraw_level2 as level2
@@ -234,9 +234,9 @@ def commit(code: str):
         return _refused(exc)
     except level2.CellConflict as exc:
         db.rollback()
-        return jsonify(error={"status": 409, "message": _(
+        return error_json(409, _(
             "Cell %(code)s was changed by someone else since you started editing; reload to "
-            "see their change, then redo yours.", code=exc.cell)}), 409
+            "see their change, then redo yours.", code=exc.cell), code="conflict")
     except redraw.NothingChanges:
         db.rollback()
         raise ValidationError("geometries", "nothing changes", "nothing_changes") from None

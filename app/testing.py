@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from app.auth import authorize, login_required, record, zone
 from app.db import get_session
-from app.errors import domain_message
+from app.errors import domain_message, error_json
 from app.people import problem_line
 from app.api import json_body
 from gis import dates, policy, testing
@@ -186,10 +186,9 @@ def api_import():
     except ImportRefused as exc:
         db.rollback()
         status = _refused_status(exc)
-        return jsonify(error={"status": status, "message": _("Nothing was imported."),
-                              "problems": [{"row": p.row, "field": getattr(p.error, "field", None),
-                                            "message": problem_line(p)}
-                                           for p in exc.problems]}), status
+        return error_json(status, _("Nothing was imported."), code="import_refused",
+                          problems=[{"row": p.row, "field": getattr(p.error, "field", None),
+                                     "message": problem_line(p)} for p in exc.problems])
     _audit_import(name, summary)
     db.commit()
     return jsonify(inserted=summary.inserted, updated=summary.updated,

@@ -33,7 +33,7 @@ from flask_login import current_user
 
 from app.auth import authorize, login_required, record, zone
 from app.db import get_session
-from app.errors import domain_message, form_step, not_found
+from app.errors import domain_message, error_json, form_step, not_found
 from app.mappage import visible
 from app.api import json_body
 from gis import dates, policy, urgent
@@ -544,8 +544,8 @@ def _api_step(number: str, step):
         step()
     except urgent.UrgentRefused as exc:
         get_session().rollback()
-        return jsonify(error={"status": 409, "message": refusal(exc), "field": "status",
-                              "current": exc.status}), 409
+        return error_json(409, refusal(exc), field="status", code="refused",
+                          current=exc.status)
     get_session().commit()
     return jsonify(_detail_json(number))
 

@@ -266,7 +266,7 @@ def max_deviation(loads: dict[str, float]) -> float:
 
 def summary(problem: Problem, moves: dict[str, str] | None = None) -> dict:
     loads = workloads(problem, moves)
-    return {"max_deviation": round(max_deviation(loads), 4),
+    return {"max_deviation": round(max_deviation(loads), 3),
             "average": round(sum(loads.values()) / max(1, len(loads)), 2),
             "workloads": {c: round(w, 2) for c, w in sorted(loads.items())}}
 
@@ -658,7 +658,7 @@ class Suggestion:
                                        f"to {target}, to another owner"})
         after = max_deviation(workloads(self.problem, self.moves))
         if after > self.options.tolerance + 1e-9:
-            out.append({"kind": "tolerance_unreachable", "max_deviation": round(after, 4),
+            out.append({"kind": "tolerance_unreachable", "max_deviation": round(after, 3),
                         "tolerance": self.options.tolerance,
                         "message": f"no suggestion within the limits reaches the tolerance "
                                    f"{self.options.tolerance:.0%}: the largest deviation "

@@ -347,6 +347,87 @@
       });
   }
 
+  // "Suggest balance": the server's fewest village moves (gis/rebalance.py) become the
+  // editor's moves, previewed and committed like moves made by hand.
+  function percent(value) {
+    return number.one.format(value * 100) + "%";
+  }
+  function suggestBalance() {
+    var out = document.getElementById("balance-result");
+    out.className = "note";
+    out.replaceChildren(T.balancing);
+    document.body.dataset.balance = "pending";
+    var tolerance = parseFloat(document.getElementById("balance-tolerance").value);
+    var maxMoves = document.getElementById("balance-max-moves").value;
+    var keep = [];
+    if (document.getElementById("balance-keep-selected").checked) {
+      keep = keep.concat(Object.keys(state.selected));
+    }
+    document.querySelectorAll("input[name='balance-keep-cell']:checked").forEach(function (box) {
+      keep.push(box.value);
+    });
+    var ask = {tolerance: (isNaN(tolerance) ? 10 : tolerance) / 100, keep: keep};
+    if (maxMoves !== "") { ask.max_moves = parseInt(maxMoves, 10); }
+    send(C.rebalanceUrl, ask).then(function (r) {
+      if (!r.ok) {
+        out.className = "error-message";
+        out.replaceChildren(window.gridwatchLabelled(
+          T.balanceFailed, (r.data.error && r.data.error.message) || r.status));
+        document.body.dataset.balance = "failed";
+        return;
+      }
+      var s = r.data;
+      var items = [];
+      if (!s.moves.length && !s.warnings.length) {
+        items.push(el("p", {className: "ok"}, [T.balanceNone]));
+      } else {
+        var enterprises = s.moves.reduce(function (n, m) { return n + m.enterprises; }, 0);
+        items.push(el("p", {}, [fill(T.balanceSummary, {
+          n: number.int.format(s.moves.length), e: number.int.format(enterprises),
+          before: percent(s.before.max_deviation), after: percent(s.after.max_deviation)})]));
+      }
+      if (s.moves.length) {
+        items.push(el("ul", {className: "results", id: "balance-moves"}, s.moves.map(function (m) {
+          var li = el("li", {}, [fill(T.balanceMove, {
+            village: m.name, from: labelOf(m.from), to: labelOf(m.to),
+            n: number.int.format(m.enterprises)})]);
+          li.dataset.village = m.village;
+          return li;
+        })));
+      }
+      s.warnings.forEach(function (w) {
+        items.push(el("p", {className: "warning"}, [window.gridwatchLabelled(T.warning, w.message)]));
+      });
+      // Every cell's workload before → after and its deviation from the grid's average.
+      var rows = Object.keys(s.before.workloads).map(function (code) {
+        var before = s.before.workloads[code], after = s.after.workloads[code];
+        var dev = s.after.average ? (after - s.after.average) / s.after.average : 0;
+        return el("tr", {}, [el("td", {}, [labelOf(code)]),
+                             cellText(beforeAfter(before, after, number.one.format, "")),
+                             cellText(signed(Math.round(dev * 100), number.int) + "%")]);
+      });
+      items.push(el("div", {className: "table-scroll"}, [el("table", {className: "list"}, [
+        el("thead", {}, [el("tr", {}, [el("th", {}, [T.balanceCell]),
+                                       el("th", {}, [T.balanceWorkload]),
+                                       el("th", {}, [T.balanceDeviation])])]),
+        el("tbody", {}, rows)])]));
+      out.className = "";
+      out.replaceChildren.apply(out, items);
+      // The suggestion replaces whatever was being edited: it is computed on the grid as it is.
+      state.moves = {}; state.geometries = {}; state.outlines = {}; state.selected = {};
+      stopReshape();
+      s.moves.forEach(function (m) { state.moves[m.village] = m.to; });
+      document.getElementById("selected-count").textContent = "0";
+      villageLayer.setStyle(villageStyle);
+      document.body.dataset.balance = String(s.moves.length);
+      if (s.moves.length) { schedule(); } else { clearPreview(); }
+    }).catch(function () {
+      out.className = "error-message";
+      out.replaceChildren(T.balanceFailed);
+      document.body.dataset.balance = "failed";
+    });
+  }
+
   function showTakesEffect() {
     var day = document.getElementById("valid-from").value;
     document.getElementById("valid-from-note").textContent = day ?
@@ -394,6 +475,7 @@
       villageLayer.setStyle(villageStyle);
       schedule();
     });
+    document.getElementById("suggest-balance").addEventListener("click", suggestBalance);
     document.getElementById("reshape").addEventListener("click", function () {
       startReshape(document.getElementById("reshape-cell").value);
     });
