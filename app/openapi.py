@@ -56,6 +56,9 @@ class Op:
     # An answer the document describes for the API's clients, though the route also serves
     # pages (content negotiation): only the JSON answer is documented.
     negotiated: bool = False
+    # Examples of parameters (path or query), as the demo city or tests/factories.py have
+    # them: schemathesis' examples phase sends them, its coverage phase starts from them.
+    examples: dict = field(default_factory=dict)
 
 
 def _schemas() -> dict[str, Any]:
@@ -111,16 +114,19 @@ def operations() -> dict[str, Op]:
         "api.me": Op("The signed-in user, their roles and places", "account", query=empty),
         # Enterprises and the lookup.
         "api.search_enterprises": Op("Search enterprises by name or code", "enterprises",
-                                     query=api.SEARCH),
+                                     query=api.SEARCH, examples={"q": "enterprise"}),
         "lookup.api_lookup": Op("Whose cell is this spot, at a date: cell, grid, station, "
-                                "owner", "lookup", query=s["lookup"].LOOKUP_ARGS),
+                                "owner", "lookup", query=s["lookup"].LOOKUP_ARGS,
+                                examples={"lon": "116.02", "lat": "38.45"}),
         "lookup.api_enterprise_responsible": Op("Who answers for an enterprise, at a date",
-                                                "lookup", query=at),
+                                                "lookup", query=at,
+                                                examples={"code": "E1"}),
         "inspections_read.enterprise_inspections": Op(
-            "An enterprise's inspections", "inspections", query=s["inspections_read"].PAGE),
+            "An enterprise's inspections", "inspections", query=s["inspections_read"].PAGE,
+            examples={"code": "E1"}),
         "inspections_read.cell_inspections": Op(
             "A cell's inspections (and those of the cells inside it)", "inspections",
-            query=s["inspections_read"].PAGE),
+            query=s["inspections_read"].PAGE, examples={"code": "S1-01"}),
         # Field work.
         "api_work.work_data": Op("The phone's field-work data: enterprises, checklist, cells",
                                  "inspections", query=empty),
@@ -144,7 +150,8 @@ def operations() -> dict[str, Op]:
                                             "rectifications", body=rect.VERIFY, errors=(409,)),
         # Complaints and Open311.
         "api.update_complaint": Op("Move a complaint on one step", "complaints",
-                                   body=api.COMPLAINT, errors=(409,)),
+                                   body=api.COMPLAINT, errors=(409,),
+                                   examples={"number": "K1"}),
         "open311.service_list": Op("Open311: the matters (services)", "open311",
                                    query=o311_get, content={JSON: LIST, XML: {}},
                                    open311=True),
@@ -155,17 +162,19 @@ def operations() -> dict[str, Op]:
                                    query=o311_get, content={JSON: LIST, XML: {}},
                                    open311=True),
         "open311.request_one": Op("Open311: one complaint", "open311", query=o311_get,
+                                  examples={"rid": "K1", "fmt": "json"},
                                   content={JSON: LIST, XML: {}}, open311=True),
         "open311.create_request": Op("Open311: take a complaint in", "open311",
                                      form=o311_post, content={JSON: LIST, XML: {}},
                                      open311=True),
         # Owners, people, reference data.
-        "api.set_owner": Op("Set a cell's owner from a date", "people", body=api.OWNER),
+        "api.set_owner": Op("Set a cell's owner from a date", "people", body=api.OWNER,
+                            examples={"code": "S1-02"}),
         "people_api.api_people": Op("Search the roster", "people", query=ppl.SEARCH),
         "people_api.api_create_person": Op("Add a person to the roster", "people",
                                            body=ppl.PERSON, status=201),
         "people_api.api_person": Op("A person and what they answer for", "people",
-                                    query=empty),
+                                    query=empty, examples={"code": "RY1"}),
         "people_api.api_update_person": Op("Edit a person", "people",
                                            body={k: Field(kind=f.kind, required=False,
                                                           max_length=f.max_length)
@@ -193,6 +202,7 @@ def operations() -> dict[str, Op]:
         # The map.
         "mapwall.layer_list": Op("The map's layers", "map", query=empty),
         "mapwall.layer_geojson": Op("A layer's features", "map", query=s["mapwall"].FILTERS,
+                                    examples={"layer_id": "cells"},
                                     content={GEOJSON: FEATURES, JSON: FEATURES}),
         "mapwall.cells_geojson": Op("The cells (as at a date)", "map",
                                     query=s["mapwall"].FILTERS,
@@ -207,8 +217,10 @@ def operations() -> dict[str, Op]:
                                      "type": "string", "format": "binary"}}),
         # The grid editor.
         "redraw.grid_cells": Op("A grid's cells, to edit", "grid", query=empty,
+                                examples={"code": "S1"},
                                 content={GEOJSON: FEATURES}),
         "redraw.grid_enterprises": Op("A grid's enterprises, to edit", "grid", query=empty,
+                                      examples={"code": "S1"},
                                       content={GEOJSON: FEATURES}),
         "redraw.grid_villages": Op("A grid's villages, to edit", "grid", query=empty,
                                    content={GEOJSON: FEATURES}),
@@ -259,6 +271,7 @@ def operations() -> dict[str, Op]:
                                    errors=(409,)),
         # Reports, assessment, warnings, jobs.
         "gaps.gaps_api": Op("The gap report (问责依据)", "reports", query=s["gaps"].ARGS,
+                            examples={"from": "2026-01-01", "to": "2026-03-01"},
                             content={JSON: {"type": "object"}, XLSX: {"type": "string",
                                                                       "format": "binary"},
                                      "text/csv": {"type": "string"}}, errors=(202,)),
@@ -411,6 +424,9 @@ def operation(rule, op: Op, method: str) -> dict:
         out["security"] = [{"session": []}, {}]  # tokens are for the API's paths only
     query = op.query() if callable(op.query) else op.query
     params = params + _query_params(query or {})
+    for param in params:
+        if param["name"] in op.examples:
+            param["example"] = op.examples[param["name"]]
     if params:
         out["parameters"] = params
     if op.body is not None:
