@@ -474,6 +474,13 @@ def assign(session: Session, tgt: Target, pid: int, valid_from: dt.datetime | No
     _check_active(session, pid, at, zone)
     kind = ROLES[tgt.role][0]
     col = tgt.column
+    # One assignment of a role to a target at a time: a concurrent one waits here, and its
+    # next statement sees what this one wrote (READ COMMITTED). Without it two owner changes
+    # of one cell at once both found the same holder and the second broke the no-overlap
+    # constraint (bench/faults.py found it under load: a 500). Transaction-scoped, so it
+    # works through PgBouncer's transaction pooling too.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('gw_responsibility'), "
+                         "hashtext(:key))"), {"key": f"{col}:{tgt.role}:{tgt.id}"})
     current = session.execute(text(f"""
         SELECT id, person_id, valid_from FROM responsibility
         WHERE {col} = :t AND role = :role AND valid @> CAST(:at AS timestamptz)

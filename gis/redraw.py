@@ -614,12 +614,16 @@ class Redraw:
         require_aware(valid_from)
         at = valid_from or self.session.execute(text("SELECT now()")).scalar()
         codes = sorted(set(proposal.geometries) | proposal.retire)
-        # Lock the versions being replaced: a concurrent commit waits here, then fails the check.
+        # Lock the versions being replaced, and those the editor says it started from: a
+        # concurrent commit waits here, then fails the check. A cell the editor started from
+        # counts even when this proposal no longer changes it (a village moved by someone else
+        # meanwhile to where this one moves it): that is a conflict, not "nothing changes".
+        checked = sorted(set(codes) | set(proposal.expected_versions))
         current = {r.code: r for r in self.session.execute(text("""
             SELECT c.code, c.id AS cell_id, cv.id AS version_id, cv.valid_from
             FROM cell c JOIN cell_version cv ON cv.cell_id = c.id AND cv.valid_to IS NULL
-            WHERE c.code = ANY(:codes) FOR UPDATE OF cv"""), {"codes": codes}).all()}
-        for code in codes:
+            WHERE c.code = ANY(:codes) FOR UPDATE OF cv"""), {"codes": checked}).all()}
+        for code in checked:
             expected = proposal.expected_versions.get(code)
             have = current.get(code)
             if expected is not None and (have is None or have.version_id != expected):

@@ -324,3 +324,27 @@ def test_the_editor_and_a_file_refuse_the_same_boundaries(session, world, tmp_pa
     proposal = redraw.proposal_from_json(session, "S1", {**body, "geometries": {
         "S1-01": json.loads(shapely.to_geojson(bowtie))}}, Limits())
     assert not proposal.geometries["S1-01"].is_valid
+
+
+def test_the_same_village_move_sent_twice_on_the_same_versions_is_a_conflict(client, session,
+                                                                              world):
+    # Two editors moving the same village at once: the second finds the village already
+    # where it wanted it, so its proposal changes nothing; it is still a 409 (someone else
+    # changed the cells it started from), not a 400 "nothing changes" (bench/faults.py).
+    session.execute(text("""
+        INSERT INTO township (code, name, geom)
+        VALUES ('130984100000', '镇', ST_Multi(ST_MakeEnvelope(116, 38.4, 116.2, 38.5, 4326)))"""))
+    for i, (x0, x1) in enumerate([(116.0, 116.03), (116.03, 116.05), (116.05, 116.1)]):
+        session.execute(text("""
+            INSERT INTO village (code, name, township_id, geom)
+            SELECT :c, :n, id, ST_Multi(ST_MakeEnvelope(:x0, 38.4, :x1, 38.5, 4326))
+            FROM township"""), {"c": f"13098410000{i}", "n": f"村{i}", "x0": x0, "x1": x1})
+    login(client, "s1-manager")
+    started_from = {c: v["version_id"]
+                    for c, v in redraw.current_children(session, "S1").items()}
+    body = {"moves": {"130984100001": "S1-02"}, "expected_versions": started_from,
+            "confirm_warnings": True}
+    first = client.post("/api/v1/grid/S1/commit", json={**body, "comment": "第一位"})
+    assert first.status_code == 201, first.get_json()
+    second = client.post("/api/v1/grid/S1/commit", json={**body, "comment": "第二位"})
+    assert second.status_code == 409, second.get_json()
