@@ -585,9 +585,11 @@ def mip(problem: Problem, options: Options, *, balance_only: bool = False) -> So
         return Solution({}, "mip", "unchanged", time.perf_counter() - started)
     prob, x, cand, _z = _model(problem, options, balance_only=balance_only)
     warm = greedy.status == "feasible" and _contiguous_where_it_was(problem, greedy.moves)
-    if warm and not balance_only:
+    if balance_only:
+        warm = False
+    elif warm:
         _warm(problem, x, cand, greedy.moves)
-    status = _solve_model(prob, options.time_limit, warm and not balance_only)
+    status = _solve_model(prob, options.time_limit, warm)
     notes = []
     moves = _read_moves(problem, x, cand) if status != "none" else None
     if status == "none" and not balance_only:
