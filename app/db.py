@@ -223,7 +223,8 @@ def _retry_when_unavailable(app: Flask) -> None:
             from app.auth import login_manager
 
             g._login_user = login_manager.anonymous_user()
-        response = error_response(503, unavailable_message(request.method, retry_after))
+        response = error_response(503, unavailable_message(request.method, retry_after),
+                                  code="database_unavailable")
         response = app.make_response(response)
         response.headers["Retry-After"] = str(retry_after)
         return response

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/faults.py [--phases mixed,restart,kill,conflict]
                                      [--concurrency 8] [--duration 20] [--workers 2]
-                                     [--enterprises 1203] [--rounds 15] [--no-preload]
+                                     [--enterprises 1203] [--rounds 15] [--restarts 2]
+                                     [--no-preload]
 
 Never touches the machine's shared PostgreSQL: it starts its own cluster (bench/pgcluster.py:
 initdb into a temporary folder, a free 127.0.0.1 port), migrates it, loads the demo city, runs
@@ -20,9 +21,9 @@ has no key to recognise a resend).
 
 Phases:
 - ``mixed``: the load alone.
-- ``restart``: the load; a third in, the cluster restarts (``pg_ctl restart -m fast``: every
-  connection cut); two thirds in, it restarts as after a crash (``-m immediate``: recovery
-  from the WAL).
+- ``restart``: the load; --restarts times (2: a third in and two thirds in) the cluster
+  restarts, in turn ``pg_ctl restart -m fast`` (every connection cut) and ``-m immediate``
+  (as after a crash: recovery from the WAL).
 - ``kill``: the load; a third in, a worker gets SIGTERM (gunicorn's graceful stop: it finishes
   its request); two thirds in, another gets SIGKILL in the middle of whatever it was doing.
 - ``conflict``: --rounds rounds of two editors committing the same change on the same
@@ -369,13 +370,14 @@ def village_cell(world: World) -> str:
         conn.close()
 
 
-def commit_move(world: World, http_: Http, to_cell: str, versions: dict, label: str):
+def commit_move(world: World, http_: Http, to_cell: str, versions: dict, label: str,
+                resend_on_break: bool = False):
     move = world.move
     body = json.dumps({"moves": {move["village"]: to_cell}, "expected_versions": versions,
                        "comment": f"负载测试 {label}", "confirm_warnings": True})
     return deliver(http_, "commit", "POST", f"/api/v1/grid/{GRID}/commit", body, {
         "Authorization": f"Bearer {world.tokens['manager']}",
-        "Content-Type": "application/json"}, resend_on_break=False)
+        "Content-Type": "application/json"}, resend_on_break=resend_on_break)
 
 
 def pick_move(world: World, port: int) -> None:
@@ -421,7 +423,9 @@ def run_load(world: World, server: Server, rec: Recorder, duration: float, concu
                 stop.wait(0.3)
                 continue
             to = world.move["b"] if here == world.move["a"] else world.move["a"]
-            out, _h, data = commit_move(world, http_, to, versions, f"load {n}")
+            # Safe to resend: the versions it started from make a second commit a 409.
+            out, _h, data = commit_move(world, http_, to, versions, f"load {n}",
+                                        resend_on_break=True)
             out.op = "commit"
             rec.add(out, json.loads(data)["change"] if out.status == 201 else None, "commit")
             n += 1
@@ -443,9 +447,10 @@ def run_load(world: World, server: Server, rec: Recorder, duration: float, concu
     return time.monotonic() - started
 
 
-def restart_fault(world: World):
+def restart_fault(world: World, restarts: int = 2):
     def fault(started, duration, rec: Recorder):
-        for share, mode in ((1 / 3, "fast"), (2 / 3, "immediate")):
+        for i in range(restarts):
+            share, mode = (i + 1) / (restarts + 1), ("fast", "immediate")[i % 2]
             time.sleep(max(0.0, started + duration * share - time.monotonic()))
             away = world.cluster.restart(mode)
             rec.events.append(f"PostgreSQL restarted ({mode}) at "
@@ -569,18 +574,25 @@ def check(world: World, rec: Recorder, since: dt.datetime, boundaries: bool) -> 
         cur.execute("SELECT count(*) FROM complaint WHERE received_at >= %s", (since,))
         out["complaints_stored"] = cur.fetchone()[0]
         if boundaries:
-            # Every complaint of the phase stamped with a version that was live when it came
-            # in, of a cell not retired then, whose outline covers the spot.
+            # Every complaint of the phase stamped with one version of its cell that began
+            # before it came in and covers the spot, of a cell not retired then. "Superseded":
+            # stamped with the version current while it was processed, which a boundary commit
+            # running at the same moment closed at its own start, a little before the
+            # complaint's (docs/reliability.md says why and how far).
             cur.execute("""
                 SELECT count(*) FILTER (WHERE k.cell_version_id IS NULL),
                        count(*) FILTER (WHERE v.id IS NOT NULL AND NOT (
-                           v.valid @> k.received_at AND ST_Covers(v.geom, k.geom)
+                           v.valid_from <= k.received_at AND ST_Covers(v.geom, k.geom)
                            AND v.cell_id = k.cell_id
-                           AND (c.retired_at IS NULL OR c.retired_at > k.received_at)))
+                           AND (c.retired_at IS NULL OR c.retired_at > k.received_at))),
+                       count(*) FILTER (WHERE v.valid_to <= k.received_at),
+                       coalesce(max(extract(epoch FROM k.received_at - v.valid_to) * 1000)
+                                FILTER (WHERE v.valid_to <= k.received_at), 0)
                 FROM complaint k LEFT JOIN cell_version v ON v.id = k.cell_version_id
                 LEFT JOIN cell c ON c.id = k.cell_id
                 WHERE k.received_at >= %s AND NOT k.outside_grid""", (since,))
-            unstamped, wrong = cur.fetchone()
+            unstamped, wrong, superseded, superseded_ms = cur.fetchone()
+            out["superseded"], out["superseded_ms"] = superseded, float(superseded_ms)
             # The village's enterprises: their cell history has no gap and no overlap since
             # the phase began, and each period's cell had a live version covering them then.
             cur.execute("""
@@ -656,7 +668,10 @@ def report(name: str, rec: Recorder, elapsed: float, db: dict, concurrency: int,
             f"{n} × {'+'.join(map(str, k))}" for k, n in sorted(extra.items())))
         print(f"complaints in the moving village: {db['complaints_stored']} stored, "
               f"{db['unstamped']} unstamped, {db['wrong_version']} stamped with a version not "
-              f"live or not covering them; its enterprises' cell history: "
+              f"covering them, of another cell or begun after them; {db['superseded']} stamped "
+              f"with the version a commit running then closed up to "
+              f"{db['superseded_ms']:.0f} ms before they came in; its enterprises' cell "
+              f"history: "
               f"{db['history_periods']} periods, {db['history_seams']} gaps or overlaps, "
               f"{db['history_uncovered']} in a cell not covering them")
     return {"totals": totals, "db": db}
@@ -677,6 +692,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--enterprises", type=int, default=1203)
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--restarts", type=int, default=2,
+                    help="restarts in the restart phase, evenly spaced, fast and immediate "
+                         "in turn")
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--no-preload", dest="preload", action="store_false",
                     help="without gunicorn --preload (docs/deployment.md): a replaced worker "
@@ -711,7 +729,7 @@ def main() -> int:
                 extra = run_conflicts(world, server, rec, args.rounds, args.seed)
                 elapsed = time.monotonic() - started
             else:
-                fault = {"mixed": None, "restart": restart_fault(world),
+                fault = {"mixed": None, "restart": restart_fault(world, args.restarts),
                          "kill": kill_fault(server)}[name]
                 elapsed = run_load(world, server, rec, args.duration, args.concurrency,
                                    args.seed, fault)

@@ -48,7 +48,9 @@ def test_a_read_still_failing_after_the_retries_is_a_503_with_retry_after(app, c
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == str(app.config["DATABASE_RETRY_AFTER_SECONDS"])
     assert flaky["calls"] == 1 + len(app.config["DATABASE_RETRY_DELAYS"])
-    assert "数据库" in answer.get_json()["error"]["message"]  # Chinese by default
+    error = answer.get_json()["error"]
+    assert error["code"] == "database_unavailable" and error["status"] == 503
+    assert "数据库" in error["message"]  # Chinese by default
 
 
 def test_a_write_is_never_run_twice_and_answers_503_in_the_users_language(client, flaky):
