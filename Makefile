@@ -10,6 +10,10 @@ export FLASK_APP := app
 # The demo and the development server run on the published development secret key, which the
 # app accepts only in development; a real server sets its own (docs/deployment.md).
 export GRIDWATCH_ENV ?= development
+# Two workers (pytest-xdist), whole files each: most tests wait on PostgreSQL or Chromium, so
+# two at a time use this 2-core machine better (each worker has its own databases:
+# tests/conftest.py). PYTEST_ARGS= runs them one at a time.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: demo serve test install assets translations db testdb bench lint clean
 

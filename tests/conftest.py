@@ -25,7 +25,18 @@ def _test_url() -> str:
     return base.set(database=f"{base.database}_test").render_as_string(hide_password=False)
 
 
-TEST_URL = _test_url()
+def _worker_url(url: str) -> str:
+    """Under pytest-xdist (``make test`` runs two workers) each worker gets a database of its
+    own, the name suffixed with the worker's id; every other database a test makes (the live
+    demo city, the writers' database...) is named after this one, so they never meet."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    return base.set(database=f"{base.database}_{worker}").render_as_string(hide_password=False)
+
+
+TEST_URL = _worker_url(_test_url())
 # Long enough for production mode, which the tests run in (ENV's default).
 TEST_SECRET_KEY = "test-secret-key-not-for-any-server-0123456789"
 
