@@ -141,6 +141,13 @@ FIELD_LABELS = {
     "expected_versions": _l("boundary versions being edited"),
     "comment": _l("why"),
     "confirm_warnings": _l("warnings read"),
+    # The balance suggestion (app/rebalance.py).
+    "grid": _l("grid"),
+    "tolerance": _l("tolerance"),
+    "max_moves": _l("most villages to move"),
+    "keep": _l("villages or cells that stay"),
+    "complaint_weight": _l("weight of a complaint"),
+    "area_weight": _l("weight of a km²"),
     # The double-random draw (gis/draws.py).
     "enterprises": _l("number of enterprises to draw"),
     "seed": _l("random seed"),
@@ -357,6 +364,9 @@ def problem_text(code: str | None, p: dict, fallback: str) -> str:
                                    "this date; choose a later one", cell=p["cell"]),
         "nothing_changes": lambda: _("nothing changes: every boundary given is the current "
                                      "one"),
+        "not_rebalanceable": lambda: _("only a second-level grid built from villages can be "
+                                       "balanced, and what stays must be its villages or "
+                                       "cells"),
         "at_least_one": lambda: _("give at least one of %(choices)s", choices=p["choices"]),
         "before": lambda: _("before the %(other)s", other=field_label(p["other"])),
         "max_days": lambda: _("at most %(n)s days after the start date", n=p["n"]),
