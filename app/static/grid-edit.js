@@ -352,6 +352,10 @@
   function percent(value) {
     return number.one.format(value * 100) + "%";
   }
+  function clearBalance() {
+    document.getElementById("balance-result").replaceChildren();
+    delete document.body.dataset.balance;
+  }
   function suggestBalance() {
     var out = document.getElementById("balance-result");
     out.className = "note";
@@ -492,6 +496,7 @@
       document.getElementById("selected-count").textContent = "0";
       document.getElementById("upload-result").textContent = "";
       clearPreview();
+      clearBalance();
       loadLayers();
     });
     document.getElementById("commit").addEventListener("click", function () {
@@ -512,6 +517,7 @@
           state.moves = {}; state.geometries = {}; state.outlines = {};
           stopReshape();
           clearPreview();
+          clearBalance();  // a suggestion is for the grid as it was
           loadLayers();
         } else {
           out.textContent = window.gridwatchLabelled(

@@ -98,6 +98,7 @@ def test_suggest_preview_commit_and_revert(browser, served):
     after, pieces, outlines = state(engine)
     assert rebalance.max_deviation(after) <= 0.1
     assert set(pieces.values()) == {1} and set(outlines.values()) == {1}
+    assert page.inner_text("#balance-result") == ""  # it was for the grid before the commit
     screenshot(page, "grid-rebalance-committed.png")
     # Reverted from the history of a cell the change touched: the workloads are back.
     with engine.connect() as conn:
