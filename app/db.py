@@ -43,7 +43,7 @@ class Replica:
 
 
 def init_app(app: Flask) -> None:
-    pre_ping = bool(app.config["DATABASE_PRE_PING"])
+    pre_ping = _pre_ping(app.config["DATABASE_PRE_PING"])
     engine = make_engine(app.config["DATABASE_URL"], pre_ping=pre_ping)
     app.extensions["gridwatch.engine"] = engine
     app.extensions["gridwatch.sessions"] = make_session_factory(engine)
@@ -61,6 +61,17 @@ def init_app(app: Flask) -> None:
     _retry_when_unavailable(app)
     if replicas:
         app.after_request(_remember_write_position)
+
+
+def _pre_ping(value):
+    """DATABASE_PRE_PING: "writes" (the default), True or False, for gis.db.make_engine."""
+    if isinstance(value, str) and value.strip().lower() == "writes":
+        # A write must not meet a connection the database dropped: it could only answer 503.
+        # A read that does is simply run again (below), so reads skip the round trip.
+        return lambda: has_request_context() and request.method not in SAFE_METHODS
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on", "always")
+    return bool(value)
 
 
 def _urls(value) -> list[str]:
@@ -200,6 +211,7 @@ def _retry_when_unavailable(app: Flask) -> None:
                 attempt = g.get("gw_db_attempts", 0)
                 g.gw_db_attempts = attempt + 1
                 close_session()
+                _forget_connections(app)
                 g.pop("gw_replica", None)
                 g.gw_primary_only = True  # a replica away, or a write on one: the primary
                 time.sleep(delays[attempt])
@@ -218,6 +230,7 @@ def _retry_when_unavailable(app: Flask) -> None:
             raise _RunAgain() from exc
         app.logger.warning("database unavailable on %s %s (%s); answered 503",
                            request.method, request.path, _first_line(exc))
+        _forget_connections(app)
         if "_login_user" not in g:
             # The error page must not try to load the user from the database that is away.
             from app.auth import login_manager
@@ -232,6 +245,16 @@ def _retry_when_unavailable(app: Flask) -> None:
     for cls in (sa_exc.DBAPIError, sa_exc.DisconnectionError, sa_exc.TimeoutError,
                 psycopg2.Error):
         app.register_error_handler(cls, _database_error)
+
+
+def _forget_connections(app: Flask) -> None:
+    """The database went away: every pooled connection of this process is as dead as the
+    one that failed (a restart cut them all), so the pools start afresh instead of handing
+    them out one by one to the next requests. Connections checked out elsewhere are left to
+    their requests (close=False)."""
+    for engine in [app.extensions["gridwatch.engine"]] + [
+            r.engine for r in app.extensions.get("gridwatch.replicas", [])]:
+        engine.dispose(close=False)
 
 
 def unavailable_message(method: str, seconds: int) -> str:

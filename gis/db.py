@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from contextlib import contextmanager
+from typing import Callable
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -33,12 +34,16 @@ def normalise_url(url: str) -> str:
 PING_AFTER_IDLE_SECONDS = 10.0
 
 
-def make_engine(url: str, *, pre_ping: bool = False, **kwargs) -> Engine:
-    """An engine on ``url``. ``pre_ping``: every pooled connection is tested (``SELECT 1``)
-    as it is checked out and replaced when the database went away (SQLAlchemy's
-    ``pool_pre_ping``), so after a database restart no request meets a dead connection;
-    without it only connections idle for ``PING_AFTER_IDLE_SECONDS`` are tested."""
-    engine = create_engine(normalise_url(url), future=True, pool_pre_ping=pre_ping, **kwargs)
+def make_engine(url: str, *, pre_ping: bool | Callable[[], bool] = False,
+                **kwargs) -> Engine:
+    """An engine on ``url``. ``pre_ping`` True: every pooled connection is tested (``SELECT
+    1``) as it is checked out and replaced when the database went away (SQLAlchemy's
+    ``pool_pre_ping``), so after a database restart no request meets a dead connection. A
+    callable: tested when it answers True at checkout (the app: during writes). Otherwise, and
+    always, a connection idle for ``PING_AFTER_IDLE_SECONDS`` is tested."""
+    engine = create_engine(normalise_url(url), future=True, pool_pre_ping=pre_ping is True,
+                           **kwargs)
+    ping_when = pre_ping if callable(pre_ping) else None
 
     @event.listens_for(engine, "connect")
     def _session_settings(dbapi_conn, record):
@@ -50,15 +55,18 @@ def make_engine(url: str, *, pre_ping: bool = False, **kwargs) -> Engine:
         dbapi_conn.commit()
         record.info["last_used"] = time.monotonic()
 
-    # Without pre_ping: pinging on every checkout is a round trip per request, 0.2 ms of a
-    # 1.5 ms point lookup (bench/lookup.py). A connection that served a request seconds ago
-    # is alive; one idle for longer may have been cut (a database restart, a firewall), so
-    # it is asked first and, if dead, the pool replaces it before anyone sees an error.
+    # Pinging on every checkout is a round trip per request: 0.1-0.3 ms of a 1.4-1.7 ms
+    # lookup on the demo city, 10 % of its throughput (docs/reliability.md). A connection
+    # that served a request seconds ago is alive; one idle for longer may have been cut (a
+    # database restart, a firewall), so it is asked first and, if dead, the pool replaces it
+    # before anyone sees an error. ``ping_when`` adds the checkouts that should not risk it.
     @event.listens_for(engine, "checkout")
     def _ping_if_idle(dbapi_conn, record, _proxy):
+        if pre_ping is True:
+            return  # pool_pre_ping tests every checkout already
         idle = time.monotonic() - record.info.get("last_used", 0.0)
-        if pre_ping or idle < PING_AFTER_IDLE_SECONDS:
-            return  # pool_pre_ping tests it anyway, or it served a request moments ago
+        if idle < PING_AFTER_IDLE_SECONDS and not (ping_when and ping_when()):
+            return
         try:
             with dbapi_conn.cursor() as cur:
                 cur.execute("SELECT 1")

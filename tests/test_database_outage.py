@@ -119,3 +119,15 @@ def test_wal_positions_compare_as_numbers():
     assert valid_lsn("0/3000148") and valid_lsn("16/B374D848")
     assert not valid_lsn("0/3000148; DROP TABLE x") and not valid_lsn(None)
     assert lsn_value("0/FFFFFFFF") < lsn_value("1/0") < lsn_value("1/10")
+
+
+def test_connections_are_tested_before_writes_not_before_reads(app):
+    from app.db import _pre_ping
+
+    when = _pre_ping("writes")
+    for method, tested in (("GET", False), ("HEAD", False), ("POST", True), ("PUT", True),
+                           ("PATCH", True), ("DELETE", True)):
+        with app.test_request_context("/api/v1/lookup", method=method):
+            assert when() is tested
+    assert when() is False  # outside a request (the CLI, job workers): only idle ones
+    assert _pre_ping(True) is True and _pre_ping("true") is True and _pre_ping(False) is False
