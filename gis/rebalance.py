@@ -554,6 +554,8 @@ def _solve_model(prob, time_limit: float, warm: bool) -> str:
         return "optimal"
     if prob.sol_status in (pulp.LpSolutionIntegerFeasible,):
         return "feasible"
+    if prob.status == pulp.LpStatusInfeasible:
+        return "infeasible"  # proven: no answer exists in this model
     return "none"
 
 
@@ -575,36 +577,54 @@ def _warm(problem: Problem, x, cand, moves: dict[str, str]) -> None:
 
 def mip(problem: Problem, options: Options, *, balance_only: bool = False) -> Solution:
     """The fewest moves bringing every cell within the tolerance (PuLP + CBC), warm-started
-    from the local search when that reaches the tolerance. When the tolerance cannot be
-    reached (by ``max_moves``, kept villages, contiguity), the smallest deviation that can,
-    then the fewest moves for it. When CBC finds nothing in ``time_limit``, the local search's
-    answer (status ``fallback``)."""
+    from the local search when that reaches the tolerance. A village may end in a cell
+    ``hops`` steps away; when CBC proves that too near (no answer), twice and four times as
+    far. When the tolerance cannot be reached (by ``max_moves``, kept villages, contiguity),
+    the smallest deviation that can, then the fewest moves for it. Each solve stops at
+    ``time_limit``, all of them by three times that; when CBC has found nothing by then, the
+    local search's answer (status ``fallback``)."""
     started = time.perf_counter()
+    deadline = started + 3 * options.time_limit
+
+    def budget() -> float:
+        return min(options.time_limit, deadline - time.perf_counter())
+
     greedy = local_search(problem, options)
     if not balance_only and max_deviation(workloads(problem)) <= options.tolerance:
         return Solution({}, "mip", "unchanged", time.perf_counter() - started)
-    prob, x, cand, _z = _model(problem, options, balance_only=balance_only)
-    warm = greedy.status == "feasible" and _contiguous_where_it_was(problem, greedy.moves)
-    if balance_only:
-        warm = False
-    elif warm:
-        _warm(problem, x, cand, greedy.moves)
-    status = _solve_model(prob, options.time_limit, warm)
-    notes = []
-    moves = _read_moves(problem, x, cand) if status != "none" else None
-    if status == "none" and not balance_only:
+    warm = (not balance_only and greedy.status == "feasible"
+            and _contiguous_where_it_was(problem, greedy.moves))
+    moves, status, notes = None, "none", []
+    for hops in (options.hops, 2 * options.hops, 4 * options.hops):
+        if budget() < 1:
+            break
+        reach = dataclasses.replace(options, hops=hops)
+        prob, x, cand, _z = _model(problem, reach, balance_only=balance_only)
+        if warm:
+            _warm(problem, x, cand, greedy.moves)
+        status = _solve_model(prob, budget(), warm)
+        if status in ("optimal", "feasible"):
+            moves = _read_moves(problem, x, cand)
+        if status != "infeasible" or balance_only:
+            break
+        notes.append(f"nothing_within_{hops}_steps")
+    if moves is None and not balance_only and budget() >= 1:
         # The tolerance is out of reach: the smallest largest deviation that is not, then
         # the fewest moves for it.
         prob, x, cand, z = _model(problem, options, deviation="free")
-        if _solve_model(prob, options.time_limit, False) != "none":
+        if _solve_model(prob, budget(), False) in ("optimal", "feasible"):
             moves = _read_moves(problem, x, cand)
             reached = max(options.tolerance, (z.value() or 0) + 1e-6)
-            prob, x, cand, _z = _model(problem, options, deviation=reached)
-            _warm(problem, x, cand, moves)
-            if _solve_model(prob, options.time_limit, True) != "none":
-                moves = _read_moves(problem, x, cand)
-            notes.append("tolerance_unreachable")
-            status = "best_effort"
+            if budget() >= 1:
+                prob, x, cand, _z = _model(problem, options, deviation=reached)
+                _warm(problem, x, cand, moves)
+                if _solve_model(prob, budget(), True) in ("optimal", "feasible"):
+                    moves = _read_moves(problem, x, cand)
+            # (A model stopped at its time limit with nothing may still have had an answer
+            # within the tolerance: this one finds it.)
+            status = "feasible" if reached <= options.tolerance + 1e-6 else "best_effort"
+            if status == "best_effort":
+                notes.append("tolerance_unreachable")
     if moves is None:
         greedy.method, greedy.status = "mip", "fallback"
         greedy.seconds = time.perf_counter() - started
