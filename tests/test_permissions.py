@@ -131,6 +131,10 @@ CASES = [
      {"json": {"geometries": "EDGE"}}, _allow("s1-manager", "admin")),
     ("commit a redraw of S1", "post", "/api/v1/grid/S1/commit",
      {"json": {"geometries": "EDGE", "comment": "更均衡"}}, _allow("s1-manager")),
+    # A balance suggestion writes nothing (the editor commits its moves like any redraw):
+    # whoever may open S1's editor.
+    ("suggest a balance for S1", "post", "/api/v1/grid/S1/rebalance",
+     {"json": {}}, _allow("s1-manager", "admin")),
     ("read a boundary file for S1", "post", "/api/v1/grid/S1/boundaries",
      {"data": "BOUNDARIES"}, _allow("s1-manager", "admin")),
     ("revert a change in S1", "post", "/api/v1/grid/changes/CHANGE/revert",
@@ -374,6 +378,10 @@ def test_write_is_allowed_only_for_the_right_role_and_place(client, session, wor
     response = getattr(client, method)(url, **kwargs)
     if who[username] == 404:
         assert response.status_code == 404
+    elif who[username] and url.endswith("/rebalance"):
+        # Let in: the small world's grid has no villages to move, which is said as such.
+        assert response.status_code == 400, response.get_data(as_text=True)
+        assert response.get_json()["error"]["code"] == "not_rebalanceable"
     elif who[username]:
         assert response.status_code in (200, 201, 202, 302), response.get_data(as_text=True)
         if url.endswith(("/preview", "/boundaries")):
