@@ -18,6 +18,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import boundary_lock
 from gis.codes import CELL_CODE_RULE, is_cell_code
 from gis.dates import isoformat, require_aware
 from gis.errors import ImportRefused, Problem
@@ -233,7 +234,9 @@ def upsert_cells(
     if problems:
         raise ImportRefused("cells", problems)
     require_aware(valid_from)
-    at = valid_from or session.execute(text("SELECT now()")).scalar()
+    # Before any lock or write: a complaint taken in meanwhile is stamped against one
+    # consistent boundary (gis/boundary_lock.py).
+    at = boundary_lock.for_boundary_change(session, valid_from)
     # One tree: with a province, every city lies in it (a city given no parent, and a city
     # that was the root before the province came).
     province = _province(session, records)

@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import dates, tables
+from gis import boundary_lock, dates, tables
 from gis.errors import GridWatchError, ImportRefused, RowProblem
 from gis.fieldwork import NotFound
 from gis.limits import Limits
@@ -409,7 +409,10 @@ def save(session: Session, intake: Intake, *, source: str, username: str | None 
         found = _existing(session, intake.external_id)
         if found is not None:
             return found
-    year = intake.received_at.astimezone(ZoneInfo(zone)).year
+    # Routed against one consistent boundary: wait for a boundary change being committed,
+    # and arrive no later than the database's clock (gis/boundary_lock.py).
+    received_at = min(intake.received_at, boundary_lock.for_stamping(session))
+    year = received_at.astimezone(ZoneInfo(zone)).year
     number = _next_number(session, year)
     svc = intake.service
     complaint_id = session.execute(text("""
@@ -425,7 +428,7 @@ def save(session: Session, intake: Intake, *, source: str, username: str | None 
                 :first, :last, :email, :phone, :media, CAST(:attrs AS jsonb), :at)
         ON CONFLICT (external_id) DO NOTHING
         RETURNING id"""), {
-        "number": number, "check": new_check_code(), "at": intake.received_at,
+        "number": number, "check": new_check_code(), "at": received_at,
         "lon": intake.lon, "lat": intake.lat, "ls": intake.location_source,
         "text": intake.description, "category": intake.category or svc["name"],
         "enterprise": intake.enterprise_id, "service": svc["code"], "source": source,

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gis import outline
+from gis import boundary_lock, outline
 from gis.codes import CELL_CODE_RULE, is_cell_code
 from gis.dates import require_aware
 from gis.errors import GridWatchError
@@ -612,7 +612,9 @@ class Redraw:
         if bad:
             raise RedrawError(f"cell code {bad[0][:40]!r}: {CELL_CODE_RULE}")
         require_aware(valid_from)
-        at = valid_from or self.session.execute(text("SELECT now()")).scalar()
+        # Before any lock or write: a complaint taken in meanwhile is stamped against one
+        # consistent boundary (gis/boundary_lock.py).
+        at = boundary_lock.for_boundary_change(self.session, valid_from)
         codes = sorted(set(proposal.geometries) | proposal.retire)
         # Lock the versions being replaced, and those the editor says it started from: a
         # concurrent commit waits here, then fails the check. A cell the editor started from

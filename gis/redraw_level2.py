@@ -36,6 +36,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import boundary_lock
 from gis.dates import require_aware
 from gis.limits import check_vertices
 from gis.redraw import (Conflict, Finding, LaterVersion, NothingChanges, RedrawError, Report,
@@ -804,7 +805,9 @@ class CityRedraw:
         if not comment or not comment.strip():
             raise RedrawError("comment: say why (required)")
         require_aware(valid_from)
-        at = valid_from or self.session.execute(text("SELECT now()")).scalar()
+        # Before any lock or write: a complaint taken in meanwhile is stamped against one
+        # consistent boundary (gis/boundary_lock.py).
+        at = boundary_lock.for_boundary_change(self.session, valid_from)
         current = self._lock()
         # Worked out again against the boundaries just locked: what is written is what was
         # validated, whatever was committed since the preview.

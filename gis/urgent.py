@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import dates, jobs, messaging
+from gis import boundary_lock, dates, jobs, messaging
 from gis.errors import GridWatchError
 from gis.fieldwork import NotFound
 from gis.models import SPECIALTIES, URGENT_KINDS, URGENT_STATUSES
@@ -136,7 +136,10 @@ def _step(session: Session, event_id: int, step: str, at: dt.datetime, *,
 def locate(session: Session, lon: float, lat: float, at: dt.datetime | None = None) -> dict:
     """The point lookup's answer at ``at`` (default now) for a WGS84 point, with ``cell_id``,
     ``path`` (city → cell ids, as gis/policy.py judges) and ``outside`` (no cell covers it;
-    then the path is the city's, where such events are judged and alerted)."""
+    then the path is the city's, where such events are judged and alerted). Waits for a
+    boundary change being committed, so the event is stamped against one consistent boundary
+    (gis/boundary_lock.py)."""
+    boundary_lock.for_stamping(session)
     answer = session.execute(text(
         "SELECT gw_lookup(:x, :y, coalesce(CAST(:at AS timestamptz), now()))"),
         {"x": lon, "y": lat, "at": at}).scalar() or {}
