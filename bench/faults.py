@@ -576,9 +576,9 @@ def check(world: World, rec: Recorder, since: dt.datetime, boundaries: bool) -> 
         if boundaries:
             # Every complaint of the phase stamped with one version of its cell that began
             # before it came in and covers the spot, of a cell not retired then. "Superseded":
-            # stamped with the version current while it was processed, which a boundary commit
-            # running at the same moment closed at its own start, a little before the
-            # complaint's (docs/reliability.md says why and how far).
+            # stamped with a version that ended before it came in, as a boundary commit running
+            # at the same moment once closed it (must be 0 since gis/boundary_lock.py;
+            # docs/reliability.md).
             cur.execute("""
                 SELECT count(*) FILTER (WHERE k.cell_version_id IS NULL),
                        count(*) FILTER (WHERE v.id IS NOT NULL AND NOT (
