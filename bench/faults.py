@@ -32,7 +32,8 @@ Phases:
 
 After each phase, from the database: acknowledged writes missing (must be 0), rows without
 their audit entry (partial writes; must be 0), and for ``conflict`` every complaint's stamped
-boundary version and every enterprise's cell history checked against the boundaries.
+boundary version (none superseded: docs/reliability.md) and every enterprise's cell history
+checked against the boundaries.
 Prints one table per phase and a summary; exit status 1 when a must-be-0 figure is not 0 or a
 500 was answered.
 """
@@ -737,6 +738,7 @@ def main() -> int:
             result = report(name, rec, elapsed, db, args.concurrency, extra)
             bad = (result["totals"]["fives"] + db["lost"] + db["partial"] + db["duplicates"]
                    + db.get("unstamped", 0) + db.get("wrong_version", 0)
+                   + db.get("superseded", 0)
                    + db.get("history_seams", 0) + db.get("history_uncovered", 0))
             if name in ("mixed", "restart"):
                 bad += result["totals"]["read_failed"]
