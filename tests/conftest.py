@@ -45,6 +45,18 @@ def _prepare_database(url: str) -> None:
     reset_database(url)
 
 
+def migrated_database(suffix: str) -> str:
+    """A database of its own for tests that must commit (concurrent writers, workers, a live
+    server): the test database's name + ``suffix``, wiped and migrated to head; its URL."""
+    from gis.migrate import upgrade
+
+    base = make_url(TEST_URL)
+    url = base.set(database=f"{base.database}{suffix}").render_as_string(hide_password=False)
+    _prepare_database(url)
+    upgrade(url)
+    return url
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fast_password_hashes():
     """Real hashes, fewer rounds: the default scrypt costs ~60 ms a user, per test."""

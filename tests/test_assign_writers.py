@@ -13,12 +13,11 @@ import threading
 import pytest
 import shapely
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from gis.db import make_engine, make_session_factory
 from gis.errors import ImportRefused
-from tests.conftest import TEST_URL, _prepare_database
+from tests.conftest import migrated_database
 from tests.factories import add_cells, add_enterprises, two_cell_city
 
 OVERLAPS = """
@@ -96,13 +95,7 @@ def test_grade_periods_never_overlap_and_name_an_enterprise(session):
 
 @pytest.fixture(scope="module")
 def writers_engine(database_url):
-    from gis.migrate import upgrade
-
-    url = make_url(TEST_URL)
-    url = url.set(database=f"{url.database}_writers").render_as_string(hide_password=False)
-    _prepare_database(url)
-    upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(migrated_database("_writers"))
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE cell_piece, enterprise_cell, enterprise_grade, enterprise, "
                           "cell_version, cell RESTART IDENTITY CASCADE"))

@@ -15,11 +15,10 @@ import time
 import pytest
 import shapely
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from gis import complaints, redraw
 from gis.db import make_engine, make_session_factory
-from tests.conftest import TEST_URL, _prepare_database
+from tests.conftest import migrated_database
 from tests.factories import small_world
 
 UTC = dt.timezone.utc
@@ -37,13 +36,7 @@ EDGE_BACK = {"S1-01": box(116.0, 38.4, 116.05, 38.5), "S1-02": box(116.05, 38.4,
 
 @pytest.fixture(scope="module")
 def race_engine(database_url):
-    from gis.migrate import upgrade
-
-    url = make_url(TEST_URL)
-    url = url.set(database=f"{url.database}_boundary").render_as_string(hide_password=False)
-    _prepare_database(url)
-    upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(migrated_database("_boundary"))
     Session = make_session_factory(engine)
     with Session() as s:
         small_world(s, valid_from=dt.datetime(2026, 1, 1, tzinfo=UTC))

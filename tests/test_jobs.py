@@ -12,10 +12,9 @@ import time
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from gis import jobs
-from tests.conftest import TEST_SECRET_KEY, TEST_URL, _prepare_database
+from tests.conftest import TEST_SECRET_KEY, migrated_database
 
 HEADER = "management_code,name,grade,lon,lat\n"
 
@@ -31,13 +30,7 @@ def admin_headers(session, username="job-admin", role="admin", place=None) -> di
 
 @pytest.fixture(scope="module")
 def jobs_url(database_url):
-    from gis.migrate import upgrade
-
-    url = make_url(TEST_URL)
-    url = url.set(database=f"{url.database}_jobs").render_as_string(hide_password=False)
-    _prepare_database(url)
-    upgrade(url)
-    return url
+    return migrated_database("_jobs")
 
 
 @pytest.fixture

@@ -263,17 +263,11 @@ def test_the_horizon_is_the_next_dated_change(session):
 def committed(database_url):
     """A database of its own with the small world committed, and two apps on it: two server
     processes, each with its own memory."""
-    from sqlalchemy.engine import make_url
-
     from app import create_app
     from gis.db import make_engine, make_session_factory, transaction
-    from gis.migrate import upgrade
-    from tests.conftest import TEST_SECRET_KEY, _prepare_database
+    from tests.conftest import TEST_SECRET_KEY, migrated_database
 
-    url = make_url(database_url)
-    db_url = url.set(database=f"{url.database}_cache").render_as_string(hide_password=False)
-    _prepare_database(db_url)
-    upgrade(db_url)
+    db_url = migrated_database("_cache")
     engine = make_engine(db_url)
     sessions = make_session_factory(engine)
     with transaction(sessions) as session:

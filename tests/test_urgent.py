@@ -17,11 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import shapely
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from gis import people, urgent
 from gis.cells import CellRecord, upsert_cells
-from tests.conftest import TEST_SECRET_KEY, TEST_URL, _prepare_database
+from tests.conftest import TEST_SECRET_KEY, migrated_database
 from tests.factories import login, multi, small_world
 
 HERE = (116.02, 38.45)  # in S1-01, township 东城镇, professional cells PSE-01 and PF
@@ -551,12 +550,7 @@ def test_the_stream_sends_what_concerns_the_reader(client, app, session, world):
 @pytest.fixture(scope="module")
 def committed_app(database_url):
     from app import create_app
-    from gis.migrate import upgrade
-
-    url = make_url(TEST_URL)
-    url = url.set(database=f"{url.database}_urgent").render_as_string(hide_password=False)
-    _prepare_database(url)
-    upgrade(url)
+    url = migrated_database("_urgent")
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": TEST_SECRET_KEY,
                       "WTF_CSRF_ENABLED": False})
     yield app

@@ -9,9 +9,8 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy.engine import make_url
 
-from tests.conftest import TEST_URL, _prepare_database
+from tests.conftest import migrated_database
 
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "_artifacts")
 
@@ -29,12 +28,8 @@ def serve_demo(suffix: str, prepare=None):
     from app import create_app
     from gis.db import make_engine, make_session_factory, transaction
     from gis.demo.build import load_demo
-    from gis.migrate import upgrade
 
-    url = make_url(TEST_URL)
-    db_url = url.set(database=f"{url.database}{suffix}").render_as_string(hide_password=False)
-    _prepare_database(db_url)
-    upgrade(db_url)
+    db_url = migrated_database(suffix)
     engine = make_engine(db_url)
     with transaction(make_session_factory(engine)) as session:
         load_demo(session, today=dt.date.today())
