@@ -22,13 +22,9 @@ from flask_babel import gettext as _
 
 from app.auth import login_required
 from gis.validation import Field
-
-
-def N_(message: str) -> str:
-    """Marks an operation's summary for the catalogue; the page translates it, the
-    document keeps it in English (a program reads it)."""
-    return message
-
+# Summaries are marked for the catalogue: the page translates them, the document keeps them
+# in English (a program reads it).
+from layers import N_
 
 bp = Blueprint("openapi", __name__)
 
