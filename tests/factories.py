@@ -53,6 +53,19 @@ def cell_of(session, code, at=None):
     return None if row is None else (row[0], row[1])
 
 
+def three_villages(session):
+    """One township over small_world's S1 and three villages across it (116.0-116.03,
+    116.03-116.05, 116.05-116.1; S1-01 and S1-02 meet at 116.05): for village moves."""
+    session.execute(text("""
+        INSERT INTO township (code, name, geom)
+        VALUES ('130984100000', '镇', ST_Multi(ST_MakeEnvelope(116, 38.4, 116.2, 38.5, 4326)))"""))
+    for i, (x0, x1) in enumerate([(116.0, 116.03), (116.03, 116.05), (116.05, 116.1)]):
+        session.execute(text("""
+            INSERT INTO village (code, name, township_id, geom)
+            SELECT :c, :n, id, ST_Multi(ST_MakeEnvelope(:x0, 38.4, :x1, 38.5, 4326))
+            FROM township"""), {"c": f"13098410000{i}", "n": f"村{i}", "x0": x0, "x1": x1})
+
+
 def small_world(session, valid_from=None):
     """A city with two stations' grids and three cells, one enterprise and one complaint in
     cell S1-01, one enterprise in S2-01, a checklist, and one user per role and place.

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from gis import history, redraw
-from tests.factories import small_world
+from tests.factories import small_world, three_villages
 
 LONG_AGO = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=60)
 
@@ -14,14 +14,7 @@ LONG_AGO = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=60)
 @pytest.fixture
 def world(session):
     small_world(session, valid_from=LONG_AGO)
-    session.execute(text("""
-        INSERT INTO township (code, name, geom)
-        VALUES ('130984100000', '镇', ST_Multi(ST_MakeEnvelope(116, 38.4, 116.2, 38.5, 4326)))"""))
-    for i, (x0, x1) in enumerate([(116.0, 116.03), (116.03, 116.05), (116.05, 116.1)]):
-        session.execute(text("""
-            INSERT INTO village (code, name, township_id, geom)
-            SELECT :c, :n, id, ST_Multi(ST_MakeEnvelope(:x0, 38.4, :x1, 38.5, 4326))
-            FROM township"""), {"c": f"13098410000{i}", "n": f"村{i}", "x0": x0, "x1": x1})
+    three_villages(session)
     session.execute(text("UPDATE app_user SET display_name = '张网格' "
                          "WHERE username = 's1-manager'"))
 

@@ -9,7 +9,7 @@ import shapely
 from sqlalchemy import text
 
 from gis import redraw
-from tests.factories import add_enterprises, cell_of, login, small_world
+from tests.factories import add_enterprises, cell_of, login, small_world, three_villages
 
 UTC = dt.timezone.utc
 NOW = dt.datetime.now(UTC)
@@ -185,14 +185,7 @@ def test_revert_is_a_new_change_restoring_the_old_boundaries(session, world):
 
 
 def test_village_moves_keep_cells_gap_free(session, world):
-    session.execute(text("""
-        INSERT INTO township (code, name, geom)
-        VALUES ('130984100000', '镇', ST_Multi(ST_MakeEnvelope(116, 38.4, 116.2, 38.5, 4326)))"""))
-    for i, (x0, x1) in enumerate([(116.0, 116.03), (116.03, 116.05), (116.05, 116.1)]):
-        session.execute(text("""
-            INSERT INTO village (code, name, township_id, geom)
-            SELECT :c, :n, id, ST_Multi(ST_MakeEnvelope(:x0, 38.4, :x1, 38.5, 4326))
-            FROM township"""), {"c": f"13098410000{i}", "n": f"村{i}", "x0": x0, "x1": x1})
+    three_villages(session)
     proposal = redraw.village_moves(session, "S1", {"130984100001": "S1-02"})
     assert set(proposal.geometries) == {"S1-01", "S1-02"}
     assert redraw.check(session, proposal).findings == []
@@ -331,14 +324,7 @@ def test_the_same_village_move_sent_twice_on_the_same_versions_is_a_conflict(cli
     # Two editors moving the same village at once: the second finds the village already
     # where it wanted it, so its proposal changes nothing; it is still a 409 (someone else
     # changed the cells it started from), not a 400 "nothing changes" (bench/faults.py).
-    session.execute(text("""
-        INSERT INTO township (code, name, geom)
-        VALUES ('130984100000', '镇', ST_Multi(ST_MakeEnvelope(116, 38.4, 116.2, 38.5, 4326)))"""))
-    for i, (x0, x1) in enumerate([(116.0, 116.03), (116.03, 116.05), (116.05, 116.1)]):
-        session.execute(text("""
-            INSERT INTO village (code, name, township_id, geom)
-            SELECT :c, :n, id, ST_Multi(ST_MakeEnvelope(:x0, 38.4, :x1, 38.5, 4326))
-            FROM township"""), {"c": f"13098410000{i}", "n": f"村{i}", "x0": x0, "x1": x1})
+    three_villages(session)
     login(client, "s1-manager")
     started_from = {c: v["version_id"]
                     for c, v in redraw.current_children(session, "S1").items()}
